@@ -1,0 +1,7 @@
+// The registry of CLI verbs. Adding a verb = adding its file and one line here.
+import type { Command } from "../command.ts";
+import { gradCommand } from "./grad.ts";
+import { caseCommand } from "./case.ts";
+import { demoCommand } from "./demo.ts";
+
+export const commands: Command[] = [demoCommand, gradCommand, caseCommand];
