@@ -2,4 +2,6 @@
 import type { GradBackend } from "./backend.ts";
 import { hostBackend } from "./host.ts";
 
-export const backends: GradBackend[] = [hostBackend];
+export const backends: GradBackend[] = [
+  hostBackend,
+];

@@ -3,5 +3,11 @@ import type { Command } from "../command.ts";
 import { gradCommand } from "./grad.ts";
 import { caseCommand } from "./case.ts";
 import { demoCommand } from "./demo.ts";
+import { benchCommand } from "./bench.ts";
 
-export const commands: Command[] = [demoCommand, gradCommand, caseCommand];
+export const commands: Command[] = [
+  demoCommand,
+  gradCommand,
+  caseCommand,
+  benchCommand,
+];
