@@ -5,6 +5,7 @@ import { InputError } from "../cli/errors.ts";
 export type Json = unknown;
 
 function describe(x: Json): string {
+  if (x === undefined) return "nothing (the field is missing)";
   if (typeof x === "string") return `'${x.length > 20 ? x.slice(0, 20) + "…" : x}'`;
   if (Array.isArray(x)) return `an array of length ${x.length}`;
   if (x === null) return "null";

@@ -4,10 +4,14 @@ import { gradCommand } from "./grad.ts";
 import { caseCommand } from "./case.ts";
 import { demoCommand } from "./demo.ts";
 import { benchCommand } from "./bench.ts";
+import { reportCommand } from "./report.ts";
+import { trainCommand } from "./train.ts";
 
 export const commands: Command[] = [
   demoCommand,
   gradCommand,
+  trainCommand,
   caseCommand,
   benchCommand,
+  reportCommand,
 ];

@@ -1,0 +1,28 @@
+// MODEL.md's training loop, the same for every target: iteration n runs trial n with fixed
+// weights (the recorded loss is measured before the update), then the update is applied;
+// a checkpoint is taken every `checkpointEvery` iterations and at the end.
+import type { RunSpec } from "./run-config.ts";
+import type { TrainState, TrainTarget, TrialOutcome } from "./target.ts";
+
+export interface LoopHooks {
+  /** First iteration to run (1, or the checkpoint's iteration + 1 on resume). */
+  start: number;
+  checkpointEvery: number;
+  /** Iterations whose spikes and outputs are recorded (the last one always is). */
+  record(n: number): boolean;
+  onIteration(n: number, outcome: TrialOutcome): void;
+  onCheckpoint(n: number, state: TrainState): void;
+}
+
+export class DivergedError extends Error {}
+
+export async function runLoop(spec: RunSpec, target: TrainTarget, hooks: LoopHooks): Promise<void> {
+  for (let n = hooks.start; n <= spec.iterations; n++) {
+    const outcome = await target.iterate(spec.trial(n), n === spec.iterations || hooks.record(n));
+    if (!Number.isFinite(outcome.loss)) {
+      throw new DivergedError(`loss is ${outcome.loss} at iteration ${n}: training diverged (lower the learning rate); the last checkpoint is intact`);
+    }
+    hooks.onIteration(n, outcome);
+    if (n % hooks.checkpointEvery === 0 || n === spec.iterations) hooks.onCheckpoint(n, await target.state());
+  }
+}
