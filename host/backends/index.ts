@@ -1,7 +1,11 @@
 // The registry of gradient backends for `edgeprop grad --backend NAME`.
 import type { GradBackend } from "./backend.ts";
 import { hostBackend } from "./host.ts";
+import { wasmBackend } from "./wasm.ts";
+import { fpgaSimBackend } from "./fpga-sim.ts";
 
 export const backends: GradBackend[] = [
   hostBackend,
+  wasmBackend,
+  fpgaSimBackend,
 ];

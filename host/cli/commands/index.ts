@@ -6,6 +6,10 @@ import { demoCommand } from "./demo.ts";
 import { benchCommand } from "./bench.ts";
 import { reportCommand } from "./report.ts";
 import { trainCommand } from "./train.ts";
+import { boardsCommand } from "./boards.ts";
+import { buildCommand } from "./build.ts";
+import { flashCommand } from "./flash.ts";
+import { hdlCommand } from "./hdl.ts";
 
 export const commands: Command[] = [
   demoCommand,
@@ -14,4 +18,6 @@ export const commands: Command[] = [
   caseCommand,
   benchCommand,
   reportCommand,
+  boardsCommand, buildCommand, flashCommand,
+  hdlCommand,
 ];

@@ -1,0 +1,456 @@
+// e-prop kernels, float32, over one arena (MODEL.md "Recurrent layer", "Readout and loss",
+// "e-prop", "Options", "Training loop"). Plain functions over module state, so the Node-facing
+// entry (device/node/entry.ts) and the firmware (device/firmware/) call the same code.
+//
+// Layout: synaptic matrices are stored pre-major, W[p][j] at p*S + j (p = presynaptic index:
+// inputs 0..nIn-1 then recurrent nIn..nIn+nRec-1; j = postsynaptic neuron; S = nRec rounded up
+// to the SIMD lane count). Every sum over presynaptic units is then an elementwise update over
+// j, done in the same order (p ascending) by the scalar and the SIMD build, so both builds give
+// bit-identical results; the SIMD build only processes 4 neurons at a time.
+import {
+  layoutArena, fieldOffset, F_ALIF, F_CE, F_RATEREG, F_ADAM, F_SEPB, F_REFRACTORY, F_TRAINBIAS, F_MEAN,
+  FLD_W, FLD_WOUT, FLD_BOUT, FLD_FB, FLD_BETA, FLD_V, FLD_A, FLD_Z, FLD_PSI, FLD_CUR, FLD_L, FLD_ZK, FLD_HOLD,
+  FLD_NSPK, FLD_ACT, FLD_PRE, FLD_Y, FLD_ERR, FLD_TARGET, FLD_GB, FLD_EPSA, FLD_EBAR, FLD_G, FLD_GOUT, FLD_ESUM,
+  FLD_MW, FLD_VW, FLD_MOUT, FLD_VOUT, FLD_MB, FLD_VB, NFIELDS,
+} from "./layout";
+
+/** SIMD lanes of this build: 4 with `--enable simd`, else 1. */
+export const LANES: i32 = ASC_FEATURE_SIMD ? 4 : 1;
+
+// ---- configuration (set by epConfigure / epConstants) ----
+let base: usize = 0;
+let nIn: i32 = 0;
+let nRec: i32 = 0;
+let nOut: i32 = 0;
+let nPre: i32 = 0;
+let S: i32 = 0; // row stride in elements
+let flags: i32 = 0;
+let injectL: bool = false;
+
+let alpha: f32 = 0;
+let rho: f32 = 0;
+let kappa: f32 = 0;
+let zeta: f32 = 1;
+let sOut: f32 = 1;
+let vTh: f32 = 1;
+let psiScale: f32 = 0.3; // gamma / vTh
+let refractory: i32 = 0;
+let cReg: f32 = 0;
+let fTarget: f32 = 0; // target spikes per step
+
+// ---- absolute field addresses ----
+let pW: usize = 0, pWOut: usize = 0, pBOut: usize = 0, pFb: usize = 0, pBeta: usize = 0;
+let pV: usize = 0, pA: usize = 0, pZ: usize = 0, pPsi: usize = 0, pCur: usize = 0, pL: usize = 0, pZk: usize = 0;
+let pHold: usize = 0, pNSpk: usize = 0, pAct: usize = 0, pPre: usize = 0;
+let pY: usize = 0, pErr: usize = 0, pTarget: usize = 0, pGB: usize = 0;
+let pEpsA: usize = 0, pEbar: usize = 0, pG: usize = 0, pGOut: usize = 0, pESum: usize = 0;
+let pMW: usize = 0, pVW: usize = 0, pMOut: usize = 0, pVOut: usize = 0, pMB: usize = 0, pVB: usize = 0;
+let arenaBytes: u32 = 0;
+
+// ---- trial accumulators ----
+let steps: i32 = 0;
+let maskedSteps: i32 = 0;
+let lossSum: f64 = 0;
+let ok: f32 = 0;
+
+@inline function f32At(p: usize, i: i32): f32 { return load<f32>(p + (<usize>i << 2)); }
+@inline function setF32(p: usize, i: i32, x: f32): void { store<f32>(p + (<usize>i << 2), x); }
+
+/** Row stride in elements (nRec rounded up to LANES). */
+export function epStride(): i32 { return S; }
+export function epArenaBytes(): u32 { return arenaBytes; }
+export function epBase(): usize { return base; }
+
+/** Absolute address of arena field `f` (FLD_* of layout.ts). */
+export function epPtr(f: i32): usize {
+  if (f < 0 || f >= NFIELDS) return 0;
+  if (f == FLD_FB && (flags & F_SEPB) == 0) return pWOut;
+  return base + <usize>fieldOffset(f);
+}
+
+/**
+ * Lays the arena out at `arenaBase` (16-byte aligned, owned by the caller) for the given sizes
+ * and F_* flags, and returns its size in bytes. The caller makes sure the memory exists
+ * (device/node/entry.ts grows the wasm memory; firmware reserves it). Zeroes the whole arena.
+ */
+export function epConfigure(arenaBase: usize, nIn_: i32, nRec_: i32, nOut_: i32, flags_: i32): u32 {
+  base = arenaBase;
+  nIn = nIn_;
+  nRec = nRec_;
+  nOut = nOut_;
+  nPre = nIn + nRec;
+  flags = flags_;
+  S = ((nRec + LANES - 1) / LANES) * LANES;
+  arenaBytes = layoutArena(nIn, nRec, nOut, flags, LANES);
+  pW = epPtr(FLD_W); pWOut = epPtr(FLD_WOUT); pBOut = epPtr(FLD_BOUT); pFb = epPtr(FLD_FB); pBeta = epPtr(FLD_BETA);
+  pV = epPtr(FLD_V); pA = epPtr(FLD_A); pZ = epPtr(FLD_Z); pPsi = epPtr(FLD_PSI); pCur = epPtr(FLD_CUR);
+  pL = epPtr(FLD_L); pZk = epPtr(FLD_ZK); pHold = epPtr(FLD_HOLD); pNSpk = epPtr(FLD_NSPK);
+  pAct = epPtr(FLD_ACT); pPre = epPtr(FLD_PRE); pY = epPtr(FLD_Y); pErr = epPtr(FLD_ERR);
+  pTarget = epPtr(FLD_TARGET); pGB = epPtr(FLD_GB); pEpsA = epPtr(FLD_EPSA); pEbar = epPtr(FLD_EBAR);
+  pG = epPtr(FLD_G); pGOut = epPtr(FLD_GOUT); pESum = epPtr(FLD_ESUM);
+  pMW = epPtr(FLD_MW); pVW = epPtr(FLD_VW); pMOut = epPtr(FLD_MOUT); pVOut = epPtr(FLD_VOUT);
+  pMB = epPtr(FLD_MB); pVB = epPtr(FLD_VB);
+  memory.fill(base, 0, arenaBytes);
+  injectL = false;
+  epReset();
+  return arenaBytes;
+}
+
+/**
+ * Model constants (float32 of MODEL.md's decays, computed by the host in float64 and rounded):
+ * alpha, rho, kappa, zeta (1 or 1-alpha), s (1 or 1-kappa), vTh, gamma, refractory steps,
+ * rate regulariser cReg and target rate in spikes per step (f*dt/1000).
+ */
+export function epConstants(alpha_: f32, rho_: f32, kappa_: f32, zeta_: f32, s_: f32, vTh_: f32, gamma_: f32,
+  refractory_: i32, cReg_: f32, fTargetPerStep_: f32): void {
+  alpha = alpha_; rho = rho_; kappa = kappa_; zeta = zeta_; sOut = s_;
+  vTh = vTh_; psiScale = gamma_ / vTh_; refractory = refractory_;
+  cReg = cReg_; fTarget = fTargetPerStep_;
+}
+
+/** Learning-signal mode: false = L = B err on device from streamed targets; true = the host writes L (FLD_L) before epLearn. */
+export function epInjectL(on: bool): void { injectL = on; }
+
+/** Starts a trial: zeroes neuron state, traces, gradients and the loss. Keeps weights, B and optimizer state. */
+export function epReset(): void {
+  // Fields FLD_V..FLD_GB and FLD_EPSA..FLD_ESUM are contiguous runs of the arena.
+  memory.fill(pV, 0, epPtr(FLD_EPSA) - pV);
+  memory.fill(pEpsA, 0, epPtr(FLD_MW) - pEpsA);
+  steps = 0;
+  maskedSteps = 0;
+  lossSum = 0;
+  ok = 0;
+}
+
+/**
+ * Forward half of step t: x^t must be in FLD_ACT[0..nIn) and target^t in FLD_TARGET.
+ * Updates v, a, z, psi, y, err and (device mode) L. `mask` is mask^t (0 or 1).
+ */
+export function epForward(mask: f32): void {
+  const alif = (flags & F_ALIF) != 0;
+  const refr = (flags & F_REFRACTORY) != 0;
+  const reg = (flags & F_RATEREG) != 0;
+  // act[nIn + i] = z_i^{t-1}
+  memory.copy(pAct + (<usize>nIn << 2), pZ, <usize>nRec << 2);
+  // cur_j = sum_p W[p][j] * act_p  (p ascending; zero activities skipped)
+  memory.fill(pCur, 0, <usize>S << 2);
+  const rowBytes = <usize>S << 2;
+  for (let p = 0; p < nPre; p++) {
+    const a = f32At(pAct, p);
+    if (a == 0) continue;
+    const row = pW + <usize>p * rowBytes;
+    if (ASC_FEATURE_SIMD) {
+      const av = f32x4.splat(a);
+      for (let o: usize = 0; o < rowBytes; o += 16) {
+        v128.store(pCur + o, f32x4.add(v128.load(pCur + o), f32x4.mul(v128.load(row + o), av)));
+      }
+    } else {
+      for (let o: usize = 0; o < rowBytes; o += 4) {
+        store<f32>(pCur + o, load<f32>(pCur + o) + load<f32>(row + o) * a);
+      }
+    }
+  }
+  // neurons
+  for (let j = 0; j < nRec; j++) {
+    const zp = f32At(pZ, j);
+    const v = alpha * f32At(pV, j) + zeta * f32At(pCur, j) - vTh * zp;
+    setF32(pV, j, v);
+    let thr = vTh;
+    if (alif) {
+      const a = rho * f32At(pA, j) + zp;
+      setF32(pA, j, a);
+      thr = vTh + f32At(pBeta, j) * a;
+    }
+    const u = v - thr;
+    let z: f32 = 0;
+    let psi: f32 = 0;
+    if (refr && load<i32>(pHold + (<usize>j << 2)) > 0) {
+      store<i32>(pHold + (<usize>j << 2), load<i32>(pHold + (<usize>j << 2)) - 1);
+    } else {
+      z = u > 0 ? 1 : 0;
+      psi = psiScale * max<f32>(0, <f32>1 - abs<f32>(u) / vTh);
+      if (refr && u > 0) store<i32>(pHold + (<usize>j << 2), refractory);
+    }
+    setF32(pZ, j, z);
+    setF32(pPsi, j, psi);
+    if (reg) setF32(pNSpk, j, f32At(pNSpk, j) + z);
+  }
+  // readout y_k = kappa y_k + s (bOut_k + sum_j wOut[k][j] z_j)
+  for (let k = 0; k < nOut; k++) {
+    const row = pWOut + <usize>k * rowBytes;
+    let drive = f32At(pBOut, k);
+    for (let j = 0; j < nRec; j++) {
+      if (f32At(pZ, j) != 0) drive += f32At(row, j);
+    }
+    setF32(pY, k, kappa * f32At(pY, k) + sOut * drive);
+  }
+  // error and loss
+  steps++;
+  if (mask != 0) maskedSteps++;
+  if ((flags & F_CE) == 0) {
+    let l: f64 = 0;
+    for (let k = 0; k < nOut; k++) {
+      const e = f32At(pY, k) - f32At(pTarget, k);
+      setF32(pErr, k, e);
+      l += <f64>e * <f64>e;
+    }
+    lossSum += 0.5 * l;
+  } else {
+    let m = f32At(pY, 0);
+    for (let k = 1; k < nOut; k++) m = max<f32>(m, f32At(pY, k));
+    let sum: f32 = 0;
+    for (let k = 0; k < nOut; k++) sum += Mathf.exp(f32At(pY, k) - m);
+    const logSum = Mathf.log(sum);
+    let l: f64 = 0;
+    for (let k = 0; k < nOut; k++) {
+      const logp = (f32At(pY, k) - m) - logSum;
+      const tk = f32At(pTarget, k);
+      setF32(pErr, k, mask * (Mathf.exp(logp) - tk));
+      if (tk != 0) l += <f64>(tk * logp);
+    }
+    if (mask != 0) lossSum -= l;
+  }
+  // learning signal L_j = sum_k B[j][k] err_k (k ascending)
+  if (!injectL) {
+    memory.fill(pL, 0, rowBytes);
+    for (let k = 0; k < nOut; k++) {
+      const e = f32At(pErr, k);
+      const row = pFb + <usize>k * rowBytes;
+      if (ASC_FEATURE_SIMD) {
+        const ev = f32x4.splat(e);
+        for (let o: usize = 0; o < rowBytes; o += 16) {
+          v128.store(pL + o, f32x4.add(v128.load(pL + o), f32x4.mul(v128.load(row + o), ev)));
+        }
+      } else {
+        for (let o: usize = 0; o < rowBytes; o += 4) {
+          store<f32>(pL + o, load<f32>(pL + o) + load<f32>(row + o) * e);
+        }
+      }
+    }
+  }
+}
+
+// Per-synapse updates of one presynaptic row (pre value pv), four variants.
+// LIF:  e = psi pv;                 ebar = kappa ebar + s e;  g += L ebar  [; esum += e]
+// ALIF: e = psi (pv - beta epsA);   epsA = rho epsA + e; then as LIF
+@inline function rowLif(pv: f32, eb: usize, g: usize, es: usize, bytes: usize, reg: bool): void {
+  if (ASC_FEATURE_SIMD) {
+    const pvv = f32x4.splat(pv), kv = f32x4.splat(kappa), sv = f32x4.splat(sOut);
+    for (let o: usize = 0; o < bytes; o += 16) {
+      const e = f32x4.mul(v128.load(pPsi + o), pvv);
+      const b = f32x4.add(f32x4.mul(kv, v128.load(eb + o)), f32x4.mul(sv, e));
+      v128.store(eb + o, b);
+      v128.store(g + o, f32x4.add(v128.load(g + o), f32x4.mul(v128.load(pL + o), b)));
+      if (reg) v128.store(es + o, f32x4.add(v128.load(es + o), e));
+    }
+  } else {
+    for (let o: usize = 0; o < bytes; o += 4) {
+      const e = load<f32>(pPsi + o) * pv;
+      const b = kappa * load<f32>(eb + o) + sOut * e;
+      store<f32>(eb + o, b);
+      store<f32>(g + o, load<f32>(g + o) + load<f32>(pL + o) * b);
+      if (reg) store<f32>(es + o, load<f32>(es + o) + e);
+    }
+  }
+}
+
+@inline function rowAlif(pv: f32, ea: usize, eb: usize, g: usize, es: usize, bytes: usize, reg: bool): void {
+  if (ASC_FEATURE_SIMD) {
+    const pvv = f32x4.splat(pv), kv = f32x4.splat(kappa), sv = f32x4.splat(sOut), rv = f32x4.splat(rho);
+    for (let o: usize = 0; o < bytes; o += 16) {
+      const a = v128.load(ea + o);
+      const e = f32x4.mul(v128.load(pPsi + o), f32x4.sub(pvv, f32x4.mul(v128.load(pBeta + o), a)));
+      v128.store(ea + o, f32x4.add(f32x4.mul(rv, a), e));
+      const b = f32x4.add(f32x4.mul(kv, v128.load(eb + o)), f32x4.mul(sv, e));
+      v128.store(eb + o, b);
+      v128.store(g + o, f32x4.add(v128.load(g + o), f32x4.mul(v128.load(pL + o), b)));
+      if (reg) v128.store(es + o, f32x4.add(v128.load(es + o), e));
+    }
+  } else {
+    for (let o: usize = 0; o < bytes; o += 4) {
+      const a = load<f32>(ea + o);
+      const e = load<f32>(pPsi + o) * (pv - load<f32>(pBeta + o) * a);
+      store<f32>(ea + o, rho * a + e);
+      const b = kappa * load<f32>(eb + o) + sOut * e;
+      store<f32>(eb + o, b);
+      store<f32>(g + o, load<f32>(g + o) + load<f32>(pL + o) * b);
+      if (reg) store<f32>(es + o, load<f32>(es + o) + e);
+    }
+  }
+}
+
+// SIMD fast path for LIF without the rate regulariser (the common case): two presynaptic rows
+// per pass share the psi and L loads. Same per-element arithmetic as rowLif, so bit-identical.
+// `s1`: readoutScale "one" (s = 1, and s*e == e exactly, so the multiply is skipped).
+@inline function pairsLifSimd(s1: bool): void {
+  const rowBytes = <usize>S << 2;
+  const psi = pPsi, L = pL, pre = pPre;
+  const kv = f32x4.splat(kappa), sv = f32x4.splat(sOut);
+  let p = 0;
+  for (; p + 1 < nPre; p += 2) {
+    const a0 = f32x4.splat(load<f32>(pre + (<usize>p << 2)));
+    const a1 = f32x4.splat(load<f32>(pre + (<usize>(p + 1) << 2)));
+    const e0 = pEbar + <usize>p * rowBytes, e1 = e0 + rowBytes;
+    const g0 = pG + <usize>p * rowBytes, g1 = g0 + rowBytes;
+    for (let o: usize = 0; o < rowBytes; o += 16) {
+      const ps = v128.load(psi + o);
+      const l = v128.load(L + o);
+      let x0 = f32x4.mul(ps, a0);
+      let x1 = f32x4.mul(ps, a1);
+      if (!s1) { x0 = f32x4.mul(sv, x0); x1 = f32x4.mul(sv, x1); }
+      const b0 = f32x4.add(f32x4.mul(kv, v128.load(e0 + o)), x0);
+      const b1 = f32x4.add(f32x4.mul(kv, v128.load(e1 + o)), x1);
+      v128.store(e0 + o, b0);
+      v128.store(e1 + o, b1);
+      v128.store(g0 + o, f32x4.add(v128.load(g0 + o), f32x4.mul(l, b0)));
+      v128.store(g1 + o, f32x4.add(v128.load(g1 + o), f32x4.mul(l, b1)));
+    }
+  }
+  if (p < nPre) {
+    const off = <usize>p * rowBytes;
+    rowLif(load<f32>(pre + (<usize>p << 2)), pEbar + off, pG + off, 0, rowBytes, false);
+  }
+}
+
+/**
+ * Learning half of step t (after epForward, and after the host wrote L in inject mode):
+ * presynaptic traces, eligibility traces, kappa filtering and gradient accumulation.
+ */
+export function epLearn(): void {
+  const alif = (flags & F_ALIF) != 0;
+  const reg = (flags & F_RATEREG) != 0;
+  // xbar^t = alpha xbar + zeta x^t (the input pre term at t); zbar stays at t-1 for now.
+  for (let i = 0; i < nIn; i++) setF32(pPre, i, alpha * f32At(pPre, i) + zeta * f32At(pAct, i));
+  const rowBytes = <usize>S << 2;
+  let done = false;
+  if (ASC_FEATURE_SIMD) {
+    if (!alif && !reg) {
+      if (sOut == 1) pairsLifSimd(true);
+      else pairsLifSimd(false);
+      done = true;
+    }
+  }
+  if (!done) for (let p = 0; p < nPre; p++) {
+    const off = <usize>p * rowBytes;
+    const pv = f32At(pPre, p);
+    if (alif) {
+      if (reg) rowAlif(pv, pEpsA + off, pEbar + off, pG + off, pESum + off, rowBytes, true);
+      else rowAlif(pv, pEpsA + off, pEbar + off, pG + off, 0, rowBytes, false);
+    } else {
+      if (reg) rowLif(pv, pEbar + off, pG + off, pESum + off, rowBytes, true);
+      else rowLif(pv, pEbar + off, pG + off, 0, rowBytes, false);
+    }
+  }
+  // zbar^t = alpha zbar + zeta z^t
+  for (let i = 0; i < nRec; i++) setF32(pPre, nIn + i, alpha * f32At(pPre, nIn + i) + zeta * f32At(pZ, i));
+  // readout gradients (exact): zk = kappa zk + s z; ok = kappa ok + s
+  ok = kappa * ok + sOut;
+  for (let j = 0; j < nRec; j++) setF32(pZk, j, kappa * f32At(pZk, j) + sOut * f32At(pZ, j));
+  for (let k = 0; k < nOut; k++) {
+    const e = f32At(pErr, k);
+    const row = pGOut + <usize>k * rowBytes;
+    for (let j = 0; j < nRec; j++) setF32(row, j, f32At(row, j) + e * f32At(pZk, j));
+    setF32(pGB, k, f32At(pGB, k) + e * ok);
+  }
+}
+
+/** One full time step: epForward then epLearn. */
+export function epStep(mask: f32): void {
+  epForward(mask);
+  epLearn();
+}
+
+/**
+ * Ends the trial: adds the rate regulariser, applies lossReduction, zeroes the wRec diagonal
+ * and (trainBias off) the bOut gradient. Returns the task loss. Call once per trial.
+ */
+export function epFinish(): f64 {
+  const T = <f32>steps;
+  if ((flags & F_RATEREG) != 0 && steps > 0) {
+    // reg_j = cReg (n_j/T - f dt/1000) / T, times the unfiltered sum_t e_ji (pCur is scratch here)
+    for (let j = 0; j < nRec; j++) setF32(pCur, j, cReg * (f32At(pNSpk, j) / T - fTarget) / T);
+    const rowBytes = <usize>S << 2;
+    for (let p = 0; p < nPre; p++) {
+      const g = pG + <usize>p * rowBytes;
+      const es = pESum + <usize>p * rowBytes;
+      for (let j = 0; j < nRec; j++) setF32(g, j, f32At(g, j) + f32At(pCur, j) * f32At(es, j));
+    }
+  }
+  let norm: f32 = 1;
+  if ((flags & F_MEAN) != 0) norm = (flags & F_CE) != 0 ? <f32>maskedSteps : T;
+  if (norm != 1 && norm > 0) {
+    scaleDiv(pG, nPre * S, norm);
+    scaleDiv(pGOut, nOut * S, norm);
+    scaleDiv(pGB, nOut, norm);
+  }
+  for (let i = 0; i < nRec; i++) setF32(pG + <usize>(nIn + i) * (<usize>S << 2), i, 0);
+  if ((flags & F_TRAINBIAS) == 0) memory.fill(pGB, 0, <usize>nOut << 2);
+  return norm > 0 ? lossSum / <f64>norm : lossSum;
+}
+
+function scaleDiv(p: usize, n: i32, d: f32): void {
+  for (let i = 0; i < n; i++) setF32(p, i, f32At(p, i) / d);
+}
+
+/** Steps run in the current trial. */
+export function epSteps(): i32 { return steps; }
+
+// ---- weight application (MODEL.md "Training loop") ----
+
+function gdRange(w: usize, g: usize, rows: i32, cols: i32, stride: i32, lr: f32, clip: bool, wMin: f32, wMax: f32): void {
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const i = r * stride + c;
+      let x = f32At(w, i) - lr * f32At(g, i);
+      if (clip) x = min<f32>(max<f32>(x, wMin), wMax);
+      setF32(w, i, x);
+    }
+  }
+}
+
+function adamRange(w: usize, g: usize, m: usize, v: usize, rows: i32, cols: i32, stride: i32,
+  lrT: f32, b1: f32, b2: f32, eps: f32): void {
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const i = r * stride + c;
+      const gi = f32At(g, i);
+      const mi = b1 * f32At(m, i) + (<f32>1 - b1) * gi;
+      const vi = b2 * f32At(v, i) + (<f32>1 - b2) * gi * gi;
+      setF32(m, i, mi);
+      setF32(v, i, vi);
+      setF32(w, i, f32At(w, i) - lrT * mi / (Mathf.sqrt(vi) + eps));
+    }
+  }
+}
+
+function zeroRecDiagonal(): void {
+  for (let i = 0; i < nRec; i++) setF32(pW + <usize>(nIn + i) * (<usize>S << 2), i, 0);
+}
+
+/** gd: W -= lr g for wIn, wRec, wOut (and bOut with trainBias), then clipped to [wMin, wMax] if clip. */
+export function epApplyGd(lr: f32, clip: bool, wMin: f32, wMax: f32): void {
+  gdRange(pW, pG, nPre, nRec, S, lr, clip, wMin, wMax);
+  gdRange(pWOut, pGOut, nOut, nRec, S, lr, clip, wMin, wMax);
+  if ((flags & F_TRAINBIAS) != 0) gdRange(pBOut, pGB, 1, nOut, nOut, lr, clip, wMin, wMax);
+  zeroRecDiagonal();
+}
+
+/** adam (TensorFlow form) at its n-th step (n >= 1); needs F_ADAM. */
+export function epApplyAdam(lr: f32, b1: f32, b2: f32, eps: f32, n: i32): void {
+  const lrT = lr * Mathf.sqrt(<f32>1 - Mathf.pow(b2, <f32>n)) / (<f32>1 - Mathf.pow(b1, <f32>n));
+  adamRange(pW, pG, pMW, pVW, nPre, nRec, S, lrT, b1, b2, eps);
+  adamRange(pWOut, pGOut, pMOut, pVOut, nOut, nRec, S, lrT, b1, b2, eps);
+  if ((flags & F_TRAINBIAS) != 0) adamRange(pBOut, pGB, pMB, pVB, 1, nOut, nOut, lrT, b1, b2, eps);
+  zeroRecDiagonal();
+}
+
+/** Zeroes the Adam moments (a new training run). */
+export function epResetOptimizer(): void {
+  if ((flags & F_ADAM) != 0) memory.fill(pMW, 0, epPtr(FLD_VB) + (<usize>nOut << 2) - pMW);
+}
+
+// Accessors used by the SAL kernel (same arena).
+export function epNIn(): i32 { return nIn; }
+export function epNRec(): i32 { return nRec; }
+export function epNOut(): i32 { return nOut; }
+export function epFlags(): i32 { return flags; }

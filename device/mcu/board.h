@@ -1,0 +1,20 @@
+/* The board driver interface: each device/mcu/boards/<family>.c implements these; hal.c turns
+ * them into the wasm imports of device/HAL.md. Compile-time board facts arrive as -D flags
+ * generated from boards/<id>.json (BOARD_CLOCK_HZ, BOARD_BAUD, BOARD_STORAGE_BYTES). */
+#ifndef EDGEPROP_BOARD_H
+#define EDGEPROP_BOARD_H
+#include <stdint.h>
+
+void board_init(void);
+void board_uart_putc(uint8_t byte);
+/** Next received byte, or -1 if none (never blocks). */
+int board_uart_getc(void);
+uint32_t board_millis(void);
+/** Persistent storage; the generic implementation in hal.c is a RAM array unless the family
+ * driver defines BOARD_HAS_STORAGE and these three functions. */
+uint32_t board_storage_size(void);
+void board_storage_read(uint32_t offset, uint8_t* dst, uint32_t len);
+void board_storage_write(uint32_t offset, const uint8_t* src, uint32_t len);
+
+void board_puts(const char* s);
+#endif

@@ -1,0 +1,48 @@
+/* ARM MPS2 FPGA images (AN385/AN386/AN500) as emulated by QEMU: CMSDK APB UART0 and timer0.
+ * UART0 @ 0x40004000: DATA +0, STATE +4 (bit0 TX full, bit1 RX full), CTRL +8 (bit0 TX en,
+ * bit1 RX en), BAUDDIV +0x10. Timer0 @ 0x40000000: CTRL +0, VALUE +4 (counts down), RELOAD +8;
+ * it runs at the 25 MHz system clock. */
+#include <stdint.h>
+#include "board.h"
+
+#define REG(a) (*(volatile uint32_t*)(a))
+#define UART0 0x40004000u
+#define TIMER0 0x40000000u
+#ifndef BOARD_CLOCK_HZ
+#define BOARD_CLOCK_HZ 25000000u
+#endif
+#ifndef BOARD_BAUD
+#define BOARD_BAUD 115200u
+#endif
+
+static uint32_t last_value;
+static uint64_t ticks;
+
+void board_init(void) {
+  REG(UART0 + 0x10) = BOARD_CLOCK_HZ / BOARD_BAUD; /* QEMU ignores bauddiv < 16 transfers */
+  REG(UART0 + 0x08) = 3;                           /* TX and RX enable */
+  REG(TIMER0 + 0x08) = 0xFFFFFFFFu;                /* reload */
+  REG(TIMER0 + 0x04) = 0xFFFFFFFFu;
+  REG(TIMER0 + 0x00) = 1; /* enable, no interrupt */
+  last_value = REG(TIMER0 + 0x04);
+}
+
+void board_uart_putc(uint8_t byte) {
+  while (REG(UART0 + 0x04) & 1u) {
+  }
+  REG(UART0 + 0x00) = byte;
+}
+
+int board_uart_getc(void) {
+  if (!(REG(UART0 + 0x04) & 2u)) return -1;
+  return (int)(REG(UART0 + 0x00) & 0xFFu);
+}
+
+uint32_t board_millis(void) {
+  /* Extend the 32-bit down-counter (wraps every 171 s at 25 MHz) in software; millis is read
+   * on every poll, far more often than that. */
+  uint32_t v = REG(TIMER0 + 0x04);
+  ticks += (uint32_t)(last_value - v);
+  last_value = v;
+  return (uint32_t)(ticks / (BOARD_CLOCK_HZ / 1000u));
+}

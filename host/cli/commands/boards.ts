@@ -1,0 +1,36 @@
+// `edgeprop boards [--json]`: the board definitions (boards/*.json) and what each supports.
+import { loadBoards } from "../../../boards/index.ts";
+import { parseArgs } from "../args.ts";
+import type { Command } from "../command.ts";
+
+const kib = (n: number): string => (n >= 1 << 20 ? `${n / (1 << 20)} MiB` : `${Math.round(n / 1024)} KiB`);
+
+export const boardsCommand: Command = {
+  name: "boards",
+  summary: "list the supported boards (MCUs, emulated boards, the simulated board)",
+  usage: "edgeprop boards [--json]",
+  async run(argv) {
+    const args = parseArgs(argv, [], ["json"]);
+    const boards = loadBoards();
+    if (args.flags.has("json")) {
+      process.stdout.write(JSON.stringify(boards, null, 2) + "\n");
+      return 0;
+    }
+    const rows = boards.map((b) => [
+      b.id,
+      b.core + (b.fpu === "none" ? "" : `+${b.fpu}`),
+      b.clockHz ? `${b.clockHz / 1e6} MHz` : "host",
+      kib(b.ramBytes),
+      kib(b.flashBytes),
+      b.runtime,
+      `${b.transport.kind}@${b.transport.baud}`,
+      b.flash.method,
+      b.support,
+    ]);
+    const head = ["id", "core", "clock", "ram", "flash", "runtime", "transport", "flash via", "support"];
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const line = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+    process.stdout.write([line(head), ...rows.map(line)].join("\n") + "\n");
+    return 0;
+  },
+};

@@ -1,0 +1,95 @@
+// `edgeprop hdl generate|lint|sim|report --config hdl.json`: the FPGA learning core (fpga/).
+//   generate: write the Verilog, init files and testbench to --out DIR
+//   lint:     verilator --lint-only -Wall on the generated RTL
+//   sim:      random weights/spikes/learning signals through iverilog and the golden model, compared bit for bit
+//   report:   fit check, then yosys synth_ice40 + nextpnr-ice40: LUTs, BRAM, SPRAM, DSP, Fmax
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { derive, readHdlConfig } from "../../../fpga/config.ts";
+import { writeDesign } from "../../../fpga/generate/index.ts";
+import { runGolden } from "../../../fpga/golden.ts";
+import { lintDesign } from "../../../fpga/lint.ts";
+import { checkFit, cyclesPerStep, estimateMemory, partByName } from "../../../fpga/parts.ts";
+import { IverilogSim } from "../../../fpga/sim.ts";
+import { firstDifference, randomStimulus } from "../../../fpga/stimulus.ts";
+import { formatReport, synthesise } from "../../../fpga/synth.ts";
+import { flagInt, flagNumber, flagString, parseArgs } from "../args.ts";
+import type { Command } from "../command.ts";
+import { InputError } from "../errors.ts";
+
+const SUBS = ["generate", "lint", "sim", "report"] as const;
+
+export const hdlCommand: Command = {
+  name: "hdl",
+  summary: "generate, lint, simulate (vs the golden model) or synthesise the FPGA e-prop core",
+  usage:
+    "edgeprop hdl generate --config hdl.json --out DIR [--part up5k] [--json]\n" +
+    "       edgeprop hdl lint --config hdl.json [--json]\n" +
+    "       edgeprop hdl sim --config hdl.json [--steps 100] [--seed 1] [--json]\n" +
+    "       edgeprop hdl report --config hdl.json [--part up5k|up3k|hx8k|hx1k] [--freq 24] [--keep DIR] [--json]",
+  async run(argv) {
+    const args = parseArgs(argv, ["config", "out", "part", "steps", "seed", "freq", "keep"], ["json"]);
+    const [sub, ...extra] = args.positionals;
+    if (!SUBS.includes(sub as (typeof SUBS)[number]) || extra.length) throw new InputError("hdl", `expected one subcommand of ${SUBS.join("|")}`);
+    const configPath = flagString(args, "config");
+    if (configPath === undefined) throw new InputError("--config", "expected the path of an hdl.json");
+    const d = derive(readHdlConfig(configPath));
+    const json = args.flags.has("json");
+    const print = (obj: unknown, text: string) => process.stdout.write((json ? JSON.stringify(obj) : text) + "\n");
+
+    if (sub === "generate") {
+      const out = flagString(args, "out");
+      if (out === undefined) throw new InputError("--out", "expected an output directory");
+      const partName = flagString(args, "part");
+      if (partName !== undefined) checkFit(d, partByName(partName));
+      const files = writeDesign(d, out);
+      const mem = estimateMemory(d);
+      print(
+        { out, files, synapses: d.nSyn, memory: mem, cycles: cyclesPerStep(d) },
+        `wrote ${files.length} files to ${out} (${d.nSyn} synapses; ${mem.bram} BRAM + ${mem.spram} SPRAM blocks estimated)`,
+      );
+      return 0;
+    }
+    if (sub === "lint") {
+      const dir = mkdtempSync(join(tmpdir(), "edgeprop-lint-"));
+      try {
+        writeDesign(d, dir);
+        const r = lintDesign(d, dir);
+        print(r, r.ok ? "verilator --lint-only -Wall: clean" : r.warnings.join("\n"));
+        return r.ok ? 0 : 1;
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    if (sub === "sim") {
+      const steps = flagInt(args, "steps", 100, 1, 1_000_000);
+      const seed = flagInt(args, "seed", 1, 0, 2 ** 32 - 1);
+      const stim = randomStimulus(d, { steps, seed });
+      const sim = IverilogSim.compile(d);
+      try {
+        const t0 = Date.now();
+        const hw = sim.run(stim);
+        const ms = Date.now() - t0;
+        const gold = runGolden(d, stim);
+        const diff = firstDifference(hw as unknown as Record<string, unknown>, gold as unknown as Record<string, unknown>, ["z", "v", "a", "e", "w"]);
+        const spikes = gold.z.flat().reduce((a, b) => a + b, 0);
+        print(
+          { identical: diff === null, difference: diff, steps, synapses: d.nSyn, spikes, cycles: hw.cycles, simMs: ms },
+          diff === null
+            ? `iverilog and golden model bit-identical over ${steps} steps (${d.nSyn} synapses, ${spikes} spikes, ${hw.cycles} cycles, ${ms} ms)`
+            : `MISMATCH: ${diff}`,
+        );
+        return diff === null ? 0 : 1;
+      } finally {
+        sim.dispose();
+      }
+    }
+    // report
+    const part = partByName(flagString(args, "part") ?? "up5k");
+    const freq = flagNumber(args, "freq", 24, 1, 500);
+    const r = synthesise(d, part, freq, flagString(args, "keep"));
+    print(r, formatReport(r));
+    return 0;
+  },
+};

@@ -1,0 +1,317 @@
+// The MCU firmware pipeline: firmware .wasm -> wasm2c -> arm-none-eabi-gcc (+ the C shim in
+// device/mcu/, + a linker script generated from boards/<id>.json) -> ELF/BIN(/UF2), with sizes
+// checked against the board's flash and RAM. Builds are cached by a hash of
+// every input (build/mcu/<board>/<hash>/), so tests and repeated CLI calls pay for a compile once.
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { WASM_PAGE_BYTES, type Board } from "../../boards/index.ts";
+import { InputError } from "../cli/errors.ts";
+import { BOOT2_BYTES, HEAP_RESERVE_BYTES, STACK_BYTES, linkerScript } from "./linker.ts";
+import { NEWLIB_NANO, WASM2C_HEADER, WASM2C_RUNTIME_DIR, requireFile, requireTool } from "./tools.ts";
+import { UF2_FAMILY_RP2040, crc32Rp2040, toUf2 } from "./uf2.ts";
+import { checkHalModule, readWasm, type WasmInfo } from "./wasm.ts";
+
+const run = promisify(execFile);
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export const SHIM_DIR = join(REPO_ROOT, "device/mcu");
+export const BUILD_ROOT = join(REPO_ROOT, "build/mcu");
+/** Bump when the pipeline changes in a way the input hash does not see. */
+const PIPELINE_VERSION = "1";
+
+/** Flags every board gets, after the board's own cflags. */
+export const COMMON_CFLAGS = [
+  "-O2",
+  "-ffunction-sections",
+  "-fdata-sections",
+  "-fno-common",
+  "-Wall",
+  "-Wno-unused-function",
+  "-Wno-unused-variable",
+  "-Wno-unused-but-set-variable",
+];
+
+export interface SizeReport {
+  /** Code + read-only data in flash (.text, .rodata, .ARM.exidx, .boot2). */
+  text: number;
+  /** Initialised data: in flash (load image) and in RAM. */
+  data: number;
+  /** Zeroed RAM. */
+  bss: number;
+  stack: number;
+  flash: { used: number; limit: number };
+  ram: {
+    /** data + bss + stack: what the linker placed. */
+    static: number;
+    wasmPages: number;
+    /** wasm linear memory allocated on the heap at instantiation. */
+    wasmBytes: number;
+    heapReserve: number;
+    needed: number;
+    limit: number;
+  };
+}
+
+export interface FirmwareBuild {
+  board: string;
+  wasm: string;
+  wasmSha256: string;
+  dir: string;
+  elf: string;
+  bin: string;
+  uf2?: string;
+  cached: boolean;
+  sizes: SizeReport;
+  /** Addresses (Thumb bit cleared) of the probe points the icount plugin uses. */
+  symbols: Record<string, number>;
+  /** Flags passed to the compiler (board cflags + common), for the record. */
+  cflags: string[];
+}
+
+export interface BuildOptions {
+  board: Board;
+  /** Path of the firmware .wasm (used for messages and the record). */
+  wasmPath: string;
+  /** Root for cached builds (default build/firmware). */
+  buildRoot?: string;
+  /** Rebuild even when a cached build exists. */
+  force?: boolean;
+}
+
+export function driverSources(board: Board): string[] {
+  const driver = board.toolchain!.driver;
+  const files = ["startup.c", "syscalls.c", "hal.c", `boards/${driver}.c`];
+  if (board.toolchain!.boot2) files.push(`boards/${driver}_boot2.S`);
+  return files;
+}
+
+function shimFiles(): string[] {
+  const out: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, entry.name);
+      if (entry.isDirectory()) walk(p);
+      else out.push(p);
+    }
+  };
+  walk(SHIM_DIR);
+  return out.sort();
+}
+
+/** RAM the module needs on this board before anything is compiled (static part estimated). */
+export function estimateRam(board: Board, info: WasmInfo): { needed: number; wasmBytes: number } {
+  const wasmBytes = (info.memory?.initialPages ?? 0) * WASM_PAGE_BYTES;
+  // data+bss of the shim and runtime: measured ~0.2 KiB plus the RAM-backed storage area.
+  const staticEstimate = STACK_BYTES + board.storageBytes + 1024;
+  return { needed: staticEstimate + wasmBytes + HEAP_RESERVE_BYTES, wasmBytes };
+}
+
+function ramRefusal(board: Board, wasmPath: string, pages: number, needed: number, detail: string): InputError {
+  return new InputError(
+    wasmPath,
+    `needs ${needed} bytes of RAM (${pages} wasm page(s) x 65536 = ${pages * WASM_PAGE_BYTES}, ${detail}) but board ${board.id} has ${board.ramBytes}`,
+  );
+}
+
+/** Refuse a board that cannot run wasm2c firmware at all (sim, ESP32-S3). */
+export function assertBuildable(board: Board): void {
+  if (board.runtime !== "wasm2c" || !board.toolchain || !board.memory) {
+    throw new InputError(
+      "--board",
+      `board ${board.id} (runtime ${board.runtime}, support ${board.support}) has no native firmware build: ${board.notes}`,
+    );
+  }
+}
+
+async function sizes(elf: string, board: Board, info: WasmInfo): Promise<SizeReport> {
+  const { stdout } = await run(requireTool("arm-none-eabi-size"), ["-A", "-d", elf]);
+  const sec = new Map<string, number>();
+  for (const line of stdout.split("\n")) {
+    const m = /^(\.\S+)\s+(\d+)\s+(\d+)/.exec(line.trim());
+    if (m) sec.set(m[1]!, Number(m[2]));
+  }
+  const get = (n: string): number => sec.get(n) ?? 0;
+  const text = get(".boot2") + get(".text") + get(".ARM.exidx");
+  const data = get(".data");
+  const bss = get(".bss");
+  const stack = get(".stack");
+  const pages = info.memory?.initialPages ?? 0;
+  const wasmBytes = pages * WASM_PAGE_BYTES;
+  const stat = data + bss + stack;
+  return {
+    text,
+    data,
+    bss,
+    stack,
+    flash: { used: text + data, limit: board.flashBytes },
+    ram: { static: stat, wasmPages: pages, wasmBytes, heapReserve: HEAP_RESERVE_BYTES, needed: stat + wasmBytes + HEAP_RESERVE_BYTES, limit: board.ramBytes },
+  };
+}
+
+async function symbols(elf: string): Promise<Record<string, number>> {
+  const { stdout } = await run(requireTool("arm-none-eabi-nm"), [elf]);
+  const out: Record<string, number> = {};
+  for (const line of stdout.split("\n")) {
+    const m = /^([0-9a-f]+) [Tt] (edgeprop_\w+|main|Reset_Handler)$/.exec(line.trim());
+    if (m) out[m[2]!] = parseInt(m[1]!, 16) & ~1;
+  }
+  return out;
+}
+
+/** Arguments of `Z_fw_instantiate` after the instance, as wasm2c 1.0.32 declares them. */
+function glueHeader(fwHeader: string): string {
+  const m = /void Z_fw_instantiate\(Z_fw_instance_t\*([^)]*)\);/.exec(fwHeader);
+  if (!m) throw new Error("wasm2c output: Z_fw_instantiate not found (wabt version other than 1.0.32?)");
+  const modules = [...m[1]!.matchAll(/struct Z_(\w+)_instance_t\*/g)].map((x) => x[1]!);
+  for (const mod of modules) if (mod !== "hal" && mod !== "env") throw new Error(`wasm2c output: unexpected import module '${mod}'`);
+  return [
+    "/* Generated by host/firmware/build.ts from fw.h; do not edit. */",
+    `#define FW_IMPORTS_ENV ${modules.includes("env") ? 1 : 0}`,
+    `#define FW_INSTANTIATE_ARGS ${modules.map((mod) => `&${mod}_instance`).join(", ") || "/* none */"}`,
+    `#define FW_HAS_BOARD_ID ${/u32\* Z_fwZ_BOARD_ID\(Z_fw_instance_t\* instance\);/.test(fwHeader) ? 1 : 0}`,
+    "",
+  ].join("\n");
+}
+
+/** Debian's wasm-rt-impl.c passes an enum through va_arg; arm-none-eabi uses short enums, so it must read an int. */
+export function patchRuntime(src: string): string {
+  const patched = src.replaceAll("va_arg(args, wasm_rt_type_t)", "(wasm_rt_type_t)va_arg(args, int)");
+  if (patched === src) throw new Error("wasm-rt-impl.c: va_arg(args, wasm_rt_type_t) not found (wabt version other than 1.0.32?)");
+  return patched;
+}
+
+export async function buildFirmware(opts: BuildOptions): Promise<FirmwareBuild> {
+  const { board } = opts;
+  assertBuildable(board);
+  const tc = board.toolchain!;
+  if (!existsSync(opts.wasmPath)) throw new InputError(opts.wasmPath, "file not found (expected a firmware .wasm)");
+  const wasm = readFileSync(opts.wasmPath);
+  const info = readWasm(wasm, opts.wasmPath);
+  checkHalModule(info, opts.wasmPath);
+  const pages = info.memory!.initialPages;
+  const est = estimateRam(board, info);
+  if (est.needed > board.ramBytes) {
+    throw ramRefusal(board, opts.wasmPath, pages, est.needed, `+ ~${est.needed - est.wasmBytes} for stack, data, storage and heap (estimated)`);
+  }
+
+  const wasm2c = requireTool("wasm2c");
+  const cc = requireTool(tc.cc as "arm-none-eabi-gcc");
+  requireFile(join(WASM2C_RUNTIME_DIR, "wasm-rt-impl.c"), "wabt");
+  requireFile(WASM2C_HEADER, "wabt");
+  if (tc.libc === "newlib-nano") requireFile(NEWLIB_NANO, "libnewlib-arm-none-eabi");
+  else requireFile("/usr/lib/picolibc/arm-none-eabi/picolibc.specs", "picolibc-arm-none-eabi");
+
+  const cflags = [...tc.cflags, ...COMMON_CFLAGS];
+  const hash = createHash("sha256");
+  hash.update(PIPELINE_VERSION).update(wasm).update(JSON.stringify(board)).update(JSON.stringify(cflags));
+  for (const f of shimFiles()) hash.update(relative(SHIM_DIR, f)).update(readFileSync(f));
+  for (const f of ["linker.ts", "build.ts", "uf2.ts"]) hash.update(readFileSync(join(REPO_ROOT, "host/firmware", f)));
+  const key = hash.digest("hex").slice(0, 16);
+  const root = opts.buildRoot ?? BUILD_ROOT;
+  const dir = join(root, board.id, key);
+  const record = join(dir, "build.json");
+  const wasmSha256 = createHash("sha256").update(wasm).digest("hex");
+  if (!opts.force && existsSync(record)) {
+    const prev = JSON.parse(readFileSync(record, "utf8")) as FirmwareBuild;
+    return { ...prev, wasm: opts.wasmPath, cached: true };
+  }
+
+  // Build in a scratch directory and rename at the end, so parallel builds never see half a build.
+  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+  mkdirSync(tmp, { recursive: true });
+  try {
+    writeFileSync(join(tmp, "fw.wasm"), wasm);
+    await run(wasm2c, [join(tmp, "fw.wasm"), "-n", "fw", "-o", join(tmp, "fw.c")]);
+    writeFileSync(join(tmp, "fw_glue.h"), glueHeader(readFileSync(join(tmp, "fw.h"), "utf8")));
+    writeFileSync(join(tmp, "wasm-rt.h"), readFileSync(WASM2C_HEADER));
+    writeFileSync(join(tmp, "wasm-rt-impl.h"), readFileSync(join(WASM2C_RUNTIME_DIR, "wasm-rt-impl.h")));
+    writeFileSync(join(tmp, "wasm-rt-impl.c"), patchRuntime(readFileSync(join(WASM2C_RUNTIME_DIR, "wasm-rt-impl.c"), "utf8")));
+    writeFileSync(join(tmp, "link.ld"), linkerScript(board));
+    const elf = join(tmp, "fw.elf");
+    const libcFlags = tc.libc === "newlib-nano" ? ["--specs=nano.specs"] : ["--specs=picolibc.specs"];
+    const args = [
+      ...cflags,
+      `-DBOARD_CLOCK_HZ=${board.clockHz}u`,
+      `-DBOARD_BAUD=${board.transport.baud}u`,
+      `-DBOARD_STORAGE_BYTES=${board.storageBytes}u`,
+      `-DBOARD_ID_STR="${board.id.slice(0, 15)}"`,
+      `-I${tmp}`,
+      `-I${SHIM_DIR}`,
+      `-I${join(SHIM_DIR, "include")}`,
+      ...libcFlags,
+      "-nostartfiles",
+      "-Wl,--gc-sections",
+      `-Wl,-Map=${join(tmp, "fw.map")}`,
+      "-T",
+      join(tmp, "link.ld"),
+      "-o",
+      elf,
+      join(tmp, "fw.c"),
+      join(tmp, "wasm-rt-impl.c"),
+      ...driverSources(board).map((f) => join(SHIM_DIR, f)),
+      "-lm",
+    ];
+    try {
+      await run(cc, args, { maxBuffer: 16 << 20 });
+    } catch (err) {
+      const e = err as { stderr?: string };
+      throw new Error(`${tc.cc} failed for board ${board.id}:\n${e.stderr ?? String(err)}`);
+    }
+    const size = await sizes(elf, board, info);
+    if (size.flash.used > size.flash.limit) {
+      throw new InputError(opts.wasmPath, `firmware needs ${size.flash.used} bytes of flash (text ${size.text} + data ${size.data}) but board ${board.id} has ${size.flash.limit}`);
+    }
+    if (size.ram.needed > size.ram.limit) {
+      throw ramRefusal(board, opts.wasmPath, pages, size.ram.needed, `+ data ${size.data} + bss ${size.bss} + stack ${size.stack} + heap reserve ${HEAP_RESERVE_BYTES}`);
+    }
+    const bin = join(tmp, "fw.bin");
+    await run(requireTool("arm-none-eabi-objcopy"), ["-O", "binary", elf, bin]);
+    let uf2: string | undefined;
+    if (tc.boot2) {
+      // The boot ROM refuses a boot2 whose CRC32 (last 4 of its 256 bytes) does not match.
+      const image = readFileSync(bin);
+      image.writeUInt32LE(crc32Rp2040(image.subarray(0, BOOT2_BYTES - 4)), BOOT2_BYTES - 4);
+      writeFileSync(bin, image);
+    }
+    if (board.flash.method === "uf2") {
+      uf2 = join(tmp, "fw.uf2");
+      writeFileSync(uf2, toUf2(readFileSync(bin), board.memory!.flash.origin, board.flash.uf2FamilyId ?? UF2_FAMILY_RP2040));
+    }
+    const syms = await symbols(elf);
+    const result: FirmwareBuild = {
+      board: board.id,
+      wasm: opts.wasmPath,
+      wasmSha256,
+      dir,
+      elf: join(dir, "fw.elf"),
+      bin: join(dir, "fw.bin"),
+      ...(uf2 ? { uf2: join(dir, "fw.uf2") } : {}),
+      cached: false,
+      sizes: size,
+      symbols: syms,
+      cflags,
+    };
+    writeFileSync(join(tmp, "build.json"), JSON.stringify(result, null, 2) + "\n");
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+    return result;
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** One-line human summary of a build's sizes against the board's limits. */
+export function formatSizes(b: FirmwareBuild): string {
+  const s = b.sizes;
+  const pct = (a: number, l: number): string => `${((100 * a) / l).toFixed(1)}%`;
+  return [
+    `text ${s.text}  data ${s.data}  bss ${s.bss}  stack ${s.stack}`,
+    `flash ${s.flash.used} / ${s.flash.limit} (${pct(s.flash.used, s.flash.limit)})`,
+    `ram ${s.ram.needed} / ${s.ram.limit} (${pct(s.ram.needed, s.ram.limit)}; wasm ${s.ram.wasmPages} page(s) = ${s.ram.wasmBytes})`,
+  ].join("\n");
+}

@@ -1,0 +1,45 @@
+// Which firmware .wasm a command builds: a path, or one of two keywords:
+//   echo      tests/fixtures/echo.ts, the HAL test module (greets "HELLO echo 1", echoes bytes);
+//             the default until the real firmware's readiness check (protocol HELLO) is wired in
+//   firmware  device/firmware (built by device/firmware/build.ts)
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
+import { join } from "node:path";
+import { InputError } from "../cli/errors.ts";
+import { REPO_ROOT } from "./build.ts";
+
+export const ECHO_SOURCE = join(REPO_ROOT, "tests/fixtures/echo.ts");
+/** AssemblyScript flags for MCU modules (device/HAL.md): no GC, no SIMD, no non-trapping f2i. */
+export const MCU_ASC_FLAGS = ["--runtime", "stub", "-O2", "--noAssert", "--disable", "simd", "--disable", "nontrapping-f2i", "--initialMemory", "1"];
+
+/** Compile an AssemblyScript module to build/mcu/wasm/<name>-<hash>.wasm (cached). */
+export async function compileAssemblyScript(source: string, name: string, flags: string[] = MCU_ASC_FLAGS): Promise<string> {
+  const key = createHash("sha256").update(readFileSync(source)).update(JSON.stringify(flags)).digest("hex").slice(0, 12);
+  const dir = join(REPO_ROOT, "build/mcu/wasm");
+  const out = join(dir, `${name}-${key}.wasm`);
+  if (existsSync(out)) return out;
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${out}.tmp-${process.pid}-${Date.now()}.wasm`;
+  const { default: asc } = await import("assemblyscript/asc");
+  const res = await asc.main([source, ...flags, "--outFile", tmp], {});
+  if (res.error) throw new Error(`asc failed for ${source}: ${res.error.message}\n${res.stderr.toString()}`);
+  renameSync(tmp, out);
+  return out;
+}
+
+export function buildEchoWasm(): Promise<string> {
+  return compileAssemblyScript(ECHO_SOURCE, "echo");
+}
+
+export async function resolveWasm(spec: string | undefined): Promise<string> {
+  const s = spec ?? "echo";
+  if (s === "echo") return buildEchoWasm();
+  if (s === "firmware") {
+    const mod = (await import(join(REPO_ROOT, "device/firmware/build.ts"))) as {
+      buildFirmware: () => Promise<{ wasmPath: string }>;
+    };
+    return (await mod.buildFirmware()).wasmPath;
+  }
+  if (!existsSync(s)) throw new InputError("--wasm", `file '${s}' not found; expected a .wasm path, 'echo' or 'firmware'`);
+  return s;
+}

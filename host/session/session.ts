@@ -1,0 +1,254 @@
+// Session layer of PROTOCOL.md: stop-and-wait request/response over any Transport, with
+// sequence numbers, bounded retransmission on timeout, ACK (device busy: keep waiting),
+// duplicate suppression (stale responses are ignored; the device never executes a
+// retransmission twice), negotiated maximum frame size, and device LOG events.
+import { FrameSplitter, FLAG_EVENT, FLAG_RESPONSE, BASE_MAX_FRAME, HEADER_BYTES, CRC_BYTES, decodeFrame, encodeFrame } from "../../protocol/frame.ts";
+import type { Frame } from "../../protocol/frame.ts";
+import {
+  DeviceError, ErrorCode, MSG_TYPE_NAME, MsgType, decodeBody, encodeBody, validateDeviceBody,
+} from "../../protocol/messages.ts";
+import type { Body, HelloInfo } from "../../protocol/messages.ts";
+import type { Transport } from "../transport/transport.ts";
+
+export interface SessionOptions {
+  /** Wait for an answer before retransmitting (ms, default 250). */
+  timeoutMs?: number;
+  /** Retransmissions after the first attempt before giving up (default 10). */
+  retries?: number;
+  /** Cap on one request's total time, ACK extensions included (ms, default 120 000). */
+  maxWaitMs?: number;
+  /** Largest frame this host accepts and sends (HELLO `mf`; default 65535). */
+  maxFrame?: number;
+  /** First sequence number (default random). */
+  seq?: number;
+  /** Device LOG events. */
+  onLog?: (level: number, text: string) => void;
+}
+
+export interface SessionStats {
+  requests: number;
+  retransmits: number;
+  timeouts: number;
+  /** Incoming blocks that failed COBS or CRC (corrupted on the wire). */
+  badFrames: number;
+  /** Valid responses to an earlier attempt or another seq (duplicates, ignored). */
+  stale: number;
+  acks: number;
+  deviceErrors: number;
+  /** Wire bytes sent / received (delimiters included, retransmissions included). */
+  wireOut: number;
+  wireIn: number;
+}
+
+export class TimeoutError extends Error {
+  constructor(msg: string) {
+    super(msg);
+    this.name = "TimeoutError";
+  }
+}
+
+interface Outstanding {
+  seq: number;
+  type: number;
+  wire: Uint8Array;
+  attempts: number;
+  started: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  resolve: (b: Body) => void;
+  reject: (e: Error) => void;
+}
+
+export class Session {
+  readonly stats: SessionStats = {
+    requests: 0, retransmits: 0, timeouts: 0, badFrames: 0, stale: 0, acks: 0, deviceErrors: 0, wireOut: 0, wireIn: 0,
+  };
+  /** Negotiated maximum (unencoded) frame size; BASE_MAX_FRAME until HELLO. */
+  maxFrame = BASE_MAX_FRAME;
+  info: HelloInfo | null = null;
+  private seq: number;
+  private out: Outstanding | null = null;
+  private chain: Promise<unknown> = Promise.resolve();
+  private splitter: FrameSplitter;
+  private transport!: Transport;
+  private broken: Error | null = null;
+  private lastEventSeq = -1;
+  private readonly opts: Required<Omit<SessionOptions, "onLog" | "seq">> & Pick<SessionOptions, "onLog">;
+
+  constructor(transport: Transport, opts: SessionOptions = {}) {
+    this.opts = {
+      timeoutMs: opts.timeoutMs ?? 250,
+      retries: opts.retries ?? 10,
+      maxWaitMs: opts.maxWaitMs ?? 120_000,
+      maxFrame: opts.maxFrame ?? 65535,
+      onLog: opts.onLog,
+    };
+    this.seq = (opts.seq ?? Math.floor(Math.random() * 0x10000)) & 0xffff;
+    this.splitter = new FrameSplitter((b) => this.onBlock(b), 2 * this.opts.maxFrame + 16, () => this.stats.badFrames++);
+    this.attach(transport);
+  }
+
+  private attach(t: Transport): void {
+    this.transport = t;
+    this.broken = null;
+    this.splitter.reset();
+    t.onData((chunk) => {
+      this.stats.wireIn += chunk.length;
+      this.splitter.push(chunk);
+    });
+    t.onError((e) => {
+      this.broken = e;
+      const o = this.out;
+      if (o) this.settle(o, undefined, new Error(`link to the board lost: ${e.message}`));
+    });
+  }
+
+  /** Largest body a request may carry under the negotiated frame size. */
+  get maxBody(): number {
+    return this.maxFrame - HEADER_BYTES - CRC_BYTES;
+  }
+
+  /** HELLO: learns the device and negotiates the frame size. */
+  async connect(): Promise<HelloInfo> {
+    const b = await this.request(MsgType.HELLO, { mf: this.opts.maxFrame });
+    const info = b as unknown as HelloInfo;
+    this.info = info;
+    this.maxFrame = Math.min(info.mf, this.opts.maxFrame);
+    return info;
+  }
+
+  /** Swaps in a new transport (board restarted, port re-opened) and says HELLO again. */
+  async reconnect(t: Transport): Promise<HelloInfo> {
+    const old = this.transport;
+    if (old !== t) await old.close().catch(() => {});
+    this.attach(t);
+    return this.connect();
+  }
+
+  /** One request, answered by its response body; device errors throw DeviceError. */
+  request(type: number, body: Body = {}): Promise<Body> {
+    const run = () => this.send(type, body);
+    const p = this.chain.then(run, run);
+    this.chain = p.catch(() => {});
+    return p;
+  }
+
+  private send(type: number, body: Body): Promise<Body> {
+    if (this.broken) return Promise.reject(new Error(`link to the board lost: ${this.broken.message}`));
+    const bytes = encodeBody(body);
+    const frameLen = HEADER_BYTES + bytes.length + CRC_BYTES;
+    const limit = type === MsgType.HELLO ? BASE_MAX_FRAME : this.maxFrame;
+    if (frameLen > limit) {
+      return Promise.reject(
+        new Error(`${MSG_TYPE_NAME[type] ?? type} request of ${frameLen} bytes exceeds the max frame of ${limit} bytes`),
+      );
+    }
+    this.seq = (this.seq + 1) & 0xffff;
+    const wire = encodeFrame({ type, flags: 0, seq: this.seq, body: bytes });
+    this.stats.requests++;
+    return new Promise<Body>((resolve, reject) => {
+      const o: Outstanding = { seq: this.seq, type, wire, attempts: 0, started: Date.now(), timer: undefined, resolve, reject };
+      this.out = o;
+      this.transmit(o);
+    });
+  }
+
+  private transmit(o: Outstanding): void {
+    o.attempts++;
+    this.stats.wireOut += o.wire.length;
+    this.transport.write(o.wire);
+    this.arm(o);
+  }
+
+  private arm(o: Outstanding): void {
+    if (o.timer) clearTimeout(o.timer);
+    o.timer = setTimeout(() => this.onTimeout(o), this.opts.timeoutMs);
+  }
+
+  private onTimeout(o: Outstanding): void {
+    if (this.out !== o) return;
+    this.stats.timeouts++;
+    this.retry(o, "no answer");
+  }
+
+  private retry(o: Outstanding, why: string): void {
+    if (this.out !== o) return;
+    const elapsed = Date.now() - o.started;
+    if (o.attempts > this.opts.retries || elapsed > this.opts.maxWaitMs) {
+      const name = MSG_TYPE_NAME[o.type] ?? o.type;
+      this.settle(o, undefined, new TimeoutError(
+        `${why} to ${name} (seq ${o.seq}) after ${o.attempts} attempts of ${this.opts.timeoutMs} ms on ${this.transport.name}`,
+      ));
+      return;
+    }
+    this.stats.retransmits++;
+    this.transmit(o);
+  }
+
+  private settle(o: Outstanding, body: Body | undefined, err?: Error): void {
+    if (o.timer) clearTimeout(o.timer);
+    if (this.out === o) this.out = null;
+    if (err) o.reject(err);
+    else o.resolve(body!);
+  }
+
+  private onBlock(block: Uint8Array): void {
+    const f = decodeFrame(block);
+    if (typeof f === "string") {
+      this.stats.badFrames++;
+      // a response was probably damaged: ask again now rather than after the timeout
+      const o = this.out;
+      if (o) this.retry(o, "only damaged answers");
+      return;
+    }
+    this.onFrame(f);
+  }
+
+  private onFrame(f: Frame): void {
+    let body: Body;
+    try {
+      body = decodeBody(f.body);
+    } catch {
+      this.stats.badFrames++;
+      return;
+    }
+    if (f.flags & FLAG_EVENT) {
+      if (f.type === MsgType.LOG && f.seq !== this.lastEventSeq && !validateDeviceBody(f.type, body)) {
+        this.lastEventSeq = f.seq;
+        this.opts.onLog?.(body.l as number, body.m as string);
+      }
+      return;
+    }
+    const o = this.out;
+    if (!(f.flags & FLAG_RESPONSE) || !o || f.seq !== o.seq) {
+      this.stats.stale++;
+      return;
+    }
+    if (f.type === MsgType.ACK) {
+      this.stats.acks++;
+      o.attempts = 0; // the device is alive and working on it
+      this.arm(o);
+      return;
+    }
+    const why = validateDeviceBody(f.type, body);
+    if (f.type === MsgType.ERROR) {
+      if (why) return this.settle(o, undefined, new Error(`malformed ERROR from the device: ${why}`));
+      const code = body.c as number;
+      if (code === ErrorCode.BAD_FRAME) return this.retry(o, "only CRC errors"); // our request was damaged
+      if (code === ErrorCode.BUSY) return this.arm(o);
+      this.stats.deviceErrors++;
+      return this.settle(o, undefined, DeviceError.fromBody(body));
+    }
+    if (f.type !== o.type) {
+      this.stats.stale++;
+      return;
+    }
+    if (why) return this.settle(o, undefined, new Error(`malformed ${MSG_TYPE_NAME[f.type]} response: ${why}`));
+    this.settle(o, body);
+  }
+
+  async close(): Promise<void> {
+    const o = this.out;
+    if (o) this.settle(o, undefined, new Error("session closed"));
+    await this.transport.close();
+  }
+}

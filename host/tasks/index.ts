@@ -1,0 +1,22 @@
+// The registry of tasks (`edgeprop train --task NAME`). Adding a task = its file and one line here.
+import { InputError } from "../cli/errors.ts";
+import { evidenceTask } from "./evidence.ts";
+import { fashionMnistTask } from "./fashionMnist.ts";
+import { patternTask } from "./pattern.ts";
+import { storeRecallTask } from "./storeRecall.ts";
+import type { TaskDef, TaskInstance, TaskOptions } from "./task.ts";
+
+export type { MetricInfo, MetricName, TaskDef, TaskInstance, TaskOptions, Trial } from "./task.ts";
+export { feedbackFor, toCase, trialList } from "./task.ts";
+
+export const tasks: TaskDef[] = [patternTask, evidenceTask, storeRecallTask, fashionMnistTask];
+
+export function findTask(name: string): TaskDef {
+  const t = tasks.find((d) => d.name === name);
+  if (!t) throw new InputError("--task", `expected one of ${tasks.map((d) => d.name).join(", ")}, got '${name}'`);
+  return t;
+}
+
+export function createTask(name: string, seed: number, options?: Partial<TaskOptions>): TaskInstance {
+  return findTask(name).create(seed, options);
+}

@@ -1,0 +1,350 @@
+// Ties the device codec (device/firmware/, AssemblyScript) to the host codec (protocol/,
+// @msgpack/msgpack): CRC-32C, COBS and MessagePack byte for byte, then the firmware's
+// dispatcher end to end through the session layer, with and without a faulty link.
+import { beforeAll, describe, expect, it } from "vitest";
+import { decode, encode } from "@msgpack/msgpack";
+import { buildFirmware, wasmImports } from "../device/firmware/build.ts";
+import { crc32c } from "../protocol/crc32c.ts";
+import { cobsDecode, cobsEncode } from "../protocol/cobs.ts";
+import { decodeFrame, encodeFrame, FLAG_EVENT, FLAG_RESPONSE, FrameSplitter } from "../protocol/frame.ts";
+import type { Frame } from "../protocol/frame.ts";
+import {
+  DeviceError, ErrorCode, MsgType, decodeBody, encodeBody, f32le, fromF32le, validateDeviceBody, ParamId,
+} from "../protocol/messages.ts";
+import { FirmwareHost } from "../host/sim/firmwareHost.ts";
+import { InProcessTransport } from "../host/transport/inprocess.ts";
+import { FaultyTransport } from "../host/transport/fault.ts";
+import { Session } from "../host/session/session.ts";
+
+interface TestExports {
+  memory: WebAssembly.Memory;
+  IN: WebAssembly.Global;
+  OUT: WebAssembly.Global;
+  t_crc(p: number, n: number): number;
+  t_cobs_encode(src: number, n: number, dst: number): number;
+  t_cobs_decode(src: number, n: number, dst: number, cap: number): number;
+  t_transcode(src: number, n: number, dst: number, cap: number): number;
+}
+
+let testWasm: Uint8Array;
+let fwWasm: Uint8Array;
+let T: TestExports;
+let IN = 0;
+let OUT = 0;
+
+beforeAll(async () => {
+  [testWasm, fwWasm] = await Promise.all([
+    buildFirmware("device/firmware/test_entry.ts", "firmware-test").then((r) => r.bytes),
+    buildFirmware().then((r) => r.bytes),
+  ]);
+  const fw = await FirmwareHost.create(testWasm);
+  T = fw.exports as unknown as TestExports;
+  IN = T.IN.value as number;
+  OUT = T.OUT.value as number;
+});
+
+const mem = () => new Uint8Array(T.memory.buffer);
+function put(b: Uint8Array): void {
+  mem().set(b, IN);
+}
+
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+describe("firmware .wasm", () => {
+  it("imports only the HAL", () => {
+    const allowed = ["hal.uart_write", "hal.uart_read", "hal.millis", "hal.storage_size", "hal.storage_read", "hal.storage_write", "env.abort"];
+    for (const i of wasmImports(fwWasm)) expect(allowed).toContain(i);
+    const mod = new WebAssembly.Module(fwWasm as Uint8Array<ArrayBuffer>);
+    const exp = WebAssembly.Module.exports(mod).map((e) => e.name);
+    expect(exp).toEqual(expect.arrayContaining(["init", "poll", "memory"]));
+  });
+});
+
+describe("device codec = host codec", () => {
+  it("CRC-32C", () => {
+    const r = rng(1);
+    for (const n of [0, 1, 9, 100, 4097]) {
+      const d = new Uint8Array(n).map(() => Math.floor(r() * 256));
+      put(d);
+      expect(T.t_crc(IN, n) >>> 0).toBe(crc32c(d));
+    }
+  });
+
+  it("COBS both ways", () => {
+    const r = rng(2);
+    for (const n of [0, 1, 2, 253, 254, 255, 508, 1000, 3000]) {
+      for (const pZero of [0, 0.05, 0.5, 1]) {
+        const d = new Uint8Array(n).map(() => (r() < pZero ? 0 : 1 + Math.floor(r() * 255)));
+        put(d);
+        const m = T.t_cobs_encode(IN, n, OUT);
+        const devEnc = mem().slice(OUT, OUT + m);
+        expect(devEnc).toEqual(cobsEncode(d));
+        put(devEnc);
+        const k = T.t_cobs_decode(IN, m, OUT, 32768);
+        expect(k).toBe(n);
+        expect(mem().slice(OUT, OUT + k)).toEqual(d);
+      }
+    }
+    put(Uint8Array.of(5, 1, 2));
+    expect(T.t_cobs_decode(IN, 3, OUT, 100)).toBe(-1);
+    const big = cobsEncode(new Uint8Array(300).fill(1));
+    put(big);
+    expect(T.t_cobs_decode(IN, big.length, OUT, 100)).toBe(-2);
+  });
+
+  it("MessagePack: host encodes -> device decodes and re-encodes -> identical bytes -> host decodes", () => {
+    const r = rng(3);
+    const ints = [0, 1, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1, -1, -32, -33, -128, -129, -32768, -32769, -(2 ** 31), -(2 ** 31) - 1, -(2 ** 53) + 1];
+    const values: unknown[] = [
+      null, true, false, ...ints, 0.5, -1e300, Number.MIN_VALUE, Infinity, -Infinity, NaN,
+      "", "a", "x".repeat(31), "x".repeat(32), "y".repeat(255), "y".repeat(256), "z".repeat(70000), "héllo ✓",
+      new Uint8Array(0), new Uint8Array(255).fill(9), new Uint8Array(256), new Uint8Array(70000),
+      [], [1, [2, [3, [4]]]], new Array(15).fill(1), new Array(16).fill(2), new Array(70000).fill(0),
+      {}, { a: 1, b: { c: [1, "d", null] } }, Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`k${i}`, i])),
+      {
+        n: 100, x: new Uint8Array(1000).map(() => Math.floor(r() * 256)), tg: f32le([0.1, -0.2, 3e-9]),
+        lr: 1e-3, neuron: "alif", rateReg: { cReg: 0.5, fTargetHz: 10 }, trainBias: false, beta: null,
+      },
+    ];
+    for (let k = 0; k < 300; k++) {
+      const pick = (): unknown => {
+        const t = Math.floor(r() * 7);
+        if (t === 0) return Math.floor((r() - 0.5) * 2 ** (Math.floor(r() * 53)));
+        if (t === 1) return (r() - 0.5) * 10 ** Math.floor(r() * 20 - 10);
+        if (t === 2) return "s".repeat(Math.floor(r() * 40));
+        if (t === 3) return new Uint8Array(Math.floor(r() * 300)).map(() => Math.floor(r() * 256));
+        if (t === 4) return Array.from({ length: Math.floor(r() * 20) }, () => Math.floor(r() * 1000));
+        if (t === 5) return r() < 0.5;
+        return null;
+      };
+      values.push(Object.fromEntries(Array.from({ length: Math.floor(r() * 20) }, (_, i) => [`f${i}`, pick()])));
+    }
+    const bigT = (v: unknown) => {
+      const e = encode(v);
+      if (e.length > 32768) return;
+      put(e);
+      const m = T.t_transcode(IN, e.length, OUT, 32768);
+      expect(m, JSON.stringify(v)?.slice(0, 80)).toBe(e.length);
+      const dev = mem().slice(OUT, OUT + m);
+      expect(dev).toEqual(e);
+      const back = decode(dev);
+      if (typeof v === "number" && Number.isNaN(v)) expect(back).toBeNaN();
+      else expect(back).toEqual(v);
+    };
+    for (const v of values) bigT(v);
+    // float32 (forceFloat32) and 64-bit ints beyond 2^53 (BigInt) are canonical too
+    for (const v of [1.5, -3.25e-7, 1e38]) {
+      const e = encode(v, { forceFloat32: true });
+      put(e);
+      const m = T.t_transcode(IN, e.length, OUT, 32768);
+      expect(mem().slice(OUT, OUT + m)).toEqual(e);
+    }
+    for (const v of [2n ** 64n - 1n, 2n ** 63n, -(2n ** 63n)]) {
+      const e = encode(v, { useBigInt64: true });
+      put(e);
+      const m = T.t_transcode(IN, e.length, OUT, 32768);
+      expect(mem().slice(OUT, OUT + m)).toEqual(e);
+    }
+  });
+
+  it("MessagePack: rejects ext, reserved and truncated input", () => {
+    for (const bad of [[0xc1], [0xd4, 1, 2], [0xc7, 1, 1, 0], [0xcd, 1], [0xa5, 1, 2], [0xc4, 10, 1], [0xdd, 0xff, 0xff, 0xff, 0xff], [0x92, 1]]) {
+      put(Uint8Array.from(bad));
+      expect(T.t_transcode(IN, bad.length, OUT, 32768), JSON.stringify(bad)).toBe(-1);
+    }
+  });
+});
+
+// ---- the dispatcher, frame by frame ----
+
+class RawBoard {
+  readonly frames: Frame[] = [];
+  bad = 0;
+  private splitter = new FrameSplitter((b) => {
+    const f = decodeFrame(b);
+    if (typeof f === "string") this.bad++;
+    else this.frames.push(f);
+  });
+  constructor(readonly fw: FirmwareHost) {
+    fw.onTx = (b) => this.splitter.push(b);
+  }
+  static async start(wasm: Uint8Array): Promise<RawBoard> {
+    const fw = await FirmwareHost.create(wasm, { boardId: "sim" });
+    const b = new RawBoard(fw);
+    fw.init();
+    return b;
+  }
+  send(wire: Uint8Array): Frame[] {
+    this.frames.length = 0;
+    this.fw.feed(wire);
+    this.fw.pump();
+    return this.frames.slice();
+  }
+  req(type: number, body: Record<string, unknown>, seq = 1): { f: Frame; body: Record<string, unknown> } {
+    const out = this.send(encodeFrame({ type, flags: 0, seq, body: encodeBody(body) }));
+    expect(out.length).toBe(1);
+    const f = out[0]!;
+    const b = decodeBody(f.body);
+    expect(validateDeviceBody(f.type, b)).toBeNull();
+    return { f, body: b };
+  }
+}
+
+describe("firmware dispatcher", () => {
+  it("greets with a LOG event at init, answers HELLO and PING", async () => {
+    const fw = await FirmwareHost.create(fwWasm, { boardId: "sim" });
+    const frames: Frame[] = [];
+    const sp = new FrameSplitter((b) => frames.push(decodeFrame(b) as Frame));
+    fw.onTx = (b) => sp.push(b);
+    fw.init();
+    expect(frames[0]!.flags).toBe(FLAG_EVENT);
+    expect(frames[0]!.type).toBe(MsgType.LOG);
+    const b = new RawBoard(fw);
+    const h = b.req(MsgType.HELLO, { mf: 1024 }, 77);
+    expect(h.f).toMatchObject({ type: MsgType.HELLO, flags: FLAG_RESPONSE, seq: 77 });
+    expect(h.body).toMatchObject({ pv: 1, fw: "0.1.0", board: "sim", mf: 2048 });
+    expect(h.body.ram as number).toBeGreaterThan(1000);
+    const p = b.req(MsgType.PING, { d: Uint8Array.of(0, 1, 0, 255) }, 78);
+    expect(p.body.d).toEqual(Uint8Array.of(0, 1, 0, 255));
+    expect(typeof p.body.t).toBe("number");
+  });
+
+  it("answers a retransmission with its cached response (same seq and CRC), a new seq with a new one", async () => {
+    const b = await RawBoard.start(fwWasm);
+    b.req(MsgType.HELLO, { mf: 2048 });
+    b.req(MsgType.CONFIGURE, { nIn: 4, nRec: 3, nOut: 2 }, 10);
+    const w1 = encodeFrame({ type: MsgType.WRITE, flags: 0, seq: 11, body: encodeBody({ p: ParamId.bOut, o: 0, d: f32le([1, 2]) }) });
+    const first = b.send(w1);
+    expect(first.length).toBe(1);
+    const again = b.send(Uint8Array.from([...w1, ...w1]));
+    expect(again.length).toBe(2);
+    for (const f of again) expect(f).toEqual(first[0]);
+    // same seq, different content: a new request (not a retransmission)
+    const w2 = encodeFrame({ type: MsgType.WRITE, flags: 0, seq: 11, body: encodeBody({ p: ParamId.bOut, o: 1, d: f32le([7]) }) });
+    expect(decodeBody(b.send(w2)[0]!.body)).toEqual({ p: ParamId.bOut, n: 1 });
+    const rd = b.req(MsgType.READ, { p: ParamId.bOut, o: 0, n: 2 }, 13);
+    expect(Array.from(fromF32le(rd.body.d as Uint8Array))).toEqual([1, 7]);
+  });
+
+  const errorCases: [string, () => Uint8Array, number, RegExp][] = [
+    ["wrong CRC", () => {
+      const w = encodeFrame({ type: MsgType.PING, flags: 0, seq: 5, body: encodeBody({}) });
+      const raw = cobsDecode(w.subarray(0, w.length - 1))!;
+      raw[raw.length - 1]! ^= 0x40;
+      const e = cobsEncode(raw);
+      return Uint8Array.from([...e, 0]);
+    }, ErrorCode.BAD_FRAME, /CRC/],
+    ["oversized frame", () => encodeFrame({ type: MsgType.WRITE, flags: 0, seq: 5, body: encodeBody({ p: 0, d: new Uint8Array(5000) }) }), ErrorCode.TOO_LARGE, /exceeds the max frame of 2048/],
+    ["unknown type", () => encodeFrame({ type: 0x42, flags: 0, seq: 5, body: encodeBody({}) }), ErrorCode.UNKNOWN_TYPE, /unknown message type 66/],
+    ["bad version", () => encodeFrame({ version: 9, type: MsgType.PING, flags: 0, seq: 5, body: encodeBody({}) }), ErrorCode.BAD_VERSION, /version 9/],
+    ["body not a map", () => encodeFrame({ type: MsgType.PING, flags: 0, seq: 5, body: encode([1, 2]) }), ErrorCode.MALFORMED, /map/],
+    ["trailing bytes", () => encodeFrame({ type: MsgType.PING, flags: 0, seq: 5, body: Uint8Array.of(0x80, 0x01) }), ErrorCode.MALFORMED, /map/],
+    ["unknown field", () => encodeFrame({ type: MsgType.PING, flags: 0, seq: 5, body: encodeBody({ zork: 1 }) }), ErrorCode.BAD_FIELD, /unknown field/],
+    ["model before CONFIGURE", () => encodeFrame({ type: MsgType.READ, flags: 0, seq: 5, body: encodeBody({ p: 0 }) }), ErrorCode.NOT_CONFIGURED, /CONFIGURE/],
+    ["model that does not fit", () => encodeFrame({ type: MsgType.CONFIGURE, flags: 0, seq: 5, body: encodeBody({ nIn: 60000, nRec: 60000, nOut: 10 }) }), ErrorCode.NO_MEMORY, /needs/],
+  ];
+  for (const [name, make, code, text] of errorCases) {
+    it(`answers ${name} with ERROR ${code}`, async () => {
+      const b = await RawBoard.start(fwWasm);
+      const out = b.send(make());
+      expect(out.length).toBe(1);
+      const f = out[0]!;
+      expect(f.type).toBe(MsgType.ERROR);
+      expect(f.seq).toBe(5);
+      const body = decodeBody(f.body);
+      expect(validateDeviceBody(MsgType.ERROR, body)).toBeNull();
+      expect(body.c).toBe(code);
+      expect(body.m as string).toMatch(text);
+    });
+  }
+
+  it("rejects wrong shapes and NaN in parameters, with the field named", async () => {
+    const b = await RawBoard.start(fwWasm);
+    b.req(MsgType.HELLO, { mf: 2048 });
+    expect(b.req(MsgType.CONFIGURE, { nIn: 4, nRec: 3, nOut: 2, beta: f32le([0, 0]) }, 2).body).toMatchObject({ c: ErrorCode.BAD_SHAPE, f: "beta" });
+    expect(b.req(MsgType.CONFIGURE, { nIn: 4, nRec: 3, nOut: 2, tauMem: NaN }, 3).body).toMatchObject({ c: ErrorCode.BAD_VALUE, f: "tauMem" });
+    expect(b.req(MsgType.CONFIGURE, { nIn: 4, nRec: 3, nOut: 2, neuron: "hh" }, 4).body).toMatchObject({ c: ErrorCode.BAD_VALUE, f: "neuron" });
+    expect(b.req(MsgType.CONFIGURE, { nIn: 4, nRec: 3, nOut: 2 }, 5).f.type).toBe(MsgType.CONFIGURE);
+    expect(b.req(MsgType.WRITE, { p: 0, o: 10, d: f32le([1, 2, 3]) }, 6).body).toMatchObject({ c: ErrorCode.BAD_SHAPE, f: "d" });
+    expect(b.req(MsgType.WRITE, { p: 0, d: f32le([1, NaN]) }, 7).body).toMatchObject({ c: ErrorCode.BAD_VALUE, f: "d", m: "element 1 is NaN or infinite" });
+    expect(b.req(MsgType.WRITE, { p: 0, d: new Uint8Array(7) }, 8).body).toMatchObject({ c: ErrorCode.BAD_SHAPE });
+    expect(b.req(MsgType.READ, { p: 9 }, 9).body).toMatchObject({ c: ErrorCode.BAD_VALUE, f: "p" });
+  });
+});
+
+describe("session over the firmware", () => {
+  async function session(faultRate = 0, seed = 1) {
+    const fw = await FirmwareHost.create(fwWasm, { boardId: "sim" });
+    fw.init();
+    const inner = new InProcessTransport(fw);
+    const t = faultRate > 0 ? new FaultyTransport(inner, { rate: faultRate, seed }) : inner;
+    const s = new Session(t, { timeoutMs: 30, retries: 30, maxFrame: 512 });
+    return { s, t };
+  }
+
+  it("negotiates the frame size and prints device errors in words", async () => {
+    const { s } = await session();
+    const info = await s.connect();
+    expect(info.board).toBe("sim");
+    expect(s.maxFrame).toBe(512);
+    await expect(s.request(MsgType.CONFIGURE, { nIn: 60000, nRec: 60000, nOut: 2 })).rejects.toThrow(
+      /device error NO_MEMORY in reply to CONFIGURE: the model does not fit in the device's RAM — model needs/,
+    );
+    await expect(s.request(MsgType.WRITE, { p: 0, d: new Uint8Array(4000) })).rejects.toThrow(/exceeds the max frame of 512/);
+    await s.close();
+  });
+
+  async function roundTrip(faultRate: number, seed: number) {
+    const { s, t } = await session(faultRate, seed);
+    await s.connect();
+    const nIn = 30, nRec = 40, nOut = 3;
+    await s.request(MsgType.CONFIGURE, { nIn, nRec, nOut, neuron: "lif" });
+    const r = rng(seed);
+    const w = new Float32Array(nRec * nIn).map(() => r() - 0.5);
+    const chunk = Math.floor((s.maxBody - 32) / 4);
+    for (let o = 0; o < w.length; o += chunk) {
+      const d = w.subarray(o, o + chunk);
+      const res = await s.request(MsgType.WRITE, { p: ParamId.wIn, o, d: f32le(d) });
+      expect(res.n).toBe(d.length);
+    }
+    const back = new Float32Array(w.length);
+    for (let o = 0; o < w.length; o += chunk) {
+      const res = await s.request(MsgType.READ, { p: ParamId.wIn, o, n: Math.min(chunk, w.length - o) });
+      back.set(fromF32le(res.d as Uint8Array), o);
+    }
+    expect(back).toEqual(w);
+    for (let i = 0; i < 50; i++) await s.request(MsgType.PING, { d: Uint8Array.of(i, 0, i) });
+    await s.close();
+    return { stats: s.stats, t };
+  }
+
+  it("moves parameters exactly over a clean link", async () => {
+    const { stats } = await roundTrip(0, 5);
+    expect(stats.retransmits).toBe(0);
+  });
+
+  it("moves parameters exactly over a link with 1e-3 and 3e-3 byte faults", async () => {
+    for (const rate of [1e-3, 3e-3]) {
+      const { stats, t } = await roundTrip(rate, 11);
+      const f = (t as FaultyTransport).toDevice.stats;
+      const g = (t as FaultyTransport).toHost.stats;
+      expect(f.dropped + f.flipped + f.duplicated + g.dropped + g.flipped + g.duplicated).toBeGreaterThan(0);
+      expect(stats.retransmits).toBeGreaterThan(0);
+    }
+  });
+
+  it("device errors are DeviceError instances", async () => {
+    const { s } = await session();
+    await s.connect();
+    const e = await s.request(MsgType.READ, { p: 0 }).catch((x) => x);
+    expect(e).toBeInstanceOf(DeviceError);
+    expect((e as DeviceError).code).toBe(ErrorCode.NOT_CONFIGURED);
+    await s.close();
+  });
+});

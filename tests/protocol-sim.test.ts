@@ -1,0 +1,87 @@
+// The sim board over a real serial line: a separate Node process hosting the firmware .wasm on
+// one end of a socat pty pair, the host on the other end through `serialport`.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startSim } from "../host/sim/sim.ts";
+import type { Sim } from "../host/sim/sim.ts";
+import { SerialTransport } from "../host/transport/serial.ts";
+import { Session } from "../host/session/session.ts";
+import { DeviceError, ErrorCode, MsgType, ParamId, f32le, fromF32le } from "../protocol/messages.ts";
+
+describe("sim board over a pty", () => {
+  let sim: Sim;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "edgeprop-sim-"));
+    sim = await startSim({ dir });
+  });
+  afterAll(async () => {
+    await sim?.stop();
+  });
+
+  it("answers HELLO and PING, moves parameters, survives a board crash and restart", async () => {
+    const t = await SerialTransport.open(sim.port);
+    const logs: string[] = [];
+    const s = new Session(t, { timeoutMs: 100, retries: 5, onLog: (_l, m) => logs.push(m) });
+    const info = await s.connect();
+    expect(info).toMatchObject({ pv: 1, board: "sim", mf: 2048 });
+    const p = await s.request(MsgType.PING, { d: Uint8Array.of(0, 0, 1) });
+    expect(p.d).toEqual(Uint8Array.of(0, 0, 1));
+
+    await s.request(MsgType.CONFIGURE, { nIn: 80, nRec: 100, nOut: 2 });
+    const w = new Float32Array(8000).map((_, i) => Math.sin(i));
+    const chunk = Math.floor((s.maxBody - 40) / 4);
+    for (let o = 0; o < w.length; o += chunk) await s.request(MsgType.WRITE, { p: ParamId.wIn, o, d: f32le(w.subarray(o, o + chunk)) });
+    const back = new Float32Array(w.length);
+    for (let o = 0; o < w.length; o += chunk) {
+      const r = await s.request(MsgType.READ, { p: ParamId.wIn, o, n: Math.min(chunk, w.length - o) });
+      back.set(fromF32le(r.d as Uint8Array), o);
+    }
+    expect(back).toEqual(w);
+
+    // crash: requests time out with a clear error while the board is down
+    await sim.killBoard();
+    await expect(s.request(MsgType.PING, {})).rejects.toThrow(/no answer to PING .* after 6 attempts/);
+    // power back on: the firmware greets (LOG), RAM is gone, the session carries on
+    await sim.startBoard();
+    const info2 = await s.connect();
+    expect(info2.board).toBe("sim");
+    await new Promise((r) => setTimeout(r, 50));
+    expect(logs).toContain("edgeprop firmware ready");
+    const e = await s.request(MsgType.READ, { p: 0, n: 1 }).catch((x) => x);
+    expect(e).toBeInstanceOf(DeviceError);
+    expect((e as DeviceError).code).toBe(ErrorCode.NOT_CONFIGURED);
+    expect(e.message).toMatch(/the device has no model yet/);
+    await s.close();
+  }, 30_000);
+});
+
+describe("sim board with byte faults on its UART", () => {
+  let sim: Sim;
+  beforeAll(async () => {
+    sim = await startSim({ dir: mkdtempSync(join(tmpdir(), "edgeprop-simf-")), faultRate: 1e-3, faultSeed: 7 });
+  });
+  afterAll(async () => {
+    await sim?.stop();
+  });
+
+  it("moves parameters exactly over a 1e-3 byte-error link", async () => {
+    const t = await SerialTransport.open(sim.port);
+    const s = new Session(t, { timeoutMs: 60, retries: 40, maxFrame: 512 });
+    await s.connect();
+    await s.request(MsgType.CONFIGURE, { nIn: 40, nRec: 50, nOut: 2 });
+    const w = new Float32Array(2000).map((_, i) => Math.cos(i));
+    const chunk = Math.floor((s.maxBody - 40) / 4);
+    for (let o = 0; o < w.length; o += chunk) await s.request(MsgType.WRITE, { p: ParamId.wIn, o, d: f32le(w.subarray(o, o + chunk)) });
+    const back = new Float32Array(w.length);
+    for (let o = 0; o < w.length; o += chunk) {
+      const r = await s.request(MsgType.READ, { p: ParamId.wIn, o, n: Math.min(chunk, w.length - o) });
+      back.set(fromF32le(r.d as Uint8Array), o);
+    }
+    expect(back).toEqual(w);
+    expect(s.stats.retransmits + s.stats.badFrames).toBeGreaterThan(0);
+    await s.close();
+  }, 30_000);
+});
