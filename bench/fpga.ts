@@ -43,7 +43,7 @@ export const fpgaSection: BenchSection = {
     for (const over of SIZES) {
       const d = derive(parseHdlConfig(over));
       log(`fpga: synthesising ${d.cfg.nIn}x${d.cfg.nRec} ${d.cfg.mode} ${d.cfg.memory} for up5k`);
-      const r = synthesise(d, PARTS.up5k!, 24);
+      const r = await synthesise(d, PARTS.up5k!, 24);
       const m = (x: number) => (x / 1e6).toFixed(1);
       rows.push(
         `| ${d.cfg.nIn} x ${d.cfg.nRec} | ${r.synapses} | ${r.mode} | ${r.memory} | ${r.lcs.used}/${r.lcs.available} | ${r.bram.used}/${r.bram.available} | ${r.spram.used}/${r.spram.available} | ${r.dsp.used}/${r.dsp.available} | ${r.fmaxMHz.toFixed(1)} ${r.timingMet ? "" : "(misses 24)"} | ${r.cyclesStep} + ${r.cyclesLearn} | ${m(r.sopsForward)} | ${m(r.sopsLearning)} | ${(r.yosysSec + r.nextpnrSec).toFixed(0)} s |`,

@@ -1,9 +1,11 @@
 // The registry of `npm run bench` sections, run in this order in one process.
 import type { BenchSection } from "./section.ts";
 import { epropStepSection } from "./eprop-step.ts";
+import { salSection } from "./sal.ts";
 import { fpgaSection } from "./fpga.ts";
 
 export const sections: BenchSection[] = [
   epropStepSection,
+  salSection,
   fpgaSection,
 ];

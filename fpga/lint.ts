@@ -20,13 +20,13 @@ export interface LintResult {
 }
 
 /** Lints a design already written to `dir` (see writeDesign). */
-export function lintDesign(d: Derived, dir: string): LintResult {
+export async function lintDesign(d: Derived, dir: string): Promise<LintResult> {
   const files = rtlFileNames(d);
   if (d.cfg.memory === "spram") {
     writeFileSync(join(dir, "sb_spram256ka_lint_stub.v"), SPRAM_STUB);
     files.unshift("sb_spram256ka_lint_stub.v");
   }
-  const r = runTool("verilator", ["--lint-only", "-Wall", "--top-module", "edgeprop_top", ...files], dir);
+  const r = await runTool("verilator", ["--lint-only", "-Wall", "--top-module", "edgeprop_top", ...files], dir);
   const warnings = (r.stderr + r.stdout).split("\n").filter((l) => /^%(Warning|Error)/.test(l) && !/Exiting due to/.test(l));
   return { ok: r.status === 0 && warnings.length === 0, warnings };
 }

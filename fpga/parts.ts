@@ -77,6 +77,6 @@ export function cyclesPerStep(d: Derived): { step: number; learn: number } {
   const { nPre } = d;
   const nRec = d.cfg.nRec;
   const step = 1 + 2 * nPre + nRec * (nPre + 5);
-  const learn = 1 + (d.cfg.mode === "filtered" ? nRec * (2 + 4 * nPre) : nRec * (3 + 3 * nPre));
+  const learn = 1 + nRec * (2 * nPre + (d.cfg.mode === "filtered" ? 4 : 5));
   return { step, learn };
 }

@@ -19,17 +19,17 @@ export class IverilogSim {
   }
 
   /** Generates and compiles the design (into `dir`, or a fresh temporary directory). */
-  static compile(d: Derived, dir?: string): IverilogSim {
+  static async compile(d: Derived, dir?: string): Promise<IverilogSim> {
     const out = dir ?? mkdtempSync(join(tmpdir(), "edgeprop-hdl-"));
     writeDesign(d, out);
     const srcs = [...memFileNames(d), "edgeprop_core.v", "edgeprop_tb.v"];
     const args = ["-g2005", "-o", "tb.vvp", "-s", "edgeprop_tb"];
     if (d.cfg.memory === "spram") args.push("-DNO_ICE40_DEFAULT_ASSIGNMENTS", ICE40_CELLS_SIM);
-    runToolOk("iverilog", [...args, ...srcs], out);
+    await runToolOk("iverilog", [...args, ...srcs], out);
     return new IverilogSim(d, out);
   }
 
-  run(s: Stimulus): SimOutput & { cycles: number } {
+  async run(s: Stimulus): Promise<SimOutput & { cycles: number }> {
     const d = this.d;
     const c = d.cfg;
     const n = this.runs++;
@@ -47,7 +47,7 @@ export class IverilogSim {
     }
     const stimFile = `stim${n}.txt`, outFile = `out${n}.txt`;
     writeFileSync(join(this.dir, stimFile), stim.join("\n") + "\n");
-    runToolOk("vvp", ["-n", "tb.vvp", `+stim=${stimFile}`, `+out=${outFile}`], this.dir);
+    await runToolOk("vvp", ["-n", "tb.vvp", `+stim=${stimFile}`, `+out=${outFile}`], this.dir);
     const lines = readFileSync(join(this.dir, outFile), "utf8").trim().split("\n");
     let p = 0;
     // The core sign-extends signed fields to the 32-bit bus and zero-extends unsigned ones.

@@ -63,16 +63,16 @@ export function yosysScript(files: string[], dsp: boolean): string {
   ].join("\n");
 }
 
-export function synthesise(d: Derived, part: Part, targetMHz = 24, keepDir?: string): SynthReport {
+export async function synthesise(d: Derived, part: Part, targetMHz = 24, keepDir?: string): Promise<SynthReport> {
   const est = checkFit(d, part);
   const dir = keepDir ?? mkdtempSync(join(tmpdir(), "edgeprop-synth-"));
   try {
     writeDesign(d, dir);
     const t0 = Date.now();
     writeFileSync(join(dir, "synth.ys"), yosysScript(rtlFileNames(d), part.dsp > 0));
-    runToolOk("yosys", ["-q", "-l", "yosys.log", "synth.ys"], dir);
+    await runToolOk("yosys", ["-q", "-l", "yosys.log", "synth.ys"], dir);
     const t1 = Date.now();
-    const pnr = runTool(
+    const pnr = await runTool(
       "nextpnr-ice40",
       [part.nextpnrFlag, "--package", part.pkg, "--json", "top.json", "--freq", String(targetMHz), "--pcf-allow-unconstrained", "--timing-allow-fail", "--report", "report.json", "--seed", "1", "-q", "-l", "nextpnr.log"],
       dir,

@@ -1,5 +1,5 @@
 // Running the Debian FPGA tools: a missing tool is a MissingToolError naming its package.
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { MissingToolError } from "../host/cli/errors.ts";
 
 const PACKAGE: Record<string, string> = {
@@ -16,15 +16,29 @@ export interface ToolRun {
   stderr: string;
 }
 
-export function runTool(tool: string, args: string[], cwd: string, timeoutMs = 600_000): ToolRun {
-  const r = spawnSync(tool, args, { cwd, encoding: "utf8", timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024 });
-  if (r.error && (r.error as NodeJS.ErrnoException).code === "ENOENT") throw new MissingToolError(tool, PACKAGE[tool] ?? tool);
-  if (r.error) throw r.error;
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+/** Runs a tool asynchronously (simulations and place-and-route take seconds to minutes). */
+export function runTool(tool: string, args: string[], cwd: string, timeoutMs = 900_000): Promise<ToolRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(tool, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
+    child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(err.code === "ENOENT" ? new MissingToolError(tool, PACKAGE[tool] ?? tool) : err);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      if (signal === "SIGKILL") reject(new Error(`${tool} timed out after ${timeoutMs / 1000} s`));
+      else resolve({ status: code ?? -1, stdout, stderr });
+    });
+  });
 }
 
-export function runToolOk(tool: string, args: string[], cwd: string, timeoutMs?: number): ToolRun {
-  const r = runTool(tool, args, cwd, timeoutMs);
+export async function runToolOk(tool: string, args: string[], cwd: string, timeoutMs?: number): Promise<ToolRun> {
+  const r = await runTool(tool, args, cwd, timeoutMs);
   if (r.status !== 0) throw new Error(`${tool} ${args.join(" ")} failed (exit ${r.status}):\n${(r.stderr || r.stdout).slice(-3000)}`);
   return r;
 }

@@ -72,7 +72,7 @@ export const TraceId = {
   xbar: 16, zbar: 17, epsAIn: 18, epsARec: 19, ebarIn: 20, ebarRec: 21, v: 22, a: 23, z: 24, y: 25,
 } as const;
 
-export const RunOut = { Y: 1, SPIKE_COUNTS: 2, Z: 4, LOSS: 8 } as const;
+export const RunOut = { Y: 1, SPIKE_COUNTS: 2, Z: 4 } as const;
 export const ResetWhat = { STATE: 1, GRADS: 2, OPTIMIZER: 4, ALL: 8 } as const;
 export const CheckpointOp = { READ: 0, WRITE: 1, SAVE: 2, LOAD: 3, INFO: 4 } as const;
 export const InputFormat = { BITS: 0, F32: 1 } as const;
@@ -189,10 +189,10 @@ export const RESPONSE_SCHEMA: Record<number, Schema> = {
   },
   [MsgType.APPLY]: { k: req("uint") },
   [MsgType.GRADS]: { p: req("uint"), o: req("uint"), d: req("bin") },
-  [MsgType.CHECKPOINT]: { size: req("uint"), o: opt("uint"), n: opt("uint"), d: opt("bin") },
+  [MsgType.CHECKPOINT]: { size: req("uint"), k: opt("uint"), o: opt("uint"), n: opt("uint"), d: opt("bin") },
   [MsgType.ERROR]: { c: req("uint"), m: req("str"), f: opt("str"), rt: opt("uint") },
   [MsgType.ACK]: {},
-  [MsgType.LOG]: { l: req("uint"), m: req("str") },
+  [MsgType.LOG]: { l: req("uint"), m: req("str"), boot: opt("bool") },
 };
 
 function kindOk(kind: FieldKind, v: unknown): boolean {

@@ -12,6 +12,7 @@ import { writeDesign } from "../fpga/generate/index.ts";
 import { lintDesign } from "../fpga/lint.ts";
 import { checkFit, cyclesPerStep, PARTS } from "../fpga/parts.ts";
 import { IverilogSim } from "../fpga/sim.ts";
+import { synthesise } from "../fpga/synth.ts";
 import { firstDifference, randomStimulus } from "../fpga/stimulus.ts";
 import { InputError } from "../host/cli/errors.ts";
 import { edgeprop } from "./helpers/cli.ts";
@@ -26,12 +27,12 @@ const CONFIGS: [string, Partial<HdlConfig>, number][] = [
 
 describe("fpga: iverilog vs golden model, bit for bit", () => {
   for (const [name, over, steps] of CONFIGS) {
-    it(`${name}, ${steps} steps with learning and commit`, () => {
+    it(`${name}, ${steps} steps with learning and commit`, async () => {
       const d = derive(parseHdlConfig(over));
       const stim = randomStimulus(d, { steps, seed: 7 });
-      const sim = IverilogSim.compile(d);
+      const sim = await IverilogSim.compile(d);
       try {
-        const hw = sim.run(stim);
+        const hw = await sim.run(stim);
         const gold = runGolden(d, stim);
         expect(firstDifference(hw as never, gold as never, ["z", "v", "a", "e", "w"])).toBeNull();
         // the run was not trivial: spikes, learning and the commit all happened
@@ -44,24 +45,24 @@ describe("fpga: iverilog vs golden model, bit for bit", () => {
     });
   }
 
-  it("SPRAM memories (SB_SPRAM256KA, yosys's simulation model), 100 steps", () => {
+  it("SPRAM memories (SB_SPRAM256KA, yosys's simulation model), 100 steps", async () => {
     const d = derive(parseHdlConfig({ nIn: 6, nRec: 4, recurrent: true, memory: "spram" }));
     const stim = randomStimulus(d, { steps: 100, seed: 3 });
-    const sim = IverilogSim.compile(d);
+    const sim = await IverilogSim.compile(d);
     try {
-      expect(firstDifference(sim.run(stim) as never, runGolden(d, stim) as never, ["z", "v", "a", "e", "w"])).toBeNull();
+      expect(firstDifference((await sim.run(stim)) as never, runGolden(d, stim) as never, ["z", "v", "a", "e", "w"])).toBeNull();
     } finally {
       sim.dispose();
     }
   });
 
-  it("the cycle count of STEP + LEARN matches the documented schedule", () => {
+  it("the cycle count of STEP + LEARN matches the documented schedule", async () => {
     const d = derive(parseHdlConfig({ nIn: 5, nRec: 3, recurrent: true }));
-    const sim = IverilogSim.compile(d);
+    const sim = await IverilogSim.compile(d);
     try {
       // two runs differing by 10 steps: the difference is 10 * (STEP + LEARN + bus traffic per step)
-      const a = sim.run(randomStimulus(d, { steps: 10, seed: 1 })).cycles;
-      const b = sim.run(randomStimulus(d, { steps: 20, seed: 1 })).cycles;
+      const a = (await sim.run(randomStimulus(d, { steps: 10, seed: 1 }))).cycles;
+      const b = (await sim.run(randomStimulus(d, { steps: 20, seed: 1 }))).cycles;
       const { step, learn } = cyclesPerStep(d);
       // per step the testbench also spends: 1 X write, 1 STEP write, 1 Z read, nRec V reads, nRec L writes, 1 LEARN write
       const busPerStep = 2 * (1 + 1 + 1 + 1) + 3 * (1 + d.cfg.nRec) + 2 * d.cfg.nRec;
@@ -81,12 +82,12 @@ describe("fpga: generated RTL is verilator -Wall clean", () => {
     { nIn: 64, nRec: 96, recurrent: true, memory: "spram", accBits: 24 },
   ];
   for (const over of lintConfigs) {
-    it(JSON.stringify(over), () => {
+    it(JSON.stringify(over), async () => {
       const d = derive(parseHdlConfig(over));
       const dir = mkdtempSync(join(tmpdir(), "edgeprop-lint-test-"));
       try {
         writeDesign(d, dir);
-        expect(lintDesign(d, dir)).toEqual({ ok: true, warnings: [] });
+        expect(await lintDesign(d, dir)).toEqual({ ok: true, warnings: [] });
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -114,6 +115,15 @@ describe("fpga: config validation and fit check", () => {
     const goal = checkFit(derive(parseHdlConfig({ nIn: 128, nRec: 128, memory: "spram" })), PARTS.up5k!);
     expect(goal.spram).toBe(3);
   });
+
+  it("synthesises one tiny config for up5k (yosys + nextpnr) and parses the report", async () => {
+    const r = await synthesise(derive(parseHdlConfig({ nIn: 4, nRec: 4, recurrent: true, memory: "spram" })), PARTS.up5k!, 24);
+    expect(r.spram.used).toBe(3);
+    expect(r.lcs.used).toBeGreaterThan(100);
+    expect(r.lcs.used).toBeLessThan(r.lcs.available);
+    expect(r.fmaxMHz).toBeGreaterThan(24);
+    expect(r.timingMet).toBe(true);
+  }, 180_000);
 
   it("CLI: hdl report refuses with exit 2 without running yosys; hdl sim and generate work", () => {
     const dir = mkdtempSync(join(tmpdir(), "edgeprop-cli-test-"));

@@ -67,7 +67,8 @@ function rng(seed: number) {
 const KEYS = [
   "mf", "d", "k", "p", "o", "n", "nIn", "nRec", "nOut", "neuron", "dt", "tauMem", "tauOut", "tauAdapt", "vTh",
   "gamma", "alpha", "beta", "rateReg", "cReg", "fTargetHz", "loss", "feedback", "trainBias", "refractory",
-  "inputScale", "readoutScale", "lossReduction", "x", "tg", "lr", "opt", "zz", "",
+  "inputScale", "readoutScale", "lossReduction", "x", "tg", "lr", "opt", "zz", "", "optimizer", "rs", "end",
+  "learn", "xf", "m", "ls", "op", "wMin", "wMax", "b1", "b2", "eps", "size",
 ];
 const WORDS = ["lif", "alif", "mse", "ce", "one", "oneMinusAlpha", "oneMinusKappa", "sum", "mean", "symmetric", "random", "adaptive", "?"];
 
@@ -100,6 +101,7 @@ function generator(seed: number) {
   };
   const TYPES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0x10, 0x11, 0x12];
   let seq = 0;
+  let dims = { nIn: 8, nRec: 12, nOut: 3 };
   const header = () => ({ type: r() < 0.9 ? pick(TYPES) : int(256), flags: 0, seq: (seq = (seq + 1 + int(3)) & 0xffff) });
   const wire = (raw: Uint8Array) => Uint8Array.from([0, ...cobsEncode(raw), 0]);
   const fixCrc = (raw: Uint8Array) => {
@@ -120,12 +122,38 @@ function generator(seed: number) {
   };
   return (): Uint8Array => {
     const kind = int(100);
-    if (kind < 10) { // well-formed requests (success paths)
-      const m = int(6);
+    if (kind < 16) { // well-formed requests (success paths)
+      const m = int(12);
       const h = { flags: 0, seq: (seq = (seq + 1) & 0xffff) };
       if (m === 0) return wire(frameBytes({ ...h, type: MsgType.HELLO, body: encode({ mf: 256 + int(4000) }) }));
       if (m === 1) return wire(frameBytes({ ...h, type: MsgType.PING, body: encode({ d: bytes(int(200)) }) }));
-      if (m === 2) return wire(frameBytes({ ...h, type: MsgType.CONFIGURE, body: encode({ nIn: 1 + int(50), nRec: 1 + int(100), nOut: 1 + int(5), neuron: pick(["lif", "alif"]) }) }));
+      if (m === 2) {
+        dims = { nIn: 1 + int(20), nRec: 1 + int(30), nOut: 1 + int(4) };
+        return wire(frameBytes({ ...h, type: MsgType.CONFIGURE, body: encode({
+          ...dims, neuron: pick(["lif", "alif"]), beta: r() < 0.3 ? 0.5 : 0, optimizer: pick(["gd", "adam"]), loss: pick(["mse", "ce"]),
+          feedback: pick(["symmetric", "random"]), refractory: int(3), rateReg: r() < 0.3 ? { cReg: 1, fTargetHz: 10 } : null,
+        }) }));
+      }
+      if (m >= 6 && m <= 8) { // RUN: right shapes most of the time
+        const n = 1 + int(40);
+        const xf = r() < 0.2 ? 1 : 0;
+        const xb = xf ? n * dims.nIn * 4 : n * ((dims.nIn + 7) >> 3);
+        const b: Record<string, unknown> = { n, x: r() < 0.9 ? bytes(xb) : bytes(int(100)), rs: r() < 0.5, end: r() < 0.5, o: int(16) };
+        if (xf) { b.xf = 1; b.x = f32le(Array.from({ length: n * dims.nIn }, () => (r() < 0.01 ? NaN : r()))); }
+        if (r() < 0.7) b.tg = f32le(Array.from({ length: n * dims.nOut + (r() < 0.1 ? 1 : 0) }, () => r()));
+        if (r() < 0.2) b.ls = f32le(Array.from({ length: n * dims.nRec }, () => r() - 0.5));
+        if (r() < 0.2) b.m = bytes((n + 7) >> 3);
+        return wire(frameBytes({ ...h, type: MsgType.RUN, body: encode(b) }));
+      }
+      if (m === 9) return wire(frameBytes({ ...h, type: MsgType.APPLY, body: encode({ opt: int(2), lr: r() * 0.1 }) }));
+      if (m === 10) return wire(frameBytes({ ...h, type: MsgType.GRADS, body: encode({ p: pick([0, 1, 2, 3, 4, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]), o: int(5), n: int(100) }) }));
+      if (m === 11) {
+        const op = int(5);
+        const b: Record<string, unknown> = { op };
+        if (op === 0) Object.assign(b, { o: int(3000), n: int(300) });
+        if (op === 1) Object.assign(b, { o: r() < 0.5 ? 0 : int(3000), d: bytes(int(400)) });
+        return wire(frameBytes({ ...h, type: MsgType.CHECKPOINT, body: encode(b) }));
+      }
       if (m === 3) return wire(frameBytes({ ...h, type: MsgType.WRITE, body: encode({ p: int(5), o: int(10), d: f32le(Array.from({ length: int(100) }, () => r() - 0.5)) }) }));
       if (m === 4) return wire(frameBytes({ ...h, type: MsgType.READ, body: encode({ p: int(5), o: int(10), n: int(300) }) }));
       return wire(frameBytes({ ...h, type: MsgType.RESET, body: encode({ k: int(16) }) }));
@@ -174,6 +202,7 @@ function generator(seed: number) {
 interface Check {
   answers: number;
   successes: number;
+  byType: Record<number, number>;
   requests: number;
   errors: number;
   malformed: string[];
@@ -214,7 +243,10 @@ function checkAnswer(input: Uint8Array, output: Uint8Array, c: Check): void {
     const why = validateDeviceBody(f.type, body);
     if (why) c.malformed.push(`answer type ${f.type}: ${why}`);
     if (f.type === MsgType.ERROR) c.errors++;
-    else if (f.flags === FLAG_RESPONSE) c.successes++;
+    else if (f.flags === FLAG_RESPONSE) {
+      c.successes++;
+      c.byType[f.type] = (c.byType[f.type] ?? 0) + 1;
+    }
     if (f.type === MsgType.ERROR && (typeof body.m !== "string" || body.m.length === 0)) c.malformed.push("ERROR without text");
   }
   if (requests.length === 1) {
@@ -239,7 +271,7 @@ describe("fuzz: firmware decoder and dispatcher", () => {
 
   it(`${TOTAL} random and mutated frames: no trap, no hang, every answer well-formed`, async () => {
     const gen = generator(20261128);
-    const c: Check = { answers: 0, successes: 0, requests: 0, errors: 0, malformed: [] };
+    const c: Check = { answers: 0, successes: 0, byType: {}, requests: 0, errors: 0, malformed: [] };
     let sent = 0;
     let pages = 0;
     const t0 = performance.now();
@@ -263,10 +295,13 @@ describe("fuzz: firmware decoder and dispatcher", () => {
       if (c.malformed.length > 0) break;
     }
     const secs = (performance.now() - t0) / 1000;
-    console.log(`fuzz: ${sent} inputs, ${c.requests} valid requests, ${c.answers} answers (${c.errors} ERROR, ${c.successes} success), ${pages} pages, ${secs.toFixed(1)} s`);
+    console.log(`fuzz: ${sent} inputs, ${c.requests} valid requests, ${c.answers} answers (${c.errors} ERROR, ${c.successes} success: ${JSON.stringify(c.byType)}), ${pages} pages, ${secs.toFixed(1)} s`);
     expect(c.malformed.slice(0, 10)).toEqual([]);
     expect(sent).toBeGreaterThanOrEqual(TOTAL);
     expect(c.errors).toBeGreaterThan(TOTAL / 10);
     expect(c.successes).toBeGreaterThan(TOTAL / 20);
+    for (const t of [MsgType.HELLO, MsgType.PING, MsgType.CONFIGURE, MsgType.RUN, MsgType.APPLY, MsgType.GRADS, MsgType.CHECKPOINT]) {
+      expect(c.byType[t] ?? 0, `successful ${t}`).toBeGreaterThan(50);
+    }
   }, 120_000);
 });

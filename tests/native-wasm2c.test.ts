@@ -1,14 +1,18 @@
 // Scalar build: Node's run of the .wasm vs the same .wasm through wasm2c (wabt) + gcc -O2
 // -ffp-contract=off. Every call result and the final linear memory must be bit-identical.
 import { readFileSync } from "node:fs";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { randomCase, type RandomCaseOptions } from "../host/case/random.ts";
 import { ensureWasm } from "../host/device/build.ts";
 import { EpropDevice, type Kernels } from "../host/device/driver.ts";
-import { expectedResults, replayNative } from "../host/device/native.ts";
+import { buildNativeReplay, expectedResults, replayNative } from "../host/device/native.ts";
 import { SalDevice } from "../host/device/sal.ts";
 import { Pcg32 } from "../host/rng/pcg32.ts";
 import { jitteredThresholds } from "../host/reference/sal.ts";
+
+// Build (or reuse) both .wasm builds in a hook: a clean clone compiles them here, under hookTimeout.
+beforeAll(() => Promise.all([ensureWasm("scalar"), ensureWasm("simd")]));
+beforeAll(() => buildNativeReplay()); // wasm2c + gcc, also in a hook
 
 async function expectNativeIdentical(k: Kernels): Promise<void> {
   const nat = await replayNative(k.script!);
@@ -20,10 +24,15 @@ async function expectNativeIdentical(k: Kernels): Promise<void> {
 }
 
 describe("scalar .wasm: Node vs wasm2c native", () => {
-  it("the scalar build has no SIMD and imports nothing but env.abort (wasm2c 1.0.32 / MCU constraints)", async () => {
+  it("the scalar build has no SIMD, imports nothing but env.abort, never allocates (wasm2c 1.0.32 / MCU constraints)", async () => {
     const mod = new WebAssembly.Module(readFileSync(await ensureWasm("scalar")));
     expect(WebAssembly.Module.imports(mod).filter((i) => !(i.module === "env" && i.name === "abort"))).toEqual([]);
-    expect(readFileSync((await ensureWasm("scalar")).replace(/\.wasm$/, ".wat"), "utf8")).not.toMatch(/v128|trunc_sat/);
+    const wat = readFileSync((await ensureWasm("scalar")).replace(/\.wasm$/, ".wat"), "utf8");
+    expect(wat).not.toMatch(/v128|trunc_sat/);
+    // no allocator at all (--runtime stub, nothing allocates); memory grows only in `configure`
+    expect(wat).not.toMatch(/__alloc|__new|__renew/);
+    const growers = wat.split(/\n \(func /).filter((f) => f.includes("memory.grow")).map((f) => f.slice(0, f.indexOf(" ")));
+    expect(growers).toEqual(["$device/node/entry/configure"]);
   });
 
   const cases: RandomCaseOptions[] = [

@@ -1,10 +1,14 @@
 // The host memory planner (host/device/planner.ts) vs the arena the device kernels actually lay
 // out (device/kernels/layout.ts), and the RAM-budget refusal.
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ensureWasm } from "../host/device/build.ts";
 import { InputError } from "../host/cli/errors.ts";
 import { randomCase } from "../host/case/random.ts";
 import { Kernels } from "../host/device/driver.ts";
 import { checkBudget, FIELDS, FLAG, lanesOf, planArena, planModel, planWithin, type Build } from "../host/device/planner.ts";
+
+// Build (or reuse) both .wasm builds in a hook: a clean clone compiles them here, under hookTimeout.
+beforeAll(() => Promise.all([ensureWasm("scalar"), ensureWasm("simd")]));
 
 describe("memory planner", () => {
   it("matches the device layout field by field (both builds, every flag)", async () => {

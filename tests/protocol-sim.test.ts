@@ -9,6 +9,11 @@ import type { Sim } from "../host/sim/sim.ts";
 import { SerialTransport } from "../host/transport/serial.ts";
 import { Session } from "../host/session/session.ts";
 import { DeviceError, ErrorCode, MsgType, ParamId, f32le, fromF32le } from "../protocol/messages.ts";
+import { randomCase } from "../host/case/random.ts";
+import { wasmBackend } from "../host/backends/wasm.ts";
+import { simBackend, gradOverSerial } from "../host/sim/backend.ts";
+import { DeviceClient } from "../host/session/client.ts";
+import { startInProcessBoard } from "../host/sim/inprocess.ts";
 
 describe("sim board over a pty", () => {
   let sim: Sim;
@@ -24,7 +29,8 @@ describe("sim board over a pty", () => {
   it("answers HELLO and PING, moves parameters, survives a board crash and restart", async () => {
     const t = await SerialTransport.open(sim.port);
     const logs: string[] = [];
-    const s = new Session(t, { timeoutMs: 100, retries: 5, onLog: (_l, m) => logs.push(m) });
+    let boots = 0;
+    const s = new Session(t, { timeoutMs: 100, retries: 5, onLog: (_l, m) => logs.push(m), onBoot: () => boots++ });
     const info = await s.connect();
     expect(info).toMatchObject({ pv: 1, board: "sim", mf: 2048 });
     const p = await s.request(MsgType.PING, { d: Uint8Array.of(0, 0, 1) });
@@ -46,6 +52,9 @@ describe("sim board over a pty", () => {
     await expect(s.request(MsgType.PING, {})).rejects.toThrow(/no answer to PING .* after 6 attempts/);
     // power back on: the firmware greets (LOG), RAM is gone, the session carries on
     await sim.startBoard();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(boots).toBe(1);
+    expect(s.maxFrame).toBe(256);
     const info2 = await s.connect();
     expect(info2.board).toBe("sim");
     await new Promise((r) => setTimeout(r, 50));
@@ -84,4 +93,82 @@ describe("sim board with byte faults on its UART", () => {
     expect(s.stats.retransmits + s.stats.badFrames).toBeGreaterThan(0);
     await s.close();
   }, 30_000);
+});
+
+describe("grad --backend sim", () => {
+  it("equals --backend wasm bit for bit on random cases (one board, several cases; and a fresh board with faults)", async () => {
+    const sim = await startSim({ dir: mkdtempSync(join(tmpdir(), "edgeprop-simg-")) });
+    try {
+      const cases = [
+        randomCase({ seed: 11 }),
+        randomCase({ seed: 12, neuron: "alif", loss: "ce", recurrent: true }),
+        randomCase({ seed: 13, feedback: "random", recurrent: true, rateReg: { cReg: 0.3, fTargetHz: 12 }, lossReduction: "mean" }),
+        randomCase({ seed: 14, nIn: 40, nRec: 50, nOut: 2, T: 300, recurrent: true, refractory: 3 }),
+      ];
+      for (const c of cases) {
+        const want = await wasmBackend.grad(c, { rule: "eprop", flags: {} });
+        expect(await gradOverSerial(c, sim.port)).toEqual(want);
+      }
+    } finally {
+      await sim.stop();
+    }
+    const c = randomCase({ seed: 15, recurrent: true });
+    const want = await wasmBackend.grad(c, { rule: "eprop", flags: {} });
+    expect(await simBackend.grad(c, { rule: "eprop", flags: { "fault-rate": "0.001" } })).toEqual(want);
+  }, 60_000);
+});
+
+describe("board crash mid-training (protocol level)", () => {
+  it("kill the board process mid-trial, restart it, LOAD the last checkpoint from storage: same weights as an uninterrupted run", async () => {
+    const cs = randomCase({ seed: 21, recurrent: true, nIn: 12, nRec: 20, nOut: 2, T: 300 });
+    const TRIALS = 6;
+    const trial = async (c: DeviceClient) => {
+      await c.runTrial(cs.inputs, cs.targets, cs.mask, { maxStepsPerFrame: 20 });
+      await c.apply({ optimizer: "adam", lr: 0.01 });
+    };
+    // uninterrupted
+    const a = await startInProcessBoard();
+    const ca = new DeviceClient(new Session(a.transport));
+    await ca.hello();
+    await ca.configure(cs.model, cs.feedback.kind, { optimizer: "adam" });
+    await ca.writeParams(cs.params);
+    for (let i = 0; i < TRIALS; i++) await trial(ca);
+    const want = await ca.readParams();
+    await ca.session.close();
+
+    // interrupted at trial 4, over the pty, checkpoint saved to the board's storage after every update
+    const sim = await startSim({ dir: mkdtempSync(join(tmpdir(), "edgeprop-simk-")) });
+    try {
+      const s = new Session(await SerialTransport.open(sim.port), { timeoutMs: 100, retries: 3 });
+      const c = new DeviceClient(s);
+      await c.hello();
+      await c.configure(cs.model, cs.feedback.kind, { optimizer: "adam" });
+      await c.writeParams(cs.params);
+      let crashed = false;
+      for (let i = 0; i < TRIALS; ) {
+        try {
+          const run = trial(c);
+          if (i === 3 && !crashed) {
+            crashed = true;
+            await new Promise((r) => setTimeout(r, 5));
+            await sim.killBoard();
+          }
+          await run;
+          await c.checkpointSave();
+          i++;
+        } catch {
+          await sim.startBoard();
+          await new Promise((r) => setTimeout(r, 50));
+          await c.hello();
+          i = (await c.checkpointLoad(cs.model, cs.feedback.kind)).updates; // resume after the last saved update
+        }
+      }
+      expect(crashed).toBe(true);
+      expect(s.boots).toBe(1);
+      expect(await c.readParams()).toEqual(want);
+      await s.close();
+    } finally {
+      await sim.stop();
+    }
+  }, 60_000);
 });

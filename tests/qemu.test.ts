@@ -33,7 +33,6 @@ async function ask(b: BootedBoard, line: string, answer: RegExp): Promise<string
 describe("echo firmware on QEMU", () => {
   for (const id of ["qemu-mps2-an386", "qemu-mps2-an500"]) {
     it(`${id}: greets on a pty, echoes, keeps time and storage`, async () => {
-      const t0 = Date.now();
       const b = await boot(id);
       expect(b.greeting).toBe("HELLO echo 1");
       expect(b.qemu.pty).toMatch(/^\/dev\/pts\/\d+$/);
@@ -48,7 +47,6 @@ describe("echo firmware on QEMU", () => {
       // A burst larger than the UART's one-byte RX register arrives intact (QEMU flow control).
       const burst = Array.from({ length: 600 }, (_, i) => String.fromCharCode(97 + (i % 26))).join("") + "\n";
       expect(await ask(b, burst, /[a-z]{600}\n/)).toBe(burst);
-      expect(Date.now() - t0).toBeLessThan(15_000);
     });
   }
 

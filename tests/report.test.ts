@@ -151,6 +151,10 @@ describe("edgeprop report", () => {
     expect(r.stdout).toMatch(/charts: loss; all rendered in chromium/);
     const html = readFileSync(join(bare, "report.html"), "utf8");
     expect(html).toContain("No trajectory.json");
+    // a run that has not finished its first iteration yet
+    writeFileSync(join(bare, "metrics.jsonl"), "");
+    expect(chartNames(readRunDir(bare))).toEqual([]);
+    expect(renderReport(readRunDir(bare))).toContain("no iteration recorded yet");
   }, 60_000);
 
   it("bad run directories are named precisely (InputError: exit 2)", async () => {

@@ -1,7 +1,8 @@
 // The e-prop triad: host float64 reference (host/reference/eprop.ts) vs the device kernels
 // (device/kernels, AssemblyScript → WebAssembly float32) run in Node, both builds.
 // Identical spike trains, gradients within 1e-5 relative (max |diff| / max |ref| per matrix).
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ensureWasm } from "../host/device/build.ts";
 import { randomCase, type RandomCaseOptions } from "../host/case/random.ts";
 import { epropGrad } from "../host/reference/eprop.ts";
 import { simulate } from "../host/reference/simulate.ts";
@@ -10,6 +11,9 @@ import { backends } from "../host/backends/index.ts";
 import type { Build } from "../host/device/planner.ts";
 import type { GradResult, Matrix } from "../host/model/types.ts";
 import { lossNormaliser } from "../host/model/decay.ts";
+
+// Build (or reuse) both .wasm builds in a hook: a clean clone compiles them here, under hookTimeout.
+beforeAll(() => Promise.all([ensureWasm("scalar"), ensureWasm("simd")]));
 
 const TOL = 1e-5;
 const BUILDS: Build[] = ["scalar", "simd"];

@@ -1,11 +1,15 @@
 // The SAL triad: host reference (host/reference/sal.ts), device kernel (device/kernels/sal.ts)
 // and this test. Plus the device PCG32 against MODEL.md's check values.
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ensureWasm } from "../host/device/build.ts";
 import { Pcg32 } from "../host/rng/pcg32.ts";
 import { alignmentAngleDeg, jitteredThresholds, SalStream, type SalSetup } from "../host/reference/sal.ts";
 import { Kernels } from "../host/device/driver.ts";
 import { SalDevice } from "../host/device/sal.ts";
 import type { Build } from "../host/device/planner.ts";
+
+// Build (or reuse) both .wasm builds in a hook: a clean clone compiles them here, under hookTimeout.
+beforeAll(() => Promise.all([ensureWasm("scalar"), ensureWasm("simd")]));
 
 function setup(nRec: number, nOut: number, seed: number, precision: "f32" | "f64"): SalSetup {
   const rng = new Pcg32(seed, 99);

@@ -3,7 +3,8 @@
  * synaptic matrices, event-driven forward sums) in plain C, compiled by the bench with
  * gcc -O3 -march=native. Not part of any backend; it only tells how far WASM is from native.
  *
- * usage: eprop_step DATA.bin REPEATS  -> prints {"nsPerStep": median, "spikes": n}
+ * usage: eprop_step DATA.bin REPEATS  -> prints {"nsPerStep": median CPU time per step, ...}
+ * (CPU time of the thread, not wall time: the bench machines are shared and noisy)
  * DATA.bin (little-endian): u32 nIn, nRec, nOut, T; f32 alpha, kappa, vTh, gamma;
  *   f32 w[(nIn+nRec)*nRec] (pre-major), wOut[nOut*nRec], bOut[nOut], x[T*nIn], target[T*nOut]
  */
@@ -119,9 +120,9 @@ int main(int argc, char **argv) {
   for (int r = -1; r < repeats; r++) { /* r = -1: warm-up */
     reset();
     struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
     for (uint32_t t = 0; t < T; t++) step(X + (size_t)t * nIn, TG + (size_t)t * nOut);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
     if (r >= 0) times[r] = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / T;
     spikes = 0;
     for (uint32_t j = 0; j < nRec; j++) spikes += zk[j];

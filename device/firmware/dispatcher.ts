@@ -8,7 +8,7 @@ import { CobsDecoder, cobsReset, cobsFeed, cobsFinish, cobsEncode } from "./cobs
 import {
   mpReadBegin, mpNext, mpSkip, mpStrIs, mpReadMap, mpReadU32, vU32, mpReadBin,
   rPos, rEnd, tKind, tPtr, tLen, T_MAP, T_STR,
-  mpWriteBegin, mpWritten, wErr, mpWriteMap, mpWriteUint, mpWriteStr, mpWriteStrBytes, mpWriteBin,
+  mpWriteBegin, mpWritten, wErr, mpWriteMap, mpWriteUint, mpWriteStr, mpWriteStrBytes, mpWriteBin, mpWriteBool,
 } from "./msgpack";
 import {
   errCode, errField, errText, errArg0, errArg1, fail, clearError,
@@ -89,7 +89,7 @@ export function dispatcherInit(): void {
   dec.out = rxBuf;
   dec.cap = MAX_FRAME;
   cobsReset(dec);
-  sendLog(1, "edgeprop firmware ready");
+  sendLog(1, "edgeprop firmware ready", true);
 }
 
 /** One bounded slice of work: drain the UART (at most 16 KiB), then advance a pending request. */
@@ -322,10 +322,14 @@ function sendAck(seq: u32): void {
   uart_write(EV_ENC, len);
 }
 
-/** An unsolicited LOG event (level 0 debug, 1 info, 2 warn, 3 error). */
-export function sendLog(level: u32, text: string): void {
+/** An unsolicited LOG event (level 0 debug, 1 info, 2 warn, 3 error); `boot` marks the greeting after a (re)start. */
+export function sendLog(level: u32, text: string, boot: bool = false): void {
   mpWriteBegin(EV_RAW + HDR, 384 - HDR - CRCB);
-  mpWriteMap(2);
+  mpWriteMap(boot ? 3 : 2);
+  if (boot) {
+    mpWriteStr("boot");
+    mpWriteBool(true);
+  }
   mpWriteStr("l");
   mpWriteUint(level);
   mpWriteStr("m");

@@ -619,6 +619,16 @@ function ckVerify(): i32 {
   return H_DONE;
 }
 
+/** {size, k}: the blob size and the number of updates it holds (where training resumes). */
+function ckSizeK(): i32 {
+  mpWriteMap(2);
+  mpWriteStr("size");
+  mpWriteUint(ckSize());
+  mpWriteStr("k");
+  mpWriteUint(updates);
+  return H_DONE;
+}
+
 export function hCheckpoint(): i32 {
   const n = mpReadMap();
   let op: u32 = 0xffffffff, o: u32 = 0, cnt: u32 = 0, hasN = false;
@@ -677,18 +687,10 @@ export function hCheckpoint(): i32 {
     }
     const v = ckVerify();
     if (v != H_DONE) return v;
-    mpWriteMap(1);
-    mpWriteStr("size");
-    mpWriteUint(ckSize());
-    return H_DONE;
+    return ckSizeK();
   }
   if (!configured) return fail(E_NOT_CONFIGURED, "", "CHECKPOINT before CONFIGURE");
-  if (op == 4) {
-    mpWriteMap(1);
-    mpWriteStr("size");
-    mpWriteUint(ckSize());
-    return H_DONE;
-  }
+  if (op == 4) return ckSizeK();
   if (op == 2) { // SAVE to storage
     const total = ckSize();
     const avail = storage_size();
@@ -700,10 +702,7 @@ export function hCheckpoint(): i32 {
     if (storage_write(CK_HDR, arenaBase, epArenaBytes()) != epArenaBytes()) return fail(E_STORAGE, "", "storage write failed");
     store<u32>(ckHdr, CK_MAGIC);
     if (storage_write(0, ckHdr, CK_HDR) != CK_HDR) return fail(E_STORAGE, "", "storage write failed");
-    mpWriteMap(1);
-    mpWriteStr("size");
-    mpWriteUint(total);
-    return H_DONE;
+    return ckSizeK();
   }
   // op 0: READ a chunk
   const total = ckSize();

@@ -141,9 +141,14 @@ export function epForward(mask: f32): void {
     const row = pW + <usize>p * rowBytes;
     if (ASC_FEATURE_SIMD) {
       const av = f32x4.splat(a);
-      for (let o: usize = 0; o < rowBytes; o += 16) {
-        v128.store(pCur + o, f32x4.add(v128.load(pCur + o), f32x4.mul(v128.load(row + o), av)));
+      const cur = pCur;
+      let o: usize = 0;
+      for (; o + 32 <= rowBytes; o += 32) {
+        const c = cur + o, w = row + o;
+        v128.store(c, f32x4.add(v128.load(c), f32x4.mul(v128.load(w), av)));
+        v128.store(c, f32x4.add(v128.load(c, 16), f32x4.mul(v128.load(w, 16), av)), 16);
       }
+      if (o < rowBytes) v128.store(cur + o, f32x4.add(v128.load(cur + o), f32x4.mul(v128.load(row + o), av)));
     } else {
       for (let o: usize = 0; o < rowBytes; o += 4) {
         store<f32>(pCur + o, load<f32>(pCur + o) + load<f32>(row + o) * a);
@@ -292,7 +297,29 @@ export function epForward(mask: f32): void {
     const a1 = f32x4.splat(load<f32>(pre + (<usize>(p + 1) << 2)));
     const e0 = pEbar + <usize>p * rowBytes, e1 = e0 + rowBytes;
     const g0 = pG + <usize>p * rowBytes, g1 = g0 + rowBytes;
-    for (let o: usize = 0; o < rowBytes; o += 16) {
+    // 8 neurons per iteration (immediate offsets, independent chains), then a 4-neuron tail
+    let o: usize = 0;
+    for (; o + 32 <= rowBytes; o += 32) {
+      const ps = v128.load(psi + o), ps2 = v128.load(psi + o, 16);
+      const l = v128.load(L + o), l2 = v128.load(L + o, 16);
+      const ea = e0 + o, eb = e1 + o, ga = g0 + o, gb = g1 + o;
+      let x0 = f32x4.mul(ps, a0), y0 = f32x4.mul(ps2, a0);
+      let x1 = f32x4.mul(ps, a1), y1 = f32x4.mul(ps2, a1);
+      if (!s1) { x0 = f32x4.mul(sv, x0); y0 = f32x4.mul(sv, y0); x1 = f32x4.mul(sv, x1); y1 = f32x4.mul(sv, y1); }
+      const b0 = f32x4.add(f32x4.mul(kv, v128.load(ea)), x0);
+      const c0 = f32x4.add(f32x4.mul(kv, v128.load(ea, 16)), y0);
+      const b1 = f32x4.add(f32x4.mul(kv, v128.load(eb)), x1);
+      const c1 = f32x4.add(f32x4.mul(kv, v128.load(eb, 16)), y1);
+      v128.store(ea, b0);
+      v128.store(ea, c0, 16);
+      v128.store(eb, b1);
+      v128.store(eb, c1, 16);
+      v128.store(ga, f32x4.add(v128.load(ga), f32x4.mul(l, b0)));
+      v128.store(ga, f32x4.add(v128.load(ga, 16), f32x4.mul(l2, c0)), 16);
+      v128.store(gb, f32x4.add(v128.load(gb), f32x4.mul(l, b1)));
+      v128.store(gb, f32x4.add(v128.load(gb, 16), f32x4.mul(l2, c1)), 16);
+    }
+    if (o < rowBytes) {
       const ps = v128.load(psi + o);
       const l = v128.load(L + o);
       let x0 = f32x4.mul(ps, a0);

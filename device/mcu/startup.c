@@ -10,8 +10,14 @@ extern void SysTick_Handler(void);
 void Reset_Handler(void);
 void Default_Handler(void);
 void HardFault_Handler(void);
+/* Every external interrupt enters here; a driver that enables its UART interrupt defines it
+ * (only that one interrupt is ever enabled). */
+void Board_IRQHandler(void) __attribute__((weak, alias("Default_Handler")));
 
-__attribute__((section(".vectors"), used)) void (*const vector_table[16 + 32])(void) = {
+#define IRQS 48 /* 16 + 48 entries = 256 bytes: VTOR alignment stays 256 (RP2040: 0x10000100) */
+#define IRQ16(h) h, h, h, h, h, h, h, h, h, h, h, h, h, h, h, h
+
+__attribute__((section(".vectors"), used)) void (*const vector_table[16 + IRQS])(void) = {
     (void (*)(void))(&__stack_top),
     Reset_Handler,
     Default_Handler,   /* NMI */
@@ -25,7 +31,7 @@ __attribute__((section(".vectors"), used)) void (*const vector_table[16 + 32])(v
     0,
     Default_Handler,   /* PendSV */
     SysTick_Handler,   /* SysTick */
-    /* external interrupts: unused (every driver polls) */
+    IRQ16(Board_IRQHandler), IRQ16(Board_IRQHandler), IRQ16(Board_IRQHandler),
 };
 
 void Reset_Handler(void) {

@@ -7,7 +7,7 @@ import { clog2 } from "../fixed.ts";
 import { memAddrBits, memModule, type MemSpec } from "./memory.ts";
 import { Netlist, sig, tieOff, type Sig } from "./netlist.ts";
 
-export const STATES = ["IDLE", "RD_WAIT", "CL", "TR_RD", "TR_WR", "FW_RUN", "FW_LAST", "FW_LEAK", "FW_SUM", "FW_ABS", "FW_UPD", "LN_NRD", "LN_NLD", "LN_G", "LS_RD", "LS_E", "LS_K", "LS_M", "LS_A", "CM_RD", "CM_WR"] as const;
+export const STATES = ["IDLE", "RD_WAIT", "CL", "TR_RD", "TR_WR", "FW_RUN", "FW_LAST", "FW_LEAK", "FW_SUM", "FW_ABS", "FW_UPD", "LN_NRD", "LN_NLD", "LN_G", "LP_R", "LP_W", "CM_RD", "CM_WR"] as const;
 
 export function memSpecs(d: Derived): MemSpec[] {
   const c = d.cfg;
@@ -45,7 +45,7 @@ export function coreVerilog(d: Derived): string {
   L.push(`  input wire clk,`, `  input wire rst,`, `  input wire bus_valid,`, `  input wire bus_write,`);
   L.push(`  input wire [${AW - 1}:0] bus_addr,`, `  input wire [31:0] bus_wdata,`);
   L.push(`  output reg [31:0] bus_rdata,`, `  output reg bus_rvalid,`, `  output wire busy`, `);`);
-  const unusedStates = filtered ? ["LN_G", "LS_M"] : ["LS_E", "LS_K"];
+  const unusedStates = filtered ? ["LN_G"] : [];
   STATES.forEach((s, k) => {
     if (!unusedStates.includes(s)) L.push(`  localparam [${STB - 1}:0] ${st(s)} = ${STB}'d${k};`);
   });
@@ -54,8 +54,10 @@ export function coreVerilog(d: Derived): string {
   L.push(`  reg [${c.nIn - 1}:0] xs;`, `  reg [${c.nRec - 1}:0] zs;`, `  reg [${c.nRec - 1}:0] zp;`);
   L.push(`  reg [${d.sumBits - 1}:0] sum;`, `  reg fw_v;`, `  reg fw_take;`, `  reg tr_spk;`, `  reg [${VB + 1}:0] leak_r;`, `  reg rst_r;`, `  reg [${VB - 1}:0] vn_r;`, `  reg [${VB}:0] adv_r;`);
   L.push(`  reg [${PB - 1}:0] psi_r;`, `  reg [${LB - 1}:0] l_r;`, `  reg [${AB - 1}:0] a_r;`);
+  // LEARN pipeline (2 clocks per synapse): R read | D e = h*pre, latch ebar, acc | K ebar' | A acc' and write back
+  L.push(`  reg rv, dv, kv, row_done, r_diag, d_diag, k_diag;`, `  reg [${SB - 1}:0] r_s;`, `  reg [${SB - 1}:0] d_s;`, `  reg [${SB - 1}:0] k_s;`);
   if (filtered) L.push(`  reg [${EB - 1}:0] e_r;`, `  reg [${EB - 1}:0] eo_r;`, `  reg [${EB - 1}:0] eb_r;`);
-  else L.push(`  reg [${LB - 1}:0] g_r;`, `  reg [${LB + TB}:0] prod_r;`);
+  else L.push(`  reg [${LB - 1}:0] g_r;`, `  reg [${TB - 1}:0] pre_d;`, `  reg [${LB + TB}:0] prod_r;`);
   L.push(`  reg [2:0] rd_region;`, `  reg [${OB - 1}:0] rd_off;`);
   L.push(`  assign busy = (state != ${st("IDLE")});`);
   L.push(`  wire [2:0] region = bus_addr[${AW - 1}:${OB}];`, `  wire [${OB - 1}:0] off = bus_addr[${OB - 1}:0];`);
@@ -107,35 +109,35 @@ export function coreVerilog(d: Derived): string {
   let eVal: Sig | undefined, ebNew: Sig | undefined, gNew: Sig | undefined, prodNew: Sig | undefined;
   if (filtered) {
     const e = n.satU(n.rshrU(n.mulUU(sig("psi_r", PB), preRd), c.eligShift), EB, "e");
-    eVal = n.wire(EB, `${diag.name} ? ${EB}'d0 : ${e.name}`, "eval");
+    eVal = n.wire(EB, `r_diag ? ${EB}'d0 : ${e.name}`, "eval");
     ebNew = n.satU(n.addU(n.rshrU(n.mulUU(sig("eo_r", EB), kappaC!), DF), sig("e_r", EB)), EB, "ebar");
     const inc = n.rshrS(n.mulSU(sig("l_r", LB), sig("eb_r", EB)), c.accShift, "inc");
     aNew = n.satS(n.addS(sig("a_r", AB), inc), AB, "anew");
   } else {
     gNew = n.satS(n.rshrS(n.mulSU(sig("l_r", LB), sig("psi_r", PB)), c.gainShift), LB, "g");
-    prodNew = n.mulSU(sig("g_r", LB), preRd, "prod");
+    prodNew = n.mulSU(sig("g_r", LB), sig("pre_d", TB), "prod");
     const inc = n.rshrS(sig("prod_r", LB + TB + 1), c.accShift, "inc");
     aNew = n.satS(n.addS(sig("a_r", AB), inc), AB, "anew");
   }
-  const aWr = n.wire(AB, `${diag.name} ? a_r : ${aNew.name}`, "awr");
+  const aWr = n.wire(AB, `k_diag ? a_r : ${aNew.name}`, "awr");
   // commit: w = sat(w - rshr(acc, commitShift))
   const wNew = n.satS(n.subS(sig("w_rd", WB), n.rshrS(sig("a_rd", AB), c.commitShift)), WB, "wnew");
   L.push(...n.lines);
 
   // memory ports
-  const idle = `(state == ${st("IDLE")})`, cl = `(state == ${st("CL")})`;
+  const idle = `(state == ${st("IDLE")})`, cl = `(state == ${st("CL")})`, lpw = `(state == ${st("LP_W")})`;
   const offS = `off[${SB - 1}:0]`, offJ = `off[${JB - 1}:0]`;
   L.push(`  always @* begin`);
   L.push(`    w_addr = ${idle} ? ${offS} : s;`);
   L.push(`    w_we = (bus_wr & (region == 3'd${REGION.w})) | (state == ${st("CM_WR")});`);
   L.push(`    w_wd = ${idle} ? bus_wdata[${WB - 1}:0] : ${wNew.name};`);
   if (filtered) {
-    L.push(`    e_addr = ${idle} ? ${offS} : (${cl} ? k : s);`);
-    L.push(`    e_we = (${cl} & ${lt("k", d.nSyn, SB)}) | (state == ${st("LS_A")});`);
+    L.push(`    e_addr = ${idle} ? ${offS} : (${cl} ? k : (${lpw} ? k_s : s));`);
+    L.push(`    e_we = (${cl} & ${lt("k", d.nSyn, SB)}) | (${lpw} & kv);`);
     L.push(`    e_wd = ${cl} ? ${EB}'d0 : eb_r;`);
   }
-  L.push(`    a_addr = ${idle} ? ${offS} : (${cl} ? k : s);`);
-  L.push(`    a_we = (${cl} & ${lt("k", d.nSyn, SB)}) | (state == ${st("LS_A")}) | (state == ${st("CM_WR")});`);
+  L.push(`    a_addr = ${idle} ? ${offS} : (${cl} ? k : (${lpw} ? k_s : s));`);
+  L.push(`    a_we = (${cl} & ${lt("k", d.nSyn, SB)}) | (${lpw} & kv) | (state == ${st("CM_WR")});`);
   L.push(`    a_wd = (${cl} | (state == ${st("CM_WR")})) ? ${AB}'d0 : ${aWr.name};`);
   L.push(`    v_addr = ${idle} ? ${offJ} : (${cl} ? k[${JB - 1}:0] : j);`);
   L.push(`    v_we = (${cl} & ${lt("k", c.nRec, SB)}) | (state == ${st("FW_UPD")});`);
@@ -174,8 +176,9 @@ export function coreVerilog(d: Derived): string {
   L.push(`      state <= ${st("IDLE")}; i <= ${IB}'d0; j <= ${JB}'d0; s <= ${SB}'d0; k <= ${SB}'d0;`);
   L.push(`      xs <= ${c.nIn}'d0; zs <= ${c.nRec}'d0; zp <= ${c.nRec}'d0; sum <= ${d.sumBits}'d0; fw_v <= 1'b0; fw_take <= 1'b0; tr_spk <= 1'b0; leak_r <= ${VB + 2}'d0; rst_r <= 1'b0; vn_r <= ${VB}'d0; adv_r <= ${VB + 1}'d0;`);
   L.push(`      psi_r <= ${PB}'d0; l_r <= ${LB}'d0; a_r <= ${AB}'d0; rd_region <= 3'd0; rd_off <= ${OB}'d0; bus_rdata <= 32'd0; bus_rvalid <= 1'b0;`);
+  L.push(`      rv <= 1'b0; dv <= 1'b0; kv <= 1'b0; row_done <= 1'b0; r_diag <= 1'b0; d_diag <= 1'b0; k_diag <= 1'b0; r_s <= ${SB}'d0; d_s <= ${SB}'d0; k_s <= ${SB}'d0;`);
   if (filtered) L.push(`      e_r <= ${EB}'d0; eo_r <= ${EB}'d0; eb_r <= ${EB}'d0;`);
-  else L.push(`      g_r <= ${LB}'d0; prod_r <= ${LB + TB + 1}'d0;`);
+  else L.push(`      g_r <= ${LB}'d0; pre_d <= ${TB}'d0; prod_r <= ${LB + TB + 1}'d0;`);
   L.push(`    end else begin`);
   L.push(`      bus_rvalid <= 1'b0;`);
   L.push(`      case (state)`);
@@ -225,21 +228,24 @@ export function coreVerilog(d: Derived): string {
   L.push(`          if (j == ${JB}'d${c.nRec - 1}) begin j <= ${JB}'d0; state <= ${st("IDLE")}; end else begin j <= j + ${JB}'d1; state <= ${st("FW_RUN")}; end`);
   L.push(`        end`);
   L.push(`        ${st("LN_NRD")}: state <= ${st("LN_NLD")};`);
-  L.push(`        ${st("LN_NLD")}: begin psi_r <= psi_rd; l_r <= l_rd; state <= ${filtered ? st("LS_RD") : st("LN_G")}; end`);
-  if (!filtered) L.push(`        ${st("LN_G")}: begin g_r <= ${gNew!.name}; state <= ${st("LS_RD")}; end`);
-  L.push(`        ${st("LS_RD")}: state <= ${filtered ? st("LS_E") : st("LS_M")};`);
-  if (filtered) {
-    L.push(`        ${st("LS_E")}: begin e_r <= ${eVal!.name}; eo_r <= e_rd; a_r <= a_rd; state <= ${st("LS_K")}; end`);
-    L.push(`        ${st("LS_K")}: begin eb_r <= ${ebNew!.name}; state <= ${st("LS_A")}; end`);
-  } else {
-    L.push(`        ${st("LS_M")}: begin prod_r <= ${prodNew!.name}; a_r <= a_rd; state <= ${st("LS_A")}; end`);
-  }
-  L.push(`        ${st("LS_A")}: begin`);
-  L.push(`          s <= s + ${SB}'d1;`);
-  L.push(`          if (i == ${IB}'d${d.nPre - 1}) begin`);
-  L.push(`            i <= ${IB}'d0;`);
+  L.push(`        ${st("LN_NLD")}: begin psi_r <= psi_rd; l_r <= l_rd; row_done <= 1'b0; rv <= 1'b0; dv <= 1'b0; kv <= 1'b0; state <= ${filtered ? st("LP_R") : st("LN_G")}; end`);
+  if (!filtered) L.push(`        ${st("LN_G")}: begin g_r <= ${gNew!.name}; state <= ${st("LP_R")}; end`);
+  // LP_R: issue the read of synapse s (stage R) and run stage K of the synapse read two clocks ago
+  L.push(`        ${st("LP_R")}: begin`);
+  L.push(`          if (!row_done) begin`);
+  L.push(`            rv <= 1'b1; r_diag <= ${diag.name}; r_s <= s; s <= s + ${SB}'d1;`);
+  L.push(`            if (i == ${IB}'d${d.nPre - 1}) begin i <= ${IB}'d0; row_done <= 1'b1; end else i <= i + ${IB}'d1;`);
+  L.push(`          end else rv <= 1'b0;`);
+  L.push(`          if (dv) begin ${filtered ? `eb_r <= ${ebNew!.name};` : `prod_r <= ${prodNew!.name};`} kv <= 1'b1; k_s <= d_s; k_diag <= d_diag; end else kv <= 1'b0;`);
+  L.push(`          dv <= 1'b0; state <= ${st("LP_W")};`);
+  L.push(`        end`);
+  // LP_W: stage D of the synapse just read, stage A (write back) of the synapse in K
+  L.push(`        ${st("LP_W")}: begin`);
+  L.push(`          if (rv) begin ${filtered ? `e_r <= ${eVal!.name}; eo_r <= e_rd;` : `pre_d <= pre_rd;`} a_r <= a_rd; dv <= 1'b1; d_s <= r_s; d_diag <= r_diag; end`);
+  L.push(`          rv <= 1'b0; kv <= 1'b0;`);
+  L.push(`          if (row_done & ~rv) begin`);
   L.push(`            if (j == ${JB}'d${c.nRec - 1}) begin j <= ${JB}'d0; state <= ${st("IDLE")}; end else begin j <= j + ${JB}'d1; state <= ${st("LN_NRD")}; end`);
-  L.push(`          end else begin i <= i + ${IB}'d1; state <= ${st("LS_RD")}; end`);
+  L.push(`          end else state <= ${st("LP_R")};`);
   L.push(`        end`);
   L.push(`        ${st("CM_RD")}: state <= ${st("CM_WR")};`);
   L.push(`        ${st("CM_WR")}: begin s <= s + ${SB}'d1; if (s == ${SB}'d${d.nSyn - 1}) state <= ${st("IDLE")}; else state <= ${st("CM_RD")}; end`);

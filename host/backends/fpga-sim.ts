@@ -14,9 +14,9 @@ export const fpgaSimBackend: GradBackend = {
   async grad(c, opts) {
     const base = opts.flags.config ? readHdlConfig(opts.flags.config) : {};
     const q = quantiseCase(c, base);
-    const sim = IverilogSim.compile(q.d);
+    const sim = await IverilogSim.compile(q.d);
     try {
-      const out = sim.run(q.stim);
+      const out = await sim.run(q.stim);
       const t = out.z.findIndex((row, k) => row.some((z, j) => z !== q.zGolden[k]![j]));
       if (t >= 0) throw new Error(`fpga-sim: the simulated core's spikes differ from the golden model's at step ${t + 1}`);
       return { loss: q.ro.loss, grads: dequantise(q, out.a) };

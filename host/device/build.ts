@@ -2,7 +2,7 @@
 // device/node/entry.ts with asconfig.json's targets), so a clean clone needs no build step:
 // a missing or stale .wasm (older than any source under device/kernels, device/node or
 // asconfig.json) is rebuilt in-process with the AssemblyScript compiler.
-import { mkdirSync, readdirSync, renameSync, statSync, existsSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, renameSync, statSync, existsSync, rmSync, openSync, closeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execFile } from "node:child_process";
@@ -53,9 +53,37 @@ export function ensureWasm(build: Build): Promise<string> {
   return p;
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const LOCK_STALE_MS = 90_000;
+
+/** One builder per target across processes (parallel test workers): a lock file, the others wait for it. */
 async function compile(build: Build): Promise<string> {
   const out = wasmPath(build);
   mkdirSync(dirname(out), { recursive: true });
+  const lock = `${out}.lock`;
+  for (;;) {
+    try {
+      closeSync(openSync(lock, "wx"));
+      break;
+    } catch {
+      if (!isStale(build)) return out; // someone else built it
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS) rmSync(lock, { force: true });
+      } catch {
+        /* lock vanished between the two calls */
+      }
+      await sleep(200);
+    }
+  }
+  try {
+    if (!isStale(build)) return out;
+    return await compileLocked(build, out);
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+async function compileLocked(build: Build, out: string): Promise<string> {
   // Write to a private name and rename: parallel test workers may build at the same time.
   const tmp = `${out}.${process.pid}.${Date.now()}.tmp`;
   // A child process: the compiler is plain JS, and loading it through tsx's loader is ~10x slower.
@@ -68,7 +96,7 @@ async function compile(build: Build): Promise<string> {
     rmSync(`${tmp}.wat`, { force: true });
     throw new Error(`assemblyscript build '${build}' of ${ENTRY} failed: ${(e as Error).message}`);
   }
-  renameSync(tmp, out);
   if (existsSync(`${tmp}.wat`)) renameSync(`${tmp}.wat`, out.replace(/\.wasm$/, ".wat"));
+  renameSync(tmp, out);
   return out;
 }

@@ -272,6 +272,11 @@ export class EpropDevice {
     this.k.call("epApplyGd", lr, clip ? 1 : 0, clip?.wMin ?? 0, clip?.wMax ?? 0);
   }
 
+  /** Zeroes the Adam moments (a new training run). */
+  resetOptimizer(): void {
+    this.k.call("epResetOptimizer");
+  }
+
   /** Adam at its n-th step (n >= 1). Needs `optimizer: "adam"` at creation. */
   applyAdam(lr: number, b1: number, b2: number, eps: number, n: number): void {
     if (!(this.flags & FLAG.ADAM)) throw new Error("device configured without Adam state");

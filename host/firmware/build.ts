@@ -29,6 +29,7 @@ export const COMMON_CFLAGS = [
   "-ffunction-sections",
   "-fdata-sections",
   "-fno-common",
+  "-DNDEBUG", // wasm-rt-impl.c's asserts would pull in stdio's stderr
   "-Wall",
   "-Wno-unused-function",
   "-Wno-unused-variable",

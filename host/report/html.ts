@@ -153,7 +153,7 @@ export interface ReportModel {
 
 /** The charts a run's data yields (also what the test expects to find rendered). */
 export function chartNames(run: RunData): string[] {
-  const names = ["loss"];
+  const names = run.metrics.length ? ["loss"] : [];
   if (metricSeries(run.metrics).length) names.push("metrics");
   if (run.trajectory) names.push("raster-inputs", "raster-recurrent", "traces");
   return names;
@@ -237,6 +237,7 @@ h1{font-size:20px;margin:0 0 12px}
 .tile span{color:#666;font-size:12px}
 figure.chart{margin:12px 0;border:1px solid #eee;border-radius:6px;padding:6px}
 figcaption{font-weight:600;margin-bottom:4px}
+figcaption .count{font-weight:400;color:#555}
 svg{display:block;background:#fff}
 pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px;border-radius:6px}
 .err{color:#b00}
@@ -245,6 +246,7 @@ pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px;border-radius:6p
 <h1>${esc(title)}</h1>
 <div class="tiles">${tiles.map(([k, v]) => `<div class="tile"><span>${esc(k)}</span><b>${esc(v)}</b></div>`).join("")}</div>
 ${figures}
+${names.includes("loss") ? "" : '<p class="note">metrics.jsonl is empty: no iteration recorded yet.</p>'}
 ${names.includes("raster-inputs") ? "" : '<p class="note">No trajectory.json in the run directory: no spike raster or traces.</p>'}
 <h2>Run configuration (run.json)</h2>
 <pre id="config">${escText(cfg)}</pre>
@@ -372,8 +374,14 @@ const CLIENT_JS = String.raw`
         ts.forEach(function (t) { d += "M" + f.X((t + 0.5) * dt).toFixed(1) + " " + y.toFixed(1) + "v" + h.toFixed(2); n++; });
       });
       if (n) el(svg, "path", { d: d, stroke: "#222", "stroke-width": "1", "class": "spikes" });
-      el(svg, "text", { x: W - PAD.r - 4, y: PAD.t + 14, "text-anchor": "end", fill: "#555", "font-size": "11" },
-        R.n + " neurons, " + R.total + " spikes" + (R.shown < R.total ? " (" + R.shown + " shown)" : ""));
+      var cap = svg.parentNode.querySelector("figcaption");
+      if (cap) {
+        var span = document.createElement("span");
+        span.className = "count";
+        span.textContent = " — " + R.n + " neurons, " + R.total + " spikes (" +
+        (R.total / Math.max(1, R.n) / (T * dt) * 1000).toFixed(1) + " Hz mean)" + (R.shown < R.total ? ", " + R.shown + " shown" : "");
+        cap.appendChild(span);
+      }
       return n;
     },
     traces: function (svg) {
@@ -389,7 +397,7 @@ const CLIENT_JS = String.raw`
       ticks(0, Tr.T * dt, 8).forEach(function (v) { el(tg, "text", { x: X(v / dt), y: H - PAD.b + 14, "text-anchor": "middle" }, label(v)); });
       el(tg, "text", { x: W - PAD.r, y: H - 2, "text-anchor": "end" }, "time (ms)");
       Tr.outputs.forEach(function (o, k) {
-        var e = extent([o.y.y, o.target.y]);
+        var e = Tr.ce ? [0, 1] : extent([o.y.y, o.target.y]);
         var top = PAD.t + k * bandH + 2, bot = PAD.t + (k + 1) * bandH - 2;
         var f = { X: X, Y: function (v) { return bot - (v - e[0]) / (e[1] - e[0]) * (bot - top); } };
         if (K > 1) el(svg, "line", { x1: PAD.l, x2: W - PAD.r, y1: bot + 2, y2: bot + 2, stroke: "#eee" });

@@ -23,6 +23,11 @@ export interface SessionOptions {
   seq?: number;
   /** Device LOG events. */
   onLog?: (level: number, text: string) => void;
+  /**
+   * The board (re)started (its boot LOG): its RAM, model and negotiated frame size are gone.
+   * The session falls back to BASE_MAX_FRAME; call connect() (and restore the model) again.
+   */
+  onBoot?: () => void;
 }
 
 export interface SessionStats {
@@ -47,9 +52,15 @@ export class TimeoutError extends Error {
   }
 }
 
+export interface RequestOptions {
+  /** Per-attempt timeout for this request (e.g. a long RUN on a slow board). */
+  timeoutMs?: number;
+}
+
 interface Outstanding {
   seq: number;
   type: number;
+  timeoutMs: number;
   wire: Uint8Array;
   attempts: number;
   started: number;
@@ -72,7 +83,9 @@ export class Session {
   private transport!: Transport;
   private broken: Error | null = null;
   private lastEventSeq = -1;
-  private readonly opts: Required<Omit<SessionOptions, "onLog" | "seq">> & Pick<SessionOptions, "onLog">;
+  /** Boot greetings seen (board restarts while this session was open). */
+  boots = 0;
+  private readonly opts: Required<Omit<SessionOptions, "onLog" | "onBoot" | "seq">> & Pick<SessionOptions, "onLog" | "onBoot">;
 
   constructor(transport: Transport, opts: SessionOptions = {}) {
     this.opts = {
@@ -81,6 +94,7 @@ export class Session {
       maxWaitMs: opts.maxWaitMs ?? 120_000,
       maxFrame: opts.maxFrame ?? 65535,
       onLog: opts.onLog,
+      onBoot: opts.onBoot,
     };
     this.seq = (opts.seq ?? Math.floor(Math.random() * 0x10000)) & 0xffff;
     this.splitter = new FrameSplitter((b) => this.onBlock(b), 2 * this.opts.maxFrame + 16, () => this.stats.badFrames++);
@@ -125,14 +139,14 @@ export class Session {
   }
 
   /** One request, answered by its response body; device errors throw DeviceError. */
-  request(type: number, body: Body = {}): Promise<Body> {
-    const run = () => this.send(type, body);
+  request(type: number, body: Body = {}, opts: RequestOptions = {}): Promise<Body> {
+    const run = () => this.send(type, body, opts.timeoutMs ?? this.opts.timeoutMs);
     const p = this.chain.then(run, run);
     this.chain = p.catch(() => {});
     return p;
   }
 
-  private send(type: number, body: Body): Promise<Body> {
+  private send(type: number, body: Body, timeoutMs: number): Promise<Body> {
     if (this.broken) return Promise.reject(new Error(`link to the board lost: ${this.broken.message}`));
     const bytes = encodeBody(body);
     const frameLen = HEADER_BYTES + bytes.length + CRC_BYTES;
@@ -146,7 +160,7 @@ export class Session {
     const wire = encodeFrame({ type, flags: 0, seq: this.seq, body: bytes });
     this.stats.requests++;
     return new Promise<Body>((resolve, reject) => {
-      const o: Outstanding = { seq: this.seq, type, wire, attempts: 0, started: Date.now(), timer: undefined, resolve, reject };
+      const o: Outstanding = { seq: this.seq, type, timeoutMs, wire, attempts: 0, started: Date.now(), timer: undefined, resolve, reject };
       this.out = o;
       this.transmit(o);
     });
@@ -161,7 +175,7 @@ export class Session {
 
   private arm(o: Outstanding): void {
     if (o.timer) clearTimeout(o.timer);
-    o.timer = setTimeout(() => this.onTimeout(o), this.opts.timeoutMs);
+    o.timer = setTimeout(() => this.onTimeout(o), o.timeoutMs);
   }
 
   private onTimeout(o: Outstanding): void {
@@ -176,7 +190,7 @@ export class Session {
     if (o.attempts > this.opts.retries || elapsed > this.opts.maxWaitMs) {
       const name = MSG_TYPE_NAME[o.type] ?? o.type;
       this.settle(o, undefined, new TimeoutError(
-        `${why} to ${name} (seq ${o.seq}) after ${o.attempts} attempts of ${this.opts.timeoutMs} ms on ${this.transport.name}`,
+        `${why} to ${name} (seq ${o.seq}) after ${o.attempts} attempts of ${o.timeoutMs} ms on ${this.transport.name}`,
       ));
       return;
     }
@@ -214,6 +228,12 @@ export class Session {
     if (f.flags & FLAG_EVENT) {
       if (f.type === MsgType.LOG && f.seq !== this.lastEventSeq && !validateDeviceBody(f.type, body)) {
         this.lastEventSeq = f.seq;
+        if (body.boot === true) {
+          this.boots++;
+          this.maxFrame = BASE_MAX_FRAME;
+          this.info = null;
+          this.opts.onBoot?.();
+        }
         this.opts.onLog?.(body.l as number, body.m as string);
       }
       return;

@@ -1,6 +1,11 @@
 /* ARM MPS2 FPGA images (AN385/AN386/AN500) as emulated by QEMU: CMSDK APB UART0 and timer0.
  * UART0 @ 0x40004000: DATA +0, STATE +4 (bit0 TX full, bit1 RX full), CTRL +8 (bit0 TX en,
- * bit1 RX en), BAUDDIV +0x10. Timer0 @ 0x40000000: CTRL +0, VALUE +4 (counts down), RELOAD +8;
+ * bit1 RX en, bit3 RX interrupt en), INTSTATUS/INTCLEAR +0xC, BAUDDIV +0x10; its RX interrupt is
+ * IRQ 0. With -DCMSDK_UART_IRQ (qemu-mps2-an500) reception is interrupt-driven into the HAL's
+ * ring, as on the real boards, so the tests exercise that path. Without it (qemu-mps2-an386)
+ * the UART is polled: no interrupt handler runs inside a poll(), so instruction counts per poll
+ * are exactly repeatable, and QEMU's flow control (it holds bytes back while the one-byte RX
+ * register is full) loses nothing. Timer0 @ 0x40000000: CTRL +0, VALUE +4 (counts down), RELOAD +8;
  * it runs at the 25 MHz system clock. */
 #include <stdint.h>
 #include "board.h"
@@ -20,7 +25,12 @@ static uint64_t ticks;
 
 void board_init(void) {
   REG(UART0 + 0x10) = BOARD_CLOCK_HZ / BOARD_BAUD; /* QEMU ignores bauddiv < 16 transfers */
-  REG(UART0 + 0x08) = 3;                           /* TX and RX enable */
+#ifdef CMSDK_UART_IRQ
+  REG(UART0 + 0x08) = 3u | (1u << 3); /* TX and RX enable, RX interrupt */
+  REG(0xE000E100) = 1u << 0;          /* NVIC: UART0 RX = IRQ 0 */
+#else
+  REG(UART0 + 0x08) = 3u; /* TX and RX enable */
+#endif
   REG(TIMER0 + 0x08) = 0xFFFFFFFFu;                /* reload */
   REG(TIMER0 + 0x04) = 0xFFFFFFFFu;
   REG(TIMER0 + 0x00) = 1; /* enable, no interrupt */
@@ -33,10 +43,19 @@ void board_uart_putc(uint8_t byte) {
   REG(UART0 + 0x00) = byte;
 }
 
+#ifdef CMSDK_UART_IRQ
+void Board_IRQHandler(void) {
+  while (REG(UART0 + 0x04) & 2u) board_rx_push((uint8_t)REG(UART0 + 0x00));
+  REG(UART0 + 0x0C) = 2u; /* clear the RX interrupt */
+}
+
+int board_uart_getc(void) { return -1; /* interrupt-driven: see Board_IRQHandler */ }
+#else
 int board_uart_getc(void) {
   if (!(REG(UART0 + 0x04) & 2u)) return -1;
   return (int)(REG(UART0 + 0x00) & 0xFFu);
 }
+#endif
 
 uint32_t board_millis(void) {
   /* Extend the 32-bit down-counter (wraps every 171 s at 25 MHz) in software; millis is read

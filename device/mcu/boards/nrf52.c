@@ -22,6 +22,8 @@ void board_init(void) {
   REG(UART0 + 0x000) = 1;           /* TASKS_STARTRX */
   REG(UART0 + 0x11C) = 0;           /* EVENTS_TXDRDY */
   REG(UART0 + 0x008) = 1;           /* TASKS_STARTTX */
+  REG(UART0 + 0x304) = 1u << 2;     /* INTENSET.RXDRDY */
+  REG(0xE000E100) = 1u << 2;        /* NVIC: UARTE0_UART0 = IRQ 2 */
   REG(0xE000E014) = BOARD_CLOCK_HZ / 1000u - 1u;
   REG(0xE000E018) = 0;
   REG(0xE000E010) = 7;
@@ -34,10 +36,14 @@ void board_uart_putc(uint8_t byte) {
   }
 }
 
-int board_uart_getc(void) {
-  if (!REG(UART0 + 0x108)) return -1;
-  REG(UART0 + 0x108) = 0;
-  return (int)(REG(UART0 + 0x518) & 0xFFu); /* RXD */
+/* UART0 receive interrupt: move each byte to the HAL's ring. */
+void Board_IRQHandler(void) {
+  while (REG(UART0 + 0x108)) {
+    REG(UART0 + 0x108) = 0;
+    board_rx_push((uint8_t)REG(UART0 + 0x518)); /* RXD */
+  }
 }
+
+int board_uart_getc(void) { return -1; /* interrupt-driven: see Board_IRQHandler */ }
 
 uint32_t board_millis(void) { return ms; }

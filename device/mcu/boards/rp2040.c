@@ -49,6 +49,8 @@ void board_init(void) {
   REG(UART0 + 0x28) = ((div & 0x7Fu) + 1u) / 2u;          /* FBRD */
   REG(UART0 + 0x2C) = (3u << 5) | (1u << 4);              /* LCR_H: 8 bits, FIFOs */
   REG(UART0 + 0x30) = (1u << 9) | (1u << 8) | 1u;         /* CR: RXE | TXE | UARTEN */
+  REG(UART0 + 0x38) = (1u << 4) | (1u << 6);              /* IMSC: RX, RX timeout */
+  REG(0xE000E100) = 1u << 20;                             /* NVIC: UART0_IRQ = 20 */
   REG(0xE000E014) = BOARD_CLOCK_HZ / 1000u - 1u;
   REG(0xE000E018) = 0;
   REG(0xE000E010) = 7;
@@ -60,9 +62,11 @@ void board_uart_putc(uint8_t byte) {
   REG(UART0 + 0x00) = byte;
 }
 
-int board_uart_getc(void) {
-  if (REG(UART0 + 0x18) & (1u << 4)) return -1; /* FR.RXFE */
-  return (int)(REG(UART0 + 0x00) & 0xFFu);
+/* UART0 interrupt (RX FIFO level or RX timeout): drain the 32-byte FIFO into the HAL's ring. */
+void Board_IRQHandler(void) {
+  while (!(REG(UART0 + 0x18) & (1u << 4))) board_rx_push((uint8_t)REG(UART0 + 0x00)); /* until FR.RXFE */
 }
+
+int board_uart_getc(void) { return -1; /* interrupt-driven: see Board_IRQHandler */ }
 
 uint32_t board_millis(void) { return ms; }

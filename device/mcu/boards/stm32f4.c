@@ -31,7 +31,8 @@ void board_init(void) {
   afrl |= (7u << 8) | (7u << 12); /* AF7 = USART2 */
   REG(GPIOA + 0x20) = afrl;
   REG(USART2 + 0x08) = (BOARD_CLOCK_HZ + BOARD_BAUD / 2) / BOARD_BAUD; /* BRR, oversampling 16 */
-  REG(USART2 + 0x0C) = (1u << 13) | (1u << 3) | (1u << 2);             /* UE | TE | RE */
+  REG(USART2 + 0x0C) = (1u << 13) | (1u << 5) | (1u << 3) | (1u << 2); /* UE | RXNEIE | TE | RE */
+  REG(0xE000E100 + 4u) = 1u << (38 - 32);                                /* NVIC: USART2 = IRQ 38 */
   REG(0xE000E014) = BOARD_CLOCK_HZ / 1000u - 1u;                       /* SysTick reload */
   REG(0xE000E018) = 0;
   REG(0xE000E010) = 7; /* processor clock, interrupt, enable */
@@ -43,11 +44,16 @@ void board_uart_putc(uint8_t byte) {
   REG(USART2 + 0x04) = byte;
 }
 
-int board_uart_getc(void) {
+/* USART2 receive interrupt: the data register holds one byte, so it is moved to the HAL's ring
+ * at once (reading DR also clears an overrun). */
+void Board_IRQHandler(void) {
   uint32_t sr = REG(USART2 + 0x00);
-  if (sr & (1u << 3)) (void)REG(USART2 + 0x04); /* ORE: clear by reading DR */
-  if (!(sr & (1u << 5))) return -1;             /* RXNE */
-  return (int)(REG(USART2 + 0x04) & 0xFFu);
+  if (sr & ((1u << 5) | (1u << 3))) { /* RXNE | ORE */
+    uint8_t b = (uint8_t)REG(USART2 + 0x04);
+    if (sr & (1u << 5)) board_rx_push(b);
+  }
 }
+
+int board_uart_getc(void) { return -1; /* interrupt-driven: see Board_IRQHandler */ }
 
 uint32_t board_millis(void) { return ms; }

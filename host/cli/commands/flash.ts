@@ -8,8 +8,9 @@ import { getBoard } from "../../../boards/index.ts";
 import { buildFirmware } from "../../firmware/build.ts";
 import { flashFirmware, formatEvent, type FlashEvent } from "../../firmware/flash.ts";
 import { QEMU_DIR, monitorCommand } from "../../firmware/qemu.ts";
+import { readyCheck, type ReadyKind } from "../../firmware/ready.ts";
 import { resolveWasm } from "../../firmware/source.ts";
-import { flagString, parseArgs } from "../args.ts";
+import { flagChoice, flagString, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { InputError } from "../errors.ts";
 
@@ -46,9 +47,11 @@ async function stopRunning(board: string): Promise<RunningQemu | undefined> {
 export const flashCommand: Command = {
   name: "flash",
   summary: "build if needed and flash a board (QEMU boards: boot with UART0 on a pty)",
-  usage: "edgeprop flash --board BOARD [--wasm FILE|echo|firmware] [--mount DIR] [--stop] [--json]   (default --wasm echo)",
+  usage:
+    "edgeprop flash --board BOARD [--wasm FILE|echo|firmware] [--ready greeting|hello] [--mount DIR] [--stop] [--json]   " +
+    "(default --wasm echo; --ready defaults to hello, the protocol's HELLO request, for --wasm firmware, else to the module's greeting line)",
   async run(argv) {
-    const args = parseArgs(argv, ["board", "wasm", "mount"], ["json", "stop"]);
+    const args = parseArgs(argv, ["board", "wasm", "mount", "ready"], ["json", "stop"]);
     const json = args.flags.has("json");
     const board = getBoard(flagString(args, "board"));
     if (args.flags.has("stop")) {
@@ -57,7 +60,9 @@ export const flashCommand: Command = {
       process.stdout.write(json ? JSON.stringify({ board: board.id, stopped: st ?? null }) + "\n" : st ? `stopped ${board.id} (pid ${st.pid})\n` : `${board.id} was not running\n`);
       return 0;
     }
-    const wasmPath = await resolveWasm(flagString(args, "wasm"));
+    const wasmSpec = flagString(args, "wasm");
+    const ready = flagChoice<ReadyKind>(args, "ready", ["greeting", "hello"], wasmSpec === "firmware" ? "hello" : "greeting");
+    const wasmPath = await resolveWasm(wasmSpec);
     const build = await buildFirmware({ board, wasmPath });
     const events: FlashEvent[] = [];
     const onEvent = (e: FlashEvent): void => {
@@ -66,14 +71,14 @@ export const flashCommand: Command = {
     };
     if (board.flash.method === "qemu") await stopRunning(board.id);
     const mount = flagString(args, "mount");
-    const result = await flashFirmware({ board, build, onEvent, detached: true, ...(mount ? { mountPoint: mount } : {}) });
+    const result = await flashFirmware({ board, build, onEvent, detached: true, ready: readyCheck(ready), ...(mount ? { mountPoint: mount } : {}) });
     let running: RunningQemu | undefined;
     if (result.booted) {
       const q = result.booted.qemu;
       running = { board: board.id, pid: q.pid, pty: q.pty!, monitor: q.monitor, log: q.log, elf: build.elf };
       mkdirSync(QEMU_DIR, { recursive: true });
       writeFileSync(stateFile(board.id), JSON.stringify(running, null, 2) + "\n");
-      await result.booted.link.close();
+      await result.booted.link.close(); // (already closed by the hello check; closing twice is fine)
       // Leave QEMU running on its own: drop every handle this process holds on it.
       q.child.unref();
     }

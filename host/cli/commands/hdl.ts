@@ -55,7 +55,7 @@ export const hdlCommand: Command = {
       const dir = mkdtempSync(join(tmpdir(), "edgeprop-lint-"));
       try {
         writeDesign(d, dir);
-        const r = lintDesign(d, dir);
+        const r = await lintDesign(d, dir);
         print(r, r.ok ? "verilator --lint-only -Wall: clean" : r.warnings.join("\n"));
         return r.ok ? 0 : 1;
       } finally {
@@ -66,10 +66,10 @@ export const hdlCommand: Command = {
       const steps = flagInt(args, "steps", 100, 1, 1_000_000);
       const seed = flagInt(args, "seed", 1, 0, 2 ** 32 - 1);
       const stim = randomStimulus(d, { steps, seed });
-      const sim = IverilogSim.compile(d);
+      const sim = await IverilogSim.compile(d);
       try {
         const t0 = Date.now();
-        const hw = sim.run(stim);
+        const hw = await sim.run(stim);
         const ms = Date.now() - t0;
         const gold = runGolden(d, stim);
         const diff = firstDifference(hw as unknown as Record<string, unknown>, gold as unknown as Record<string, unknown>, ["z", "v", "a", "e", "w"]);
@@ -88,7 +88,7 @@ export const hdlCommand: Command = {
     // report
     const part = partByName(flagString(args, "part") ?? "up5k");
     const freq = flagNumber(args, "freq", 24, 1, 500);
-    const r = synthesise(d, part, freq, flagString(args, "keep"));
+    const r = await synthesise(d, part, freq, flagString(args, "keep"));
     print(r, formatReport(r));
     return 0;
   },
