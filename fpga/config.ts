@@ -157,6 +157,10 @@ export function derive(c: HdlConfig): Derived {
   if (c.membraneBits < c.weightBits) throw new InputError("membraneBits", `expected >= weightBits (${c.weightBits}), got ${c.membraneBits}`);
   const psiBits = bitLen(vThInt);
   if (psiBits > 20) throw new InputError("vTh", `vTh*2^weightFrac = ${vThInt} needs ${psiBits} bits for psi; expected <= 20`);
+  for (const [field, max] of shiftLimits(c, psiBits)) {
+    const v = (c as unknown as Record<string, number>)[field]!;
+    if (v > max) throw new InputError(field, `expected <= ${max} (the width of the product it shifts), got ${v}`);
+  }
   const alphaInt = Math.min(Math.round(c.alpha * 2 ** c.decayFrac), 2 ** c.decayFrac - 1);
   const kappaInt = Math.min(Math.round(c.kappa * 2 ** c.decayFrac), 2 ** c.decayFrac - 1);
   const offBits = Math.max(clog2(Math.max(nSyn, nPre, 2)), 1);
@@ -175,6 +179,16 @@ export function derive(c: HdlConfig): Derived {
     addrBits: offBits + 3,
     sumBits: c.weightBits + bitLen(nPre),
   };
+}
+
+/** Each shift may not exceed the width of the value it shifts (generator and golden agree on these). */
+export function shiftLimits(c: HdlConfig, psiBits: number): [keyof HdlConfig, number][] {
+  return [
+    ["eligShift", psiBits + c.traceBits],
+    ["accShift", c.mode === "filtered" ? c.learnBits + c.eligBits + 1 : c.learnBits + c.traceBits + 1],
+    ["gainShift", c.learnBits + psiBits + 1],
+    ["commitShift", c.accBits],
+  ];
 }
 
 /** Quantise a real weight to the config's weight format (round half up, saturate). */

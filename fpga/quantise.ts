@@ -8,7 +8,7 @@
 import { InputError } from "../host/cli/errors.ts";
 import { decays } from "../host/model/decay.ts";
 import type { Case, Grads, Matrix } from "../host/model/types.ts";
-import { type Derived, derive, type HdlConfig, DEFAULTS } from "./config.ts";
+import { type Derived, derive, type HdlConfig, DEFAULTS, shiftLimits } from "./config.ts";
 import { bitLen, satS } from "./fixed.ts";
 import { GoldenCore, type Stimulus } from "./golden.ts";
 import { readout, type ReadoutResult } from "./readout.ts";
@@ -106,6 +106,10 @@ export function quantiseCase(c: Case, base: Partial<HdlConfig> = {}): Quantised 
   } else {
     cfg.gainShift = shiftFor(peaks({}, "g"), widths.learnBits, true);
     cfg.accShift = shiftFor(peaks({ accShift: 0, accBits: 52 }, "a"), widths.accBits, true);
+  }
+  // a shift beyond the product it shifts would only mean saturation: clamp to the limit
+  for (const [field, max] of shiftLimits(cfg, bitLen(Math.round(m.vTh * 2 ** cfg.weightFrac)))) {
+    (cfg as unknown as Record<string, number>)[field] = Math.min((cfg as unknown as Record<string, number>)[field]!, max);
   }
   const d = derive(cfg);
   // de-quantisation: psi = gamma/vTh^2 * h * 2^-weightFrac, pre = zeta * pre_int * 2^-traceFrac, L = L_q * 2^-lFrac

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { getBoard } from "../boards/index.ts";
 import { InputError } from "../host/cli/errors.ts";
 import { buildFirmware } from "../host/firmware/build.ts";
-import { driveCandidates, flashFirmware, formatEvent, type FlashEvent } from "../host/firmware/flash.ts";
+import { driveCandidates, findSerialPorts, flashFirmware, formatEvent, type FlashEvent } from "../host/firmware/flash.ts";
 import { buildEchoWasm } from "../host/firmware/source.ts";
 
 describe("flash to a USB drive (mocked drive: a temp directory)", () => {
@@ -48,5 +48,17 @@ describe("flash to a USB drive (mocked drive: a temp directory)", () => {
     const err = await flashFirmware({ board: { ...board, flash: { ...board.flash, volumeLabel: "NO_SUCH_DRIVE_XYZ" } }, build }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InputError);
     expect((err as InputError).expected).toMatch(/no mounted drive labelled NO_SUCH_DRIVE_XYZ found/);
+  });
+
+  it("finds the board's serial port by its USB id (mocked port list)", async () => {
+    const list = async () => [
+      { path: "/dev/ttyUSB0", vendorId: "10c4", productId: "ea60" },
+      { path: "/dev/ttyACM1", vendorId: "0483", productId: "374B" },
+      { path: "/dev/ttyACM0", vendorId: "0483", productId: "374b" },
+      { path: "/dev/ttyS0" },
+    ];
+    expect(await findSerialPorts(getBoard("nucleo-f446re"), list)).toEqual(["/dev/ttyACM0", "/dev/ttyACM1"]);
+    expect(await findSerialPorts(getBoard("nrf52840-dk"), list)).toEqual([]);
+    expect(await findSerialPorts(getBoard("qemu-mps2-an386"), list)).toEqual([]);
   });
 });

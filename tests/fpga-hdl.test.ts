@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { derive, parseHdlConfig, type HdlConfig } from "../fpga/config.ts";
 import { runGolden } from "../fpga/golden.ts";
-import { writeDesign } from "../fpga/generate/index.ts";
+import { initFiles, writeDesign } from "../fpga/generate/index.ts";
 import { lintDesign } from "../fpga/lint.ts";
 import { checkFit, cyclesPerStep, PARTS } from "../fpga/parts.ts";
 import { IverilogSim } from "../fpga/sim.ts";
@@ -54,6 +54,29 @@ describe("fpga: iverilog vs golden model, bit for bit", () => {
     } finally {
       sim.dispose();
     }
+  });
+
+  it("two SPRAM banks per array (16512 synapses, online), 3 steps", async () => {
+    const d = derive(parseHdlConfig({ nIn: 129, nRec: 128, memory: "spram", mode: "online" }));
+    const stim = randomStimulus(d, { steps: 3, seed: 5 });
+    const sim = await IverilogSim.compile(d);
+    try {
+      expect(firstDifference((await sim.run(stim)) as never, runGolden(d, stim) as never, ["z", "v", "a", "e", "w"])).toBeNull();
+    } finally {
+      sim.dispose();
+    }
+  }, 120_000);
+
+  it("$readmemh init files: the config's weights quantised, zeros elsewhere", () => {
+    const weights = [
+      [0.5, -0.25, 1],
+      [-1, 0.125, 0.0001],
+    ];
+    const d = derive(parseHdlConfig({ nIn: 3, nRec: 2, weightBits: 8, weightFrac: 6, membraneBits: 10, weights }));
+    const files = new Map(initFiles(d).map((f) => [f.name, f.text.trim().split("\n")]));
+    expect(files.get("w_init.hex")).toEqual(["20", "f0", "40", "c0", "08", "00"]);
+    expect(files.get("a_init.hex")).toEqual(new Array(6).fill("0000")); // accBits 16
+    expect(files.get("v_init.hex")).toEqual(["000", "000"]);
   });
 
   it("the cycle count of STEP + LEARN matches the documented schedule", async () => {

@@ -2,7 +2,7 @@
 // Builds on demand into build/firmware/, cached by a hash of the AssemblyScript sources and the
 // flags, written atomically (two test workers may build at once).
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -14,7 +14,7 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
  * data fits one 64 KiB page; the model arena grows memory at CONFIGURE, at most to 16 MiB.
  */
 export const FIRMWARE_FLAGS = [
-  "--runtime", "stub", "--noAssert", "-O3", "--converge",
+  "--runtime", "stub", "--noAssert", "-O3",
   "--disable", "nontrapping-f2i", "--disable", "simd",
   // 256 pages = 16 MiB, the sim board's RAM (boards/sim.json); MCUs fail memory.grow earlier
   "--maximumMemory", "256",
@@ -56,9 +56,33 @@ export async function buildFirmware(
     h.update(readFileSync(f));
   }
   const digest = h.digest("hex");
-  if (existsSync(wasmPath) && existsSync(hashPath) && readFileSync(hashPath, "utf8") === digest) {
-    return { wasmPath, bytes: readFileSync(wasmPath), cached: true };
+  const fresh = () => existsSync(wasmPath) && existsSync(hashPath) && readFileSync(hashPath, "utf8") === digest;
+  if (fresh()) return { wasmPath, bytes: readFileSync(wasmPath), cached: true };
+  // one builder at a time across processes (test workers): the others wait for its result
+  const lock = join(outDir, `${name}.lock`);
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      if (fresh()) return { wasmPath, bytes: readFileSync(wasmPath), cached: true };
+      const age = existsSync(lock) ? Date.now() - statSync(lock).mtimeMs : 0;
+      if (age > 120_000 || Date.now() - t0 > 180_000) rmSync(lock, { recursive: true, force: true }); // stale
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
+  try {
+    if (fresh()) return { wasmPath, bytes: readFileSync(wasmPath), cached: true };
+    return await compile(entry, extraFlags, outDir, name, wasmPath, hashPath, digest);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+async function compile(
+  entry: string, extraFlags: string[], outDir: string, name: string, wasmPath: string, hashPath: string, digest: string,
+): Promise<BuildResult> {
   const { default: asc } = await import("assemblyscript/asc");
   const tag = `${process.pid}-${Date.now()}`;
   const tmpWasm = join(outDir, `${name}.${tag}.wasm`);

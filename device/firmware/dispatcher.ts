@@ -279,7 +279,7 @@ function writeErrorBody(reqType: u32): void {
 function formatText(): u32 {
   let o: u32 = 0;
   let arg = 0;
-  const cap: u32 = 240;
+  const cap: u32 = 160; // keeps any ERROR body within the 256-byte base frame
   for (let i = 0; i < errText.length && o < cap; i++) {
     const c = errText.charCodeAt(i);
     if (c == 37 /* % */ && arg < 2) {

@@ -608,7 +608,7 @@ function ckApplyHeader(avail: u64): i32 {
   return H_DONE;
 }
 
-/** After the arena is in place: verify the CRC recorded in the header. */
+/** After the arena is in place: verify the CRC recorded in the header; only then is the model usable. */
 function ckVerify(): i32 {
   const want = load<u32>(ckHdr + 12);
   const c = crc32c(ckHdr + 16, CK_HDR - 16);
@@ -616,6 +616,7 @@ function ckVerify(): i32 {
     configured = false;
     return fail(E_STORAGE, "", "checkpoint CRC mismatch: the model was discarded");
   }
+  configured = true;
   return H_DONE;
 }
 
@@ -652,6 +653,7 @@ export function hCheckpoint(): i32 {
       restoreNext = 0;
       const r = ckApplyHeader(0xffffffff);
       if (r != H_DONE) return r;
+      configured = false; // not usable until the last chunk has arrived and its CRC matches
       restoreTotal = ckSize();
       restoreNext = CK_HDR;
       dPtr += CK_HDR;
@@ -681,6 +683,7 @@ export function hCheckpoint(): i32 {
     if (storage_read(0, ckHdr, CK_HDR) != CK_HDR) return fail(E_STORAGE, "", "storage read failed");
     const r = ckApplyHeader(<u64>avail);
     if (r != H_DONE) return r;
+    configured = false;
     if (storage_read(CK_HDR, arenaBase, epArenaBytes()) != epArenaBytes()) {
       configured = false;
       return fail(E_STORAGE, "", "storage read failed");

@@ -11,7 +11,7 @@ import {
   layoutArena, fieldOffset, F_ALIF, F_CE, F_RATEREG, F_ADAM, F_SEPB, F_REFRACTORY, F_TRAINBIAS, F_MEAN,
   FLD_W, FLD_WOUT, FLD_BOUT, FLD_FB, FLD_BETA, FLD_V, FLD_A, FLD_Z, FLD_PSI, FLD_CUR, FLD_L, FLD_ZK, FLD_HOLD,
   FLD_NSPK, FLD_ACT, FLD_PRE, FLD_Y, FLD_ERR, FLD_TARGET, FLD_GB, FLD_EPSA, FLD_EBAR, FLD_G, FLD_GOUT, FLD_ESUM,
-  FLD_MW, FLD_VW, FLD_MOUT, FLD_VOUT, FLD_MB, FLD_VB, NFIELDS,
+  FLD_MW, FLD_VW, FLD_MOUT, FLD_VOUT, FLD_MB, FLD_VB, FLD_SPK, NFIELDS,
 } from "./layout";
 
 /** SIMD lanes of this build: 4 with `--enable simd`, else 1. */
@@ -45,6 +45,8 @@ let pHold: usize = 0, pNSpk: usize = 0, pAct: usize = 0, pPre: usize = 0;
 let pY: usize = 0, pErr: usize = 0, pTarget: usize = 0, pGB: usize = 0;
 let pEpsA: usize = 0, pEbar: usize = 0, pG: usize = 0, pGOut: usize = 0, pESum: usize = 0;
 let pMW: usize = 0, pVW: usize = 0, pMOut: usize = 0, pVOut: usize = 0, pMB: usize = 0, pVB: usize = 0;
+let pSpk: usize = 0;
+let nSpikes: i32 = 0; // spikes of the current step (their indices are in FLD_SPK)
 let arenaBytes: u32 = 0;
 
 // ---- trial accumulators ----
@@ -89,7 +91,7 @@ export function epConfigure(arenaBase: usize, nIn_: i32, nRec_: i32, nOut_: i32,
   pTarget = epPtr(FLD_TARGET); pGB = epPtr(FLD_GB); pEpsA = epPtr(FLD_EPSA); pEbar = epPtr(FLD_EBAR);
   pG = epPtr(FLD_G); pGOut = epPtr(FLD_GOUT); pESum = epPtr(FLD_ESUM);
   pMW = epPtr(FLD_MW); pVW = epPtr(FLD_VW); pMOut = epPtr(FLD_MOUT); pVOut = epPtr(FLD_VOUT);
-  pMB = epPtr(FLD_MB); pVB = epPtr(FLD_VB);
+  pMB = epPtr(FLD_MB); pVB = epPtr(FLD_VB); pSpk = epPtr(FLD_SPK);
   memory.fill(base, 0, arenaBytes);
   injectL = false;
   epReset();
@@ -120,6 +122,31 @@ export function epReset(): void {
   maskedSteps = 0;
   lossSum = 0;
   ok = 0;
+}
+
+// The neuron update of epForward for 4 neurons at a time (no refractory period): the same
+// float32 operations in the same order as the scalar loop, lane by lane, so bit-identical.
+// Padding lanes (j >= nRec) have zero input and stay at v = 0, z = 0, psi = 0.
+@inline function neuronsSimd(alif: bool, reg: bool): void {
+  const bytes = <usize>S << 2;
+  const av = f32x4.splat(alpha), zv = f32x4.splat(zeta), th = f32x4.splat(vTh), rv = f32x4.splat(rho);
+  const ps = f32x4.splat(psiScale), one = f32x4.splat(1), zero = f32x4.splat(0);
+  for (let o: usize = 0; o < bytes; o += 16) {
+    const zp = v128.load(pZ + o);
+    const v = f32x4.sub(f32x4.add(f32x4.mul(av, v128.load(pV + o)), f32x4.mul(zv, v128.load(pCur + o))), f32x4.mul(th, zp));
+    v128.store(pV + o, v);
+    let thr = th;
+    if (alif) {
+      const a = f32x4.add(f32x4.mul(rv, v128.load(pA + o)), zp);
+      v128.store(pA + o, a);
+      thr = f32x4.add(th, f32x4.mul(v128.load(pBeta + o), a));
+    }
+    const u = f32x4.sub(v, thr);
+    const z = v128.and(f32x4.gt(u, zero), one);
+    v128.store(pZ + o, z);
+    v128.store(pPsi + o, f32x4.mul(ps, f32x4.max(zero, f32x4.sub(one, f32x4.div(f32x4.abs(u), th)))));
+    if (reg) v128.store(pNSpk + o, f32x4.add(v128.load(pNSpk + o), z));
+  }
 }
 
 /**
@@ -156,37 +183,51 @@ export function epForward(mask: f32): void {
     }
   }
   // neurons
-  for (let j = 0; j < nRec; j++) {
-    const zp = f32At(pZ, j);
-    const v = alpha * f32At(pV, j) + zeta * f32At(pCur, j) - vTh * zp;
-    setF32(pV, j, v);
-    let thr = vTh;
-    if (alif) {
-      const a = rho * f32At(pA, j) + zp;
-      setF32(pA, j, a);
-      thr = vTh + f32At(pBeta, j) * a;
+  let vectorised = false;
+  if (ASC_FEATURE_SIMD) {
+    if (!refr) {
+      neuronsSimd(alif, reg);
+      vectorised = true;
     }
-    const u = v - thr;
-    let z: f32 = 0;
-    let psi: f32 = 0;
-    if (refr && load<i32>(pHold + (<usize>j << 2)) > 0) {
-      store<i32>(pHold + (<usize>j << 2), load<i32>(pHold + (<usize>j << 2)) - 1);
-    } else {
-      z = u > 0 ? 1 : 0;
-      psi = psiScale * max<f32>(0, <f32>1 - abs<f32>(u) / vTh);
-      if (refr && u > 0) store<i32>(pHold + (<usize>j << 2), refractory);
-    }
-    setF32(pZ, j, z);
-    setF32(pPsi, j, psi);
-    if (reg) setF32(pNSpk, j, f32At(pNSpk, j) + z);
   }
-  // readout y_k = kappa y_k + s (bOut_k + sum_j wOut[k][j] z_j)
+  if (!vectorised) {
+    for (let j = 0; j < nRec; j++) {
+      const zp = f32At(pZ, j);
+      const v = alpha * f32At(pV, j) + zeta * f32At(pCur, j) - vTh * zp;
+      setF32(pV, j, v);
+      let thr = vTh;
+      if (alif) {
+        const a = rho * f32At(pA, j) + zp;
+        setF32(pA, j, a);
+        thr = vTh + f32At(pBeta, j) * a;
+      }
+      const u = v - thr;
+      let z: f32 = 0;
+      let psi: f32 = 0;
+      if (refr && load<i32>(pHold + (<usize>j << 2)) > 0) {
+        store<i32>(pHold + (<usize>j << 2), load<i32>(pHold + (<usize>j << 2)) - 1);
+      } else {
+        z = u > 0 ? 1 : 0;
+        psi = psiScale * max<f32>(0, <f32>1 - abs<f32>(u) / vTh);
+        if (refr && u > 0) store<i32>(pHold + (<usize>j << 2), refractory);
+      }
+      setF32(pZ, j, z);
+      setF32(pPsi, j, psi);
+      if (reg) setF32(pNSpk, j, f32At(pNSpk, j) + z);
+    }
+  }
+  // indices of the spiking neurons, ascending (branch-free compaction)
+  let n = 0;
+  for (let j = 0; j < nRec; j++) {
+    store<i32>(pSpk + (<usize>n << 2), j);
+    n += <i32>(f32At(pZ, j) != 0);
+  }
+  nSpikes = n;
+  // readout y_k = kappa y_k + s (bOut_k + sum_j wOut[k][j] z_j), the sum over spiking j ascending
   for (let k = 0; k < nOut; k++) {
     const row = pWOut + <usize>k * rowBytes;
     let drive = f32At(pBOut, k);
-    for (let j = 0; j < nRec; j++) {
-      if (f32At(pZ, j) != 0) drive += f32At(row, j);
-    }
+    for (let i = 0; i < n; i++) drive += load<f32>(row + (<usize>load<i32>(pSpk + (<usize>i << 2)) << 2));
     setF32(pY, k, kappa * f32At(pY, k) + sOut * drive);
   }
   // error and loss
@@ -372,13 +413,27 @@ export function epLearn(): void {
   for (let i = 0; i < nRec; i++) setF32(pPre, nIn + i, alpha * f32At(pPre, nIn + i) + zeta * f32At(pZ, i));
   // readout gradients (exact): zk = kappa zk + s z; ok = kappa ok + s
   ok = kappa * ok + sOut;
-  for (let j = 0; j < nRec; j++) setF32(pZk, j, kappa * f32At(pZk, j) + sOut * f32At(pZ, j));
-  for (let k = 0; k < nOut; k++) {
-    const e = f32At(pErr, k);
-    const row = pGOut + <usize>k * rowBytes;
-    for (let j = 0; j < nRec; j++) setF32(row, j, f32At(row, j) + e * f32At(pZk, j));
-    setF32(pGB, k, f32At(pGB, k) + e * ok);
+  if (ASC_FEATURE_SIMD) {
+    const kv = f32x4.splat(kappa), sv = f32x4.splat(sOut);
+    for (let o: usize = 0; o < rowBytes; o += 16) {
+      v128.store(pZk + o, f32x4.add(f32x4.mul(kv, v128.load(pZk + o)), f32x4.mul(sv, v128.load(pZ + o))));
+    }
+    for (let k = 0; k < nOut; k++) {
+      const ev = f32x4.splat(f32At(pErr, k));
+      const row = pGOut + <usize>k * rowBytes;
+      for (let o: usize = 0; o < rowBytes; o += 16) {
+        v128.store(row + o, f32x4.add(v128.load(row + o), f32x4.mul(ev, v128.load(pZk + o))));
+      }
+    }
+  } else {
+    for (let j = 0; j < nRec; j++) setF32(pZk, j, kappa * f32At(pZk, j) + sOut * f32At(pZ, j));
+    for (let k = 0; k < nOut; k++) {
+      const e = f32At(pErr, k);
+      const row = pGOut + <usize>k * rowBytes;
+      for (let j = 0; j < nRec; j++) setF32(row, j, f32At(row, j) + e * f32At(pZk, j));
+    }
   }
+  for (let k = 0; k < nOut; k++) setF32(pGB, k, f32At(pGB, k) + f32At(pErr, k) * ok);
 }
 
 /** One full time step: epForward then epLearn. */

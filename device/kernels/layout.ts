@@ -58,7 +58,8 @@ export const FLD_SY: i32 = 38; //    SAL upper spikes [nOut]
 export const FLD_SR: i32 = 39; //    SAL upper traces r [nOut]
 export const FLD_SBU: i32 = 40; //   SAL upper biases [nOut]
 export const FLD_STHU: i32 = 41; //  SAL upper thresholds [nOut] (written by the host)
-export const NFIELDS: i32 = 42;
+export const FLD_SPK: i32 = 42; //   [S] i32 indices of this step's spiking neurons (ascending), then unused
+export const NFIELDS: i32 = 43;
 
 /** Arena field alignment in bytes (one v128). */
 export const ALIGN: usize = 16;
@@ -114,6 +115,7 @@ export function fieldElems(f: i32, nIn: i32, nRec: i32, nOut: i32, flags: i32, l
     case FLD_SR: return sal ? nOut : 0;
     case FLD_SBU: return sal ? nOut : 0;
     case FLD_STHU: return sal ? nOut : 0;
+    case FLD_SPK: return S;
   }
   return 0;
 }

@@ -1,7 +1,8 @@
 // The learning core: a serial LIF synapse array with on-chip e-prop (see fpga/README.md for
-// the schedule and the number formats). One synapse per clock in the forward pass; 4 clocks
-// per synapse for filtered learning (read, e = psi*pre, ebar = kappa*ebar + e, acc += L*ebar),
-// 3 in online mode (read, g_j*pre with g_j = L_j*psi_j precomputed per neuron, acc +=).
+// the schedule and the number formats). One synapse per clock in the forward pass; 2 clocks
+// per synapse in LEARN, a 4-stage pipeline (R read | D e = h*pre | K ebar = kappa*ebar + e |
+// A acc += L*ebar, write back) whose reads and writes alternate on the single-port memories.
+// Online mode: g_j = L_j*h_j once per neuron, then K computes g_j*pre and A accumulates.
 import { type Derived, REGION } from "../config.ts";
 import { clog2 } from "../fixed.ts";
 import { memAddrBits, memModule, type MemSpec } from "./memory.ts";

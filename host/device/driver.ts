@@ -8,7 +8,7 @@ import { InputError } from "../cli/errors.ts";
 import { decays, targetRatePerStep } from "../model/decay.ts";
 import type { Case, FeedbackKind, GradResult, Grads, Matrix, ModelConfig, Params } from "../model/types.ts";
 import { ensureWasm } from "./build.ts";
-import { FIELD_ID, FLAG, lanesOf, modelFlags, planModel, type ArenaPlan, type Build, type DeviceOptions, type FieldName } from "./planner.ts";
+import { checkBudget, FIELD_ID, FLAG, lanesOf, modelFlags, planArena, planModel, type ArenaPlan, type Build, type DeviceOptions, type FieldName } from "./planner.ts";
 
 type Ty = "i32" | "f32" | "f64";
 interface Sig {
@@ -116,7 +116,7 @@ export class Kernels {
 }
 
 export interface TrialOptions {
-  /** Learning signal injected per neuron by the host: L[t][j] (already including the loss normaliser's effect is NOT expected: pass B err^t as the device would). */
+  /** Learning signal injected per neuron by the host, L[t][j] = sum_k B[j][k] err_k^t, without the lossReduction divisor (the device applies it at epFinish). */
   injectL?: Matrix;
   /** Record the spike train z[t][j]. */
   recordSpikes?: boolean;
@@ -150,6 +150,8 @@ export class EpropDevice {
 
   static on(k: Kernels, model: ModelConfig, feedback: FeedbackKind, opts: DeviceOptions = {}): EpropDevice {
     const flags = modelFlags(model, feedback, opts);
+    // wasm32: the arena must fit the 4 GiB address space (the device's u32 layout would wrap beyond it)
+    checkBudget(planArena(model, flags, lanesOf(k.build)), 2 ** 32 - k.call("arenaBase") - 65536, "wasm32 memory (4 GiB)");
     const bytes = k.call("configure", model.nIn, model.nRec, model.nOut, flags);
     if (bytes === 0) throw new InputError("model", "a model whose arena fits the wasm memory (memory.grow failed)");
     const d = decays(model);
@@ -184,7 +186,7 @@ export class EpropDevice {
 
   /** Loads wIn, wRec (diagonal forced to 0), wOut, bOut and, for non-symmetric feedback, B [nRec][nOut]. */
   loadParams(p: Params, B?: Matrix): void {
-    const { nIn, nRec, nOut } = this.model;
+    const { nIn, nRec } = this.model;
     const S = this.stride;
     const w = new Float32Array((nIn + nRec) * S);
     for (let j = 0; j < nRec; j++) {
@@ -198,7 +200,6 @@ export class EpropDevice {
       if (!B) throw new Error("feedback matrix B required for non-symmetric feedback");
       this.writeB(B);
     }
-    void nOut;
   }
 
   writeB(B: Matrix): void {

@@ -24,7 +24,7 @@ export const FLAG = {
 export const FIELDS = [
   "w", "wOut", "bOut", "fb", "beta", "v", "a", "z", "psi", "cur", "L", "zk", "hold", "nSpk", "act", "pre",
   "y", "err", "target", "gB", "epsA", "ebar", "g", "gOut", "eSum", "mW", "vW", "mOut", "vOut", "mB", "vB",
-  "salV", "salZ", "salQ", "salBL", "salThL", "salDraw", "salU", "salY", "salR", "salBU", "salThU",
+  "salV", "salZ", "salQ", "salBL", "salThL", "salDraw", "salU", "salY", "salR", "salBU", "salThU", "spk",
 ] as const;
 export type FieldName = (typeof FIELDS)[number];
 export const FIELD_ID: Record<FieldName, number> = Object.fromEntries(FIELDS.map((f, i) => [f, i])) as Record<FieldName, number>;
@@ -71,6 +71,7 @@ function fieldElems(f: FieldName, d: Dims, flags: number, lanes: number): number
     case "salV": case "salZ": case "salQ": case "salBL": case "salThL": return sal ? S : 0;
     case "salDraw": return sal ? S + d.nOut : 0;
     case "salU": case "salY": case "salR": case "salBU": case "salThU": return sal ? d.nOut : 0;
+    case "spk": return S;
   }
 }
 

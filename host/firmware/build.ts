@@ -30,6 +30,7 @@ export const COMMON_CFLAGS = [
   "-fdata-sections",
   "-fno-common",
   "-DNDEBUG", // wasm-rt-impl.c's asserts would pull in stdio's stderr
+  "-fno-math-errno", // wasm float ops never set errno: sqrt etc. compile to the FPU instruction
   "-Wall",
   "-Wno-unused-function",
   "-Wno-unused-variable",

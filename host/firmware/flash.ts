@@ -14,7 +14,8 @@ import { basename, join } from "node:path";
 import { WASM_PAGE_BYTES, type Board } from "../../boards/index.ts";
 import { InputError } from "../cli/errors.ts";
 import type { FirmwareBuild } from "./build.ts";
-import { DEFAULT_READY, bootQemu, type BootedBoard, type IcountOptions, type ReadyCheck } from "./qemu.ts";
+import { SerialPort } from "serialport";
+import { DEFAULT_READY, SerialLink, bootQemu, type BootedBoard, type IcountOptions, type ReadyCheck } from "./qemu.ts";
 
 export type FlashEvent =
   | { type: "started"; board: string; method: Board["flash"]["method"]; image: string; bytes: number }
@@ -37,9 +38,31 @@ export interface FlashOptions {
   detached?: boolean;
   /** QEMU: instruction counter options. */
   icount?: IcountOptions;
-  /** QEMU: readiness signal on the UART (default: a HELLO line), or a check that talks to it. */
+  /** Readiness signal on the UART (default: a HELLO line), or a check that talks to it. */
   ready?: ReadyCheck;
   timeoutMs?: number;
+  /** Real boards: after the copy, wait for the board's serial port (USB vid:pid) and run `ready`. */
+  waitReady?: boolean;
+  /** Serial port enumeration (default: serialport's SerialPort.list; tests inject a mock). */
+  listPorts?: () => Promise<PortInfo[]>;
+}
+
+export interface PortInfo {
+  path: string;
+  vendorId?: string | undefined;
+  productId?: string | undefined;
+}
+
+/** The serial ports whose USB id is the board's `usb.serial` ("vid:pid"), best first. */
+export async function findSerialPorts(board: Board, listPorts: () => Promise<PortInfo[]> = () => SerialPort.list()): Promise<string[]> {
+  const want = board.usb?.serial;
+  if (!want) return [];
+  const [vid, pid] = want.split(":");
+  const ports = await listPorts();
+  return ports
+    .filter((p) => p.vendorId?.toLowerCase() === vid && p.productId?.toLowerCase() === pid)
+    .map((p) => p.path)
+    .sort();
 }
 
 export interface FlashResult {
@@ -143,6 +166,27 @@ export async function flashFirmware(opts: FlashOptions): Promise<FlashResult> {
       closeSync(fd);
     }
     emit({ type: "finished", ms: Date.now() - t0 });
+    if (opts.waitReady) {
+      // The board reboots into the new firmware; its USB serial port (re)appears.
+      emit({ type: "booting", detail: `waiting for USB serial ${board.usb?.serial ?? "(none)"}` });
+      const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+      let port: string | undefined;
+      while (!port) {
+        port = (await findSerialPorts(board, opts.listPorts))[0];
+        if (port) break;
+        if (Date.now() > deadline) throw new Error(`no serial port with USB id ${board.usb?.serial} appeared after flashing ${board.id}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const link = await SerialLink.open(port, board.transport.baud);
+      try {
+        const ready = opts.ready ?? DEFAULT_READY;
+        const tmo = opts.timeoutMs ?? 10_000;
+        const greeting = ready instanceof RegExp ? (await link.waitFor(ready, tmo))[0].trim() : await ready(link, tmo);
+        emit({ type: "ready", port, greeting, ms: Date.now() - t0 });
+      } finally {
+        await link.close();
+      }
+    }
     return { board: board.id, method, image, bytes: data.length, target };
   }
   throw new InputError("--board", `board ${board.id} cannot be flashed (method ${method}): ${board.notes}`);

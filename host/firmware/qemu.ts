@@ -82,6 +82,13 @@ export interface QemuStartOptions {
   serial?: "pty" | "none";
   /** Start running at once instead of paused. */
   running?: boolean;
+  /**
+   * Another QEMU machine than the board's own, for running a real board's image on a compatible
+   * emulated SoC (nucleo-f446re on netduinoplus2, an STM32F405), and which of its UARTs is the
+   * board's (QEMU serial index; the ones before it are connected to null).
+   */
+  machine?: string;
+  serialIndex?: number;
 }
 
 export interface QemuInstance {
@@ -125,7 +132,8 @@ export async function monitorCommand(socketPath: string, command: string): Promi
 let instanceSeq = 0;
 
 export async function startQemu(opts: QemuStartOptions): Promise<QemuInstance> {
-  const machine = qemuMachine(opts.board);
+  const machine = opts.machine ?? qemuMachine(opts.board);
+  const serialIndex = opts.serialIndex ?? 0;
   const qemu = requireTool("qemu-system-arm");
   if (!existsSync(opts.elf)) throw new InputError(opts.elf, "firmware ELF not found");
   mkdirSync(QEMU_DIR, { recursive: true });
@@ -136,6 +144,7 @@ export async function startQemu(opts: QemuStartOptions): Promise<QemuInstance> {
   const args = [
     "-M", machine,
     "-display", "none",
+    ...(serial === "pty" ? Array.from({ length: serialIndex }, () => ["-serial", "null"]).flat() : []),
     "-serial", serial,
     "-monitor", `unix:${monitor},server=on,wait=off`,
     "-kernel", opts.elf,
@@ -164,7 +173,7 @@ export async function startQemu(opts: QemuStartOptions): Promise<QemuInstance> {
   let pty: string | undefined;
   for (;;) {
     const text = existsSync(log) ? readFileSync(log, "utf8") : "";
-    const m = /char device redirected to (\S+) \(label serial0\)/.exec(text);
+    const m = new RegExp(`char device redirected to (\\S+) \\(label serial${serialIndex}\\)`).exec(text);
     if (m) pty = m[1];
     const ready = (serial === "none" || pty !== undefined) && existsSync(monitor);
     if (ready) break;

@@ -208,7 +208,7 @@ export function renderReport(run: RunData): string {
   const summaryJson = run.summary ? JSON.stringify(summariseConfig(run.summary), null, 2) : "";
   const json = JSON.stringify(data).replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
   const fig = (name: string, caption: string) =>
-    `<figure class="chart" id="chart-${name}" data-chart="${name}"><figcaption>${esc(caption)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 900 ${name.startsWith("raster") ? 300 : 260}" preserveAspectRatio="none" role="img" aria-label="${esc(caption)}"></svg></figure>`;
+    `<figure class="chart" id="chart-${name}" data-chart="${name}"><figcaption>${esc(caption)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 900 ${name.startsWith("raster") ? 300 : 260}" role="img" aria-label="${esc(caption)}"></svg></figure>`;
   const names = chartNames(run);
   const figures = names
     .map((n) =>

@@ -10,8 +10,8 @@ export interface LoopHooks {
   checkpointEvery: number;
   /** Iterations whose spikes and outputs are recorded (the last one always is). */
   record(n: number): boolean;
-  onIteration(n: number, outcome: TrialOutcome): void;
-  onCheckpoint(n: number, state: TrainState): void;
+  /** `state` is given at checkpoint iterations (every `checkpointEvery`, and the last). */
+  onIteration(n: number, outcome: TrialOutcome, state: TrainState | undefined): void;
 }
 
 export class DivergedError extends Error {}
@@ -22,7 +22,7 @@ export async function runLoop(spec: RunSpec, target: TrainTarget, hooks: LoopHoo
     if (!Number.isFinite(outcome.loss)) {
       throw new DivergedError(`loss is ${outcome.loss} at iteration ${n}: training diverged (lower the learning rate); the last checkpoint is intact`);
     }
-    hooks.onIteration(n, outcome);
-    if (n % hooks.checkpointEvery === 0 || n === spec.iterations) hooks.onCheckpoint(n, await target.state());
+    const checkpoint = n % hooks.checkpointEvery === 0 || n === spec.iterations;
+    hooks.onIteration(n, outcome, checkpoint ? await target.state() : undefined);
   }
 }

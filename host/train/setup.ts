@@ -15,7 +15,9 @@ export interface RunSetup {
   /** Identifies the run for --resume (a different config must not resume this checkpoint). */
   definition: unknown;
   /** The task's metric on held-out trials with the given weights (tasks only). */
-  evaluate?: (params: Params) => { name: string; value: number; chance: number; higherIsBetter: boolean; nTrials: number };
+  evaluate?: (params: Params, nTrials: number) => { name: string; value: number; chance: number; higherIsBetter: boolean; nTrials: number };
+  /** Held-out trials for the final score. */
+  testTrials: number;
 }
 
 export function setupFromConfig(path: string): RunSetup {
@@ -24,6 +26,7 @@ export function setupFromConfig(path: string): RunSetup {
     spec,
     info: { rule: spec.rule, optimizer: spec.optimizer, iterations: spec.iterations, feedback: spec.base.feedback.kind, model: { ...spec.base.model }, config: path },
     definition: readFileSync(path, "utf8"),
+    testTrials: 0,
   };
 }
 
@@ -51,7 +54,6 @@ export function setupFromTask(o: TaskRunOptions): RunSetup {
     trial: (n) => inst.trial(n - 1),
     freeze: [],
   };
-  const nTrials = Math.min(o.testTrials, inst.nTest);
   return {
     spec,
     info: {
@@ -59,7 +61,9 @@ export function setupFromTask(o: TaskRunOptions): RunSetup {
       feedback: o.feedback, model: { ...inst.model }, metric: inst.metric,
     },
     definition: { task: o.task, seed: o.seed, options: inst.options, rule: o.rule, feedback: o.feedback, optimizer: o.optimizer, iterations: o.iterations },
-    evaluate: (params) => {
+    testTrials: o.testTrials,
+    evaluate: (params, wanted) => {
+      const nTrials = Math.min(wanted, inst.nTest);
       const trials = Array.from({ length: nTrials }, (_, i) => inst.testTrial(i));
       const ys = trials.map((t) => forward(toCase(inst, t, { params, feedback: o.feedback })).y);
       const m = inst.metric;

@@ -71,7 +71,7 @@ export const flashCommand: Command = {
     };
     if (board.flash.method === "qemu") await stopRunning(board.id);
     const mount = flagString(args, "mount");
-    const result = await flashFirmware({ board, build, onEvent, detached: true, ready: readyCheck(ready), ...(mount ? { mountPoint: mount } : {}) });
+    const result = await flashFirmware({ board, build, onEvent, detached: true, waitReady: board.flash.method !== "qemu", ready: readyCheck(ready), ...(mount ? { mountPoint: mount } : {}) });
     let running: RunningQemu | undefined;
     if (result.booted) {
       const q = result.booted.qemu;

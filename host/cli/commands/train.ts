@@ -46,6 +46,9 @@ function setup(args: ParsedArgs): RunSetup {
   });
 }
 
+/** Held-out trials scored at each checkpoint (the final score uses --test-trials). */
+const PERIODIC_TEST_TRIALS = 10;
+
 export const trainCommand: Command = {
   name: "train",
   summary: "train a network (MODEL.md training loop) on the host reference or a board",
@@ -70,12 +73,13 @@ export const trainCommand: Command = {
 
     let state: TrainState = { params: structuredClone(spec.base.params), B: structuredClone(spec.base.feedback.B), optimizer: newOptimizerState() };
     let start = 1;
+    let elapsedBefore = 0; // wall time of the iterations before a resume
     if (args.flags.has("resume")) {
       const cp = readCheckpoint(dir, spec.base.model);
       if (cp.runHash !== hash) throw new InputError("--resume", `the checkpoint in ${dir} belongs to a different run (config, task or board changed)`);
       state = cp.state;
       start = cp.iteration + 1;
-      truncateMetrics(join(dir, RUN_FILES.metrics), cp.iteration);
+      elapsedBefore = truncateMetrics(join(dir, RUN_FILES.metrics), cp.iteration);
     } else {
       if (existsSync(join(dir, CHECKPOINT_FILE))) throw new InputError("--out", `${dir} already holds a run; use --resume to continue it or another --out`);
       writeFileSync(join(dir, RUN_FILES.metrics), "");
@@ -95,8 +99,10 @@ export const trainCommand: Command = {
         start,
         checkpointEvery,
         record: () => false,
-        onIteration(n, outcome) {
-          const row: MetricRow = { iteration: n, loss: outcome.loss, elapsedMs: Math.round(performance.now() - t0) };
+        onIteration(n, outcome, st) {
+          const row: MetricRow = { iteration: n, loss: outcome.loss, elapsedMs: elapsedBefore + Math.round(performance.now() - t0) };
+          // At checkpoints a task also scores a few held-out trials, so the report can plot it.
+          if (st && s.evaluate && n < spec.iterations) row.test = s.evaluate(st.params, PERIODIC_TEST_TRIALS).value;
           lastLoss = outcome.loss;
           writer.appendMetric(row);
           progress.update({ iteration: n, loss: outcome.loss });
@@ -104,17 +110,17 @@ export const trainCommand: Command = {
             const trial = spec.trial(n);
             writer.writeTrajectory({ iteration: n, dt: spec.base.model.dt, inputs: trial.inputs, z: outcome.z, y: outcome.y, targets: trial.targets, mask: trial.mask, loss: outcome.loss, label: trial.label });
           }
-        },
-        onCheckpoint(n, st) {
-          writeCheckpoint(dir, { iteration: n, runHash: hash, state: st });
-          state = st;
+          if (st) {
+            writeCheckpoint(dir, { iteration: n, runHash: hash, state: st });
+            state = st;
+          }
         },
       });
     } finally {
       await target.close();
     }
     writeFileSync(join(dir, "params.json"), JSON.stringify(state.params));
-    const metric = s.evaluate?.(state.params);
+    const metric = s.evaluate?.(state.params, s.testTrials);
     writer.writeSummary({ finalLoss: lastLoss, iterations: spec.iterations, elapsedMs: Math.round(performance.now() - t0), ...(metric ? { metric: { ...metric, split: "test" } } : {}) });
     if (!json) {
       process.stderr.write(`run written to ${dir}/ (final loss ${lastLoss.toPrecision(5)}${metric ? `, test ${metric.name} ${metric.value.toFixed(4)} (chance ${metric.chance})` : ""})\n`);
@@ -123,11 +129,17 @@ export const trainCommand: Command = {
   },
 };
 
-/** On resume, iterations after the checkpoint are run again, so their rows are dropped. */
-function truncateMetrics(path: string, upTo: number): void {
-  if (!existsSync(path)) return;
+/**
+ * On resume, iterations after the checkpoint are run again, so their rows are dropped.
+ * Returns the wall time the kept iterations took, so elapsedMs continues from it.
+ */
+function truncateMetrics(path: string, upTo: number): number {
+  if (!existsSync(path)) return 0;
   const kept = readFileSync(path, "utf8")
     .split("\n")
-    .filter((line) => line.trim() && (JSON.parse(line) as MetricRow).iteration <= upTo);
-  writeFileSync(path, kept.map((l) => l + "\n").join(""));
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line) as MetricRow)
+    .filter((row) => row.iteration <= upTo);
+  writeFileSync(path, kept.map((row) => JSON.stringify(row) + "\n").join(""));
+  return kept.at(-1)?.elapsedMs ?? 0;
 }
