@@ -101,7 +101,7 @@ export function quantiseCase(c: Case, base: Partial<HdlConfig> = {}): Quantised 
   };
   const shiftFor = (peak: number, bits: number, signed: boolean) => Math.max(0, bitLen(peak) + 1 - (signed ? bits - 1 : bits));
   if (cfg.mode === "filtered") {
-    cfg.eligShift = shiftFor(peaks({ eligShift: 0, eligBits: 48, accShift: 0, accBits: 2 }, "e"), widths.eligBits, false);
+    cfg.eligShift = shiftFor(peaks({ eligShift: 0, eligBits: 48, accShift: 0, accBits: 52 }, "e"), widths.eligBits, false);
     cfg.accShift = shiftFor(peaks({ accShift: 0, accBits: 52 }, "a"), widths.accBits, true);
   } else {
     cfg.gainShift = shiftFor(peaks({}, "g"), widths.learnBits, true);

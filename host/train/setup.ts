@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { InputError } from "../cli/errors.ts";
 import type { FeedbackKind, Params, Rule } from "../model/types.ts";
 import { forward } from "../reference/simulate.ts";
-import { createTask, toCase, type TaskOptions } from "../tasks/index.ts";
+import { createTask, findTask, toCase, type TaskOptions } from "../tasks/index.ts";
 import type { OptimizerConfig } from "./optimizer.ts";
 import { readRunSpec, type RunSpec } from "./run-config.ts";
 import type { RunInfo } from "../report/rundir.ts";
@@ -32,6 +32,8 @@ export function setupFromConfig(path: string): RunSetup {
 
 export interface TaskRunOptions {
   task: string;
+  /** Use the task's short-run option set (TaskDef.quick) under the given options. */
+  quick: boolean;
   seed: number;
   taskOptions: Partial<TaskOptions>;
   rule: Rule;
@@ -43,7 +45,7 @@ export interface TaskRunOptions {
 
 export function setupFromTask(o: TaskRunOptions): RunSetup {
   if (o.feedback === "adaptive") throw new InputError("--feedback", "tasks train with 'symmetric' or 'random' feedback");
-  const inst = createTask(o.task, o.seed, o.taskOptions);
+  const inst = createTask(o.task, o.seed, { ...(o.quick ? findTask(o.task).quick : {}), ...o.taskOptions });
   const base = toCase(inst, inst.trial(0), { feedback: o.feedback, name: `${o.task}-seed${o.seed}` });
   const spec: RunSpec = {
     name: base.name,

@@ -36,6 +36,7 @@ function setup(args: ParsedArgs): RunSetup {
   const optimizer = parseOptimizer({ kind: flagChoice(args, "optimizer", ["gd", "adam"] as const, "adam"), lr: flagNumber(args, "lr", 5e-3, 1e-12) });
   return setupFromTask({
     task: task!,
+    quick: args.flags.has("quick"),
     seed: flagInt(args, "seed", 1, 0, 2 ** 32 - 1),
     taskOptions: taskOptions(args),
     rule: flagChoice<Rule>(args, "rule", ["eprop", "bptt"], "eprop"),
@@ -54,13 +55,13 @@ export const trainCommand: Command = {
   summary: "train a network (MODEL.md training loop) on the host reference or a board",
   usage:
     "edgeprop train (--config run.json | --task pattern|evidence|store-recall|fashion-mnist [--seed N] [--iterations N] " +
-    "[--rule eprop|bptt] [--feedback symmetric|random] [--optimizer adam|gd] [--lr X] [--task-opt k=v,...]) " +
+    "[--quick] [--rule eprop|bptt] [--feedback symmetric|random] [--optimizer adam|gd] [--lr X] [--task-opt k=v,...]) " +
     "[--board host|sim|BOARD] [--port PATH] [--fault-rate X] [--out DIR] [--checkpoint-every N] [--resume] [--json]",
   async run(argv) {
     const args = parseArgs(
       argv,
       ["config", "task", "seed", "iterations", "rule", "feedback", "optimizer", "lr", "task-opt", "test-trials", "board", "port", "fault-rate", "out", "checkpoint-every"],
-      ["resume", "json"],
+      ["resume", "json", "quick"],
     );
     const s = setup(args);
     const { spec } = s;
