@@ -1,5 +1,6 @@
 // Field readers for JSON input: each names the offending field and the expected value in its
 // InputError, so a bad case file is answered with one precise line, never a crash.
+import { readFileSync } from "node:fs";
 import { InputError } from "../cli/errors.ts";
 
 export type Json = unknown;
@@ -88,4 +89,16 @@ export function parseJsonLenient(text: string, source: string): Json {
       throw new InputError(source, `not valid JSON (${(err as Error).message})`);
     }
   }
+}
+
+/** Reads a JSON input file; a missing or unreadable file is an InputError naming the path. */
+export function readJsonFile(path: string): Json {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError(path, code === "ENOENT" ? "no such file" : `cannot read (${code ?? (err as Error).message})`);
+  }
+  return parseJsonLenient(text, path);
 }

@@ -1,10 +1,9 @@
 // Reads and validates a `hil-case/1` document (see host/case/README.md), filling MODEL.md's
 // defaults. Everything downstream may assume a Case is well-formed: shapes match, numbers
 // are finite, time constants are positive.
-import { readFileSync } from "node:fs";
 import { InputError } from "../cli/errors.ts";
 import type { Case, Feedback, FeedbackKind, ModelConfig, Params, RateReg } from "../model/types.ts";
-import { bool, choice, finite, intIn, matrix, obj, parseJsonLenient, positive, vector, type Json } from "./fields.ts";
+import { bool, choice, finite, intIn, matrix, obj, positive, readJsonFile, vector, type Json } from "./fields.ts";
 
 /** Largest layer sizes a case may declare: beyond these no board of ours could hold it. */
 export const LIMITS = { maxUnits: 65536, maxSteps: 10_000_000 } as const;
@@ -126,14 +125,7 @@ function checkCeTargets(targets: number[][], mask: number[]): void {
 }
 
 export function readCaseFile(path: string): Case {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError(path, code === "ENOENT" ? "no such file" : `cannot read (${code ?? (err as Error).message})`);
-  }
-  return parseCase(parseJsonLenient(text, path), path);
+  return parseCase(readJsonFile(path), path);
 }
 
 export function zeros(rows: number, cols: number): number[][] {

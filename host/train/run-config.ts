@@ -2,12 +2,11 @@
 // `optimizer`, `iterations` and optionally `trials` and `freeze`, as MODEL.md's training loop
 // defines them. Iteration n (1-based) runs trial (n-1) mod trials.length.
 import { InputError } from "../cli/errors.ts";
-import { choice, intIn, obj, parseJsonLenient, type Json } from "../case/fields.ts";
+import { choice, intIn, obj, readJsonFile, type Json } from "../case/fields.ts";
 import { parseCase } from "../case/parse.ts";
 import type { Case, Rule } from "../model/types.ts";
 import type { Trial } from "../tasks/task.ts";
 import { parseOptimizer, type OptimizerConfig } from "./optimizer.ts";
-import { readFileSync } from "node:fs";
 
 export const TRAINABLE = ["wIn", "wRec", "wOut", "bOut"] as const;
 export type Trainable = (typeof TRAINABLE)[number];
@@ -69,12 +68,5 @@ export function parseRunSpec(x: Json, source = "run"): RunSpec {
 }
 
 export function readRunSpec(path: string): RunSpec {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError(path, code === "ENOENT" ? "no such file" : `cannot read (${code})`);
-  }
-  return parseRunSpec(parseJsonLenient(text, path), path);
+  return parseRunSpec(readJsonFile(path), path);
 }
