@@ -8,6 +8,9 @@ import { loadBoards, getBoard } from "../boards/index.ts";
 import { REPO_ROOT, buildFirmware, type FirmwareBuild } from "../host/firmware/build.ts";
 import { bootQemu, parseIcount, stopQemu } from "../host/firmware/qemu.ts";
 import { buildEchoWasm, resolveWasm } from "../host/firmware/source.ts";
+import { startQemuBoard } from "../host/firmware/qemuBoard.ts";
+import { randomCase } from "../host/case/random.ts";
+import { gradOverSerial } from "../host/sim/backend.ts";
 import type { BenchSection } from "./section.ts";
 import { median } from "./stats.ts";
 
@@ -80,6 +83,32 @@ export const mcuSection: BenchSection = {
       const c = await qemuCost(echoBuilds.get(id)!, id, 3);
       costs[id] = c;
       lines.push(`| ${id} | ${c.bootMs.toFixed(0)} | ${c.initInsns} | ${c.pollInsns} |`);
+    }
+    // One e-prop gradient case end to end over the pty (HELLO, CONFIGURE, WRITE, RUN, GRADS).
+    const shapes = [
+      { neuron: "lif" as const, recurrent: false, nIn: 8, nRec: 16, nOut: 3, T: 50 },
+      { neuron: "alif" as const, recurrent: true, nIn: 8, nRec: 32, nOut: 3, T: 50 },
+    ];
+    lines.push("", "| e-prop case (firmware over the pty) | board | instructions in busy polls | wall ms |", "| --- | --- | ---: | ---: |");
+    for (const shape of shapes) {
+      const c = randomCase({ ...shape, seed: 3 });
+      for (const id of ["qemu-mps2-an386", "qemu-mps2-an500"]) {
+        try {
+          const board = await startQemuBoard({ board: id, icount: true });
+          try {
+            const t0 = performance.now();
+            await gradOverSerial(c, board.port);
+            const ms = performance.now() - t0;
+            await new Promise((r) => setTimeout(r, 200));
+            const insns = board.costs().polls.reduce((a, b) => a + b, 0);
+            lines.push(`| ${shape.neuron} nIn ${shape.nIn} nRec ${shape.nRec} nOut ${shape.nOut} T ${shape.T}${shape.recurrent ? " recurrent" : ""} | ${id} | ${insns} | ${ms.toFixed(0)} |`);
+          } finally {
+            await board.stop();
+          }
+        } catch (err) {
+          log(`mcu: e-prop case on ${id} failed: ${(err as Error).message.split("\n")[0]}`);
+        }
+      }
     }
     lines.push(
       "",

@@ -3,9 +3,11 @@ import type { BenchSection } from "./section.ts";
 import { epropStepSection } from "./eprop-step.ts";
 import { salSection } from "./sal.ts";
 import { fpgaSection } from "./fpga.ts";
+import { linkSection } from "./link.ts";
 
 export const sections: BenchSection[] = [
   epropStepSection,
   salSection,
+  linkSection,
   fpgaSection,
 ];

@@ -8,6 +8,7 @@ import { bitLen, clog2 } from "./fixed.ts";
 
 export type HdlMode = "filtered" | "online";
 export type HdlMemory = "bram" | "spram";
+export type HdlUpdate = "trial" | "step";
 
 export interface HdlConfig {
   nIn: number;
@@ -19,6 +20,9 @@ export interface HdlConfig {
   mode: HdlMode;
   /** Where the per-synapse memories live: inferred block RAM, or SB_SPRAM256KA (iCE40 UP). */
   memory: HdlMemory;
+  /** `trial`: LEARN accumulates into acc, COMMIT applies it (weights fixed within a trial, MODEL.md);
+   *  `step`: LEARN updates the weights directly every step (no acc memory; w -= rshr(inc, accShift)). */
+  update: HdlUpdate;
   /** Membrane / presynaptic-trace decay exp(-dt/tauMem), readout decay exp(-dt/tauOut). */
   alpha: number;
   kappa: number;
@@ -54,6 +58,7 @@ export const DEFAULTS: Omit<HdlConfig, "weights"> = {
   recurrent: false,
   mode: "filtered",
   memory: "bram",
+  update: "trial",
   alpha: Math.exp(-1 / 20),
   kappa: Math.exp(-1 / 20),
   vTh: 1,
@@ -101,6 +106,7 @@ export function parseHdlConfig(x: Json, source = "hdl config"): HdlConfig {
   if (o.recurrent !== undefined) c.recurrent = bool(o.recurrent, "recurrent");
   if (o.mode !== undefined) c.mode = choice(o.mode, "mode", ["filtered", "online"] as const);
   if (o.memory !== undefined) c.memory = choice(o.memory, "memory", ["bram", "spram"] as const);
+  if (o.update !== undefined) c.update = choice(o.update, "update", ["trial", "step"] as const);
   for (const k of ["alpha", "kappa"] as const) {
     if (o[k] !== undefined) {
       const v = finite(o[k], k);
@@ -181,14 +187,12 @@ export function derive(c: HdlConfig): Derived {
   };
 }
 
-/** Each shift may not exceed the width of the value it shifts (generator and golden agree on these). */
+/** Each shift the mode uses may not exceed the width of the value it shifts. */
 export function shiftLimits(c: HdlConfig, psiBits: number): [keyof HdlConfig, number][] {
-  return [
-    ["eligShift", psiBits + c.traceBits],
-    ["accShift", c.mode === "filtered" ? c.learnBits + c.eligBits + 1 : c.learnBits + c.traceBits + 1],
-    ["gainShift", c.learnBits + psiBits + 1],
-    ["commitShift", c.accBits],
-  ];
+  const common: [keyof HdlConfig, number][] = c.update === "trial" ? [["commitShift", c.accBits]] : [];
+  return c.mode === "filtered"
+    ? [["eligShift", psiBits + c.traceBits], ["accShift", c.learnBits + c.eligBits + 1], ...common]
+    : [["gainShift", c.learnBits + psiBits + 1], ["accShift", c.learnBits + c.traceBits + 1], ...common];
 }
 
 /** Quantise a real weight to the config's weight format (round half up, saturate). */

@@ -77,17 +77,25 @@ export class GoldenCore {
           const e = diag ? 0 : satU(rshr(psi * this.pre[i]!, c.eligShift), c.eligBits);
           const eb = satU(rshr(kappaInt * this.e[s]!, c.decayFrac) + e, c.eligBits);
           this.e[s] = eb;
-          if (!diag) this.a[s] = satS(this.a[s]! + rshr(L * eb, c.accShift), c.accBits);
+          if (!diag) this.apply(s, rshr(L * eb, c.accShift));
         } else if (!diag) {
-          this.a[s] = satS(this.a[s]! + rshr(g * this.pre[i]!, c.accShift), c.accBits);
+          this.apply(s, rshr(g * this.pre[i]!, c.accShift));
         }
       }
     }
   }
 
-  /** COMMIT: w -= rshr(acc, commitShift) with saturation; acc = 0. */
+  /** update `trial`: acc += inc; update `step`: w -= inc (both saturating). */
+  private apply(s: number, inc: number): void {
+    const c = this.d.cfg;
+    if (c.update === "trial") this.a[s] = satS(this.a[s]! + inc, c.accBits);
+    else this.w[s] = satS(this.w[s]! - inc, c.weightBits);
+  }
+
+  /** COMMIT: w -= rshr(acc, commitShift) with saturation; acc = 0 (no-op with update `step`). */
   commit(): void {
     const c = this.d.cfg;
+    if (c.update === "step") return;
     for (let s = 0; s < this.d.nSyn; s++) {
       this.w[s] = satS(this.w[s]! - rshr(this.a[s]!, c.commitShift), c.weightBits);
       this.a[s] = 0;
@@ -101,6 +109,8 @@ export interface Stimulus {
   x: number[][]; // [T][nIn] 0/1
   l: number[][] | null; // [T][nRec] integers, or null for a forward-only run
   commit: boolean;
+  /** false: the testbench skips loading w over the bus (the $readmemh init file holds them). */
+  loadWeights?: boolean;
 }
 
 /** What the testbench reports (and the golden model predicts). */

@@ -50,6 +50,7 @@ export function quantiseCase(c: Case, base: Partial<HdlConfig> = {}): Quantised 
   checkSupported(c);
   const m = c.model;
   const dec = decays(m);
+  if (base.update === "step") throw new InputError("update", "'step' changes the weights within the trial; fpga-sim computes gradients at fixed weights, use 'trial'");
   const cfg: HdlConfig = { ...DEFAULTS, ...base, nIn: m.nIn, nRec: m.nRec, recurrent: true, alpha: dec.alpha, kappa: dec.kappa, vTh: m.vTh };
   delete cfg.weights;
   // weights: the core's weight is zeta*w; use the full signed range

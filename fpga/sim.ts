@@ -33,8 +33,10 @@ export class IverilogSim {
     const d = this.d;
     const c = d.cfg;
     const n = this.runs++;
-    const stim = [`${s.x.length} ${s.l ? 1 : 0} ${s.commit ? 1 : 0}`];
-    stim.push(s.w.map((w) => toHex(w, 32)).join(" "));
+    const load = s.loadWeights ?? true;
+    if (!load && c.memory === "spram") throw new Error("SPRAM cannot be initialised: the weights must be loaded over the bus");
+    const stim = [`${s.x.length} ${s.l ? 1 : 0} ${s.commit ? 1 : 0} ${load ? 1 : 0}`];
+    if (load) stim.push(s.w.map((w) => toHex(w, 32)).join(" "));
     for (let t = 0; t < s.x.length; t++) {
       const words: string[] = [];
       for (let k = 0; k < d.xWords; k++) {

@@ -278,6 +278,71 @@ describe("firmware dispatcher", () => {
   });
 });
 
+describe("long requests over several polls (bounded work per poll)", () => {
+  const model = { nIn: 200, nRec: 300, nOut: 2 };
+  const steps = 20;
+  const runBody = () => encodeBody({
+    n: steps, x: new Uint8Array(steps * 25).map((_, i) => (i * 37) & 0x55), tg: f32le(new Array(steps * 2).fill(0.25)), rs: true, end: true, o: 1,
+  });
+
+  it("a long RUN keeps the board responsive: a retransmission gets ACK, another request BUSY, then exactly one answer", async () => {
+    const b = await RawBoard.start(fwWasm);
+    b.req(MsgType.HELLO, { mf: 2048 });
+    b.req(MsgType.CONFIGURE, model, 2);
+    const run = encodeFrame({ type: MsgType.RUN, flags: 0, seq: 3, body: runBody() });
+    b.frames.length = 0;
+    b.fw.feed(run);
+    b.fw.poll();
+    expect(b.frames.length).toBe(0);
+    expect(b.fw.busy).toBe(true);
+    b.fw.feed(run); // the host's retransmission
+    b.fw.poll();
+    expect(b.frames.map((f) => [f.type, f.seq, f.flags])).toEqual([[MsgType.ACK, 3, FLAG_RESPONSE]]);
+    b.frames.length = 0;
+    b.fw.feed(encodeFrame({ type: MsgType.PING, flags: 0, seq: 4, body: encodeBody({}) }));
+    b.fw.poll();
+    expect(b.frames.length).toBe(1);
+    expect(decodeBody(b.frames[0]!.body)).toMatchObject({ c: ErrorCode.BUSY });
+    b.frames.length = 0;
+    let polls = 0;
+    while (b.fw.busy) {
+      b.fw.poll();
+      polls++;
+    }
+    expect(polls).toBeGreaterThan(3);
+    expect(b.frames.length).toBe(1);
+    const done = b.frames[0]!;
+    expect([done.type, done.seq]).toEqual([MsgType.RUN, 3]);
+    const body = decodeBody(done.body);
+    expect(body).toMatchObject({ n: steps, t: steps });
+    // the same RUN done in one go (pump) on a fresh board gives the same bytes
+    const c = await RawBoard.start(fwWasm);
+    c.req(MsgType.HELLO, { mf: 2048 });
+    c.req(MsgType.CONFIGURE, model, 2);
+    const once = c.send(run);
+    expect(once.length).toBe(1);
+    expect(once[0]!.body).toEqual(done.body);
+    // and a retransmission after completion gets the cached answer
+    b.frames.length = 0;
+    b.fw.feed(run);
+    b.fw.pump();
+    expect(b.frames.length).toBe(1);
+    expect(b.frames[0]!.body).toEqual(done.body);
+  });
+
+  it("the session waits through ACKs for a slow board", async () => {
+    const fw = await FirmwareHost.create(fwWasm, { boardId: "slow" });
+    fw.init();
+    const s = new Session(new InProcessTransport(fw, 1, true), { timeoutMs: 3, retries: 2 });
+    await s.connect();
+    await s.request(MsgType.CONFIGURE, model);
+    const r = await s.request(MsgType.RUN, decodeBody(runBody()));
+    expect(r).toMatchObject({ n: steps, t: steps });
+    expect(s.stats.acks).toBeGreaterThan(0);
+    await s.close();
+  });
+});
+
 describe("session over the firmware", () => {
   async function session(faultRate = 0, seed = 1) {
     const fw = await FirmwareHost.create(fwWasm, { boardId: "sim" });

@@ -68,6 +68,7 @@ describe("fpga: golden fixed point vs float64 e-prop", () => {
   it("refuses what the core does not implement, naming the case field", () => {
     expect(() => quantiseCase(randomCase({ seed: 1, neuron: "alif" }))).toThrow(/model.neuron: the FPGA core implements LIF only/);
     expect(() => quantiseCase(randomCase({ seed: 1, refractory: 2, T: 60 }))).toThrow(/model.refractory/);
+    expect(() => quantiseCase(randomCase({ seed: 1 }), { update: "step" })).toThrow(/update: 'step' changes the weights/);
   });
 });
 

@@ -41,10 +41,11 @@ parentPort.on("message", (inputs) => {
     rx = inputs[i]; rxOff = 0; tx = [];
     try {
       let k = 0;
-      do { inst.exports.poll(); k++; } while (rxOff < rx.length && k < 100000);
+      // poll until the input is consumed and the firmware is not busy (a long RUN spans polls)
+      do { inst.exports.poll(); k++; } while ((rxOff < rx.length || inst.exports.busy()) && k < 100000);
       inst.exports.poll();
       polls += k + 1;
-      if (rxOff < rx.length) { parentPort.postMessage({ error: "input not consumed after 100000 polls", index: i }); return; }
+      if (rxOff < rx.length || inst.exports.busy()) { parentPort.postMessage({ error: "input not consumed / still busy after 100000 polls", index: i }); return; }
     } catch (e) {
       parentPort.postMessage({ error: "trap: " + (e && e.message), index: i }); return;
     }
@@ -128,7 +129,7 @@ function generator(seed: number) {
       if (m === 0) return wire(frameBytes({ ...h, type: MsgType.HELLO, body: encode({ mf: 256 + int(4000) }) }));
       if (m === 1) return wire(frameBytes({ ...h, type: MsgType.PING, body: encode({ d: bytes(int(200)) }) }));
       if (m === 2) {
-        dims = { nIn: 1 + int(20), nRec: 1 + int(30), nOut: 1 + int(4) };
+        dims = r() < 0.1 ? { nIn: 100, nRec: 200, nOut: 2 } : { nIn: 1 + int(20), nRec: 1 + int(30), nOut: 1 + int(4) }; // big: RUN spans polls
         return wire(frameBytes({ ...h, type: MsgType.CONFIGURE, body: encode({
           ...dims, neuron: pick(["lif", "alif"]), beta: r() < 0.3 ? 0.5 : 0, optimizer: pick(["gd", "adam"]), loss: pick(["mse", "ce"]),
           feedback: pick(["symmetric", "random"]), refractory: int(3), rateReg: r() < 0.3 ? { cReg: 1, fTargetHz: 10 } : null,

@@ -14,6 +14,7 @@ import { wasmBackend } from "../host/backends/wasm.ts";
 import { simBackend, gradOverSerial } from "../host/sim/backend.ts";
 import { DeviceClient } from "../host/session/client.ts";
 import { startInProcessBoard } from "../host/sim/inprocess.ts";
+import { startFaultProxy } from "../host/transport/proxy.ts";
 
 describe("sim board over a pty", () => {
   let sim: Sim;
@@ -167,6 +168,24 @@ describe("board crash mid-training (protocol level)", () => {
       expect(await c.readParams()).toEqual(want);
       await s.close();
     } finally {
+      await sim.stop();
+    }
+  }, 60_000);
+});
+
+describe("fault proxy between host and board", () => {
+  it("a 2e-3 byte-error proxy in front of the sim board: grad equals the clean one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "edgeprop-proxy-"));
+    const sim = await startSim({ dir: join(dir, "sim") });
+    const proxy = await startFaultProxy(sim.port, join(dir, "proxy"), { rate: 2e-3, seed: 5 });
+    try {
+      const c = randomCase({ seed: 31, recurrent: true, nIn: 20, nRec: 30, T: 200 });
+      const want = await wasmBackend.grad(c, { rule: "eprop", flags: {} });
+      expect(await gradOverSerial(c, proxy.port, { maxFrame: 512 })).toEqual(want);
+      const hits = (x: typeof proxy.toBoard.stats) => x.dropped + x.flipped + x.duplicated;
+      expect(hits(proxy.toBoard.stats) + hits(proxy.toHost.stats)).toBeGreaterThan(0);
+    } finally {
+      await proxy.stop();
       await sim.stop();
     }
   }, 60_000);

@@ -92,6 +92,11 @@ export function dispatcherInit(): void {
   sendLog(1, "edgeprop firmware ready", true);
 }
 
+/** True while a request is in progress over several polls (a long RUN). */
+export function dispatcherBusy(): bool {
+  return pending;
+}
+
 /** One bounded slice of work: drain the UART (at most 16 KiB), then advance a pending request. */
 export function dispatcherPoll(): void {
   for (let k = 0; k < 64; k++) {

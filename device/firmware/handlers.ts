@@ -13,11 +13,11 @@
 import {
   mpReadMap, mpNext, mpStrIs, mpReadU32, vU32, mpReadNum, vF64, mpReadBool, vBool, mpReadBin,
   tPtr, tLen, tInt, tFloat, T_NIL, T_MAP, T_STR, T_BIN, T_INT, T_FLOAT,
-  mpWriteMap, mpWriteArray, mpWriteStr, mpWriteUint, mpWriteF64, mpWriteBinReserve, mpReserve,
+  mpWriteMap, mpWriteArray, mpWriteStr, mpWriteUint, mpWriteF64, mpWriteBinReserve, mpReserve, mpWritten,
 } from "./msgpack";
 import {
   fail, errCode, E_BAD_FIELD, E_BAD_SHAPE, E_BAD_VALUE, E_NO_MEMORY, E_NOT_CONFIGURED, E_UNSUPPORTED,
-  E_STORAGE,
+  E_STORAGE, E_INTERNAL,
 } from "./errors";
 import { readKey, failKey } from "./dispatcher";
 import { crc32c } from "./crc32c";
@@ -446,51 +446,81 @@ export function hRun(): i32 {
 
   if (rs) epReset();
   epInjectL(hasLs);
+  // the run continues over several polls if it is long (bounded work per poll, device/HAL.md)
+  rSteps = steps; rT = 0; rXf = xf; rXRow = xRow; rX = xPtr; rTg = hasTg ? tgPtr : 0; rM = hasM ? mPtr : 0;
+  rLs = hasLs ? lsPtr : 0; rLearn = learn; rEnd = end; rYAt = yAt; rScAt = scAt; rZAt = zAt; rTAt = tAt;
+  rBodyStart = tAt - 0; // any address inside the body: checked when the writer is re-established
+  rBodyLen = mpWritten();
+  rActive = true;
+  return runSome();
+}
+
+// ---- the RUN in progress (pointers into the request frame, which the dispatcher keeps) ----
+let rActive: bool = false;
+let rSteps: u32 = 0, rT: u32 = 0, rXf: u32 = 0, rXRow: u32 = 0;
+let rX: usize = 0, rTg: usize = 0, rM: usize = 0, rLs: usize = 0;
+let rLearn: bool = false, rEnd: bool = false;
+let rYAt: usize = 0, rScAt: usize = 0, rZAt: usize = 0, rTAt: usize = 0, rBodyStart: usize = 0;
+let rBodyLen: u32 = 0;
+
+/** Synapse-steps of work per poll (at least one step): ~15 ms on a Cortex-M4 at 180 MHz. */
+const WORK_PER_POLL: u64 = 1 << 18;
+
+/** Advances the RUN by a bounded amount of work; finishes the response when the last step is done. */
+function runSome(): i32 {
   const pAct = epPtr(FLD_ACT), pTarget = epPtr(FLD_TARGET), pZ = epPtr(FLD_Z), pY = epPtr(FLD_Y), pL = epPtr(FLD_L);
   const tgRow = <usize>nOut << 2;
-  for (let t: u32 = 0; t < steps; t++) {
+  const zRow: u32 = (<u32>nRec + 7) >> 3;
+  const perStep: u64 = <u64>(nIn + nRec + nOut) * <u64>nRec + 1;
+  let budget: u64 = WORK_PER_POLL;
+  do {
+    const t = rT;
     // x^t
-    if (xf == 0) {
-      const row = xPtr + <usize>(t * xRow);
+    if (rXf == 0) {
+      const row = rX + <usize>(t * rXRow);
       for (let i = 0; i < nIn; i++) {
         store<f32>(pAct + (<usize>i << 2), ((load<u8>(row + <usize>(i >> 3)) >> <u8>(i & 7)) & 1) != 0 ? <f32>1 : <f32>0);
       }
     } else {
-      memory.copy(pAct, xPtr + <usize>t * (<usize>nIn << 2), <usize>nIn << 2);
+      memory.copy(pAct, rX + <usize>t * (<usize>nIn << 2), <usize>nIn << 2);
     }
-    if (hasTg) memory.copy(pTarget, tgPtr + <usize>t * tgRow, tgRow);
+    if (rTg != 0) memory.copy(pTarget, rTg + <usize>t * tgRow, tgRow);
     else memory.fill(pTarget, 0, tgRow);
-    const mask: f32 = hasM ? <f32>((load<u8>(mPtr + <usize>(t >> 3)) >> <u8>(t & 7)) & 1) : 1;
-    if (hasLs) {
+    const mask: f32 = rM != 0 ? <f32>((load<u8>(rM + <usize>(t >> 3)) >> <u8>(t & 7)) & 1) : 1;
+    if (rLs != 0) {
       epForward(mask);
-      memory.copy(pL, lsPtr + <usize>t * (<usize>nRec << 2), <usize>nRec << 2);
-      if (learn) epLearn();
-    } else if (learn) {
+      memory.copy(pL, rLs + <usize>t * (<usize>nRec << 2), <usize>nRec << 2);
+      if (rLearn) epLearn();
+    } else if (rLearn) {
       epStep(mask);
     } else {
       epForward(mask);
     }
-    if (yAt != 0) memory.copy(yAt + <usize>t * tgRow, pY, tgRow);
-    if (scAt != 0 || zAt != 0) {
+    if (rYAt != 0) memory.copy(rYAt + <usize>t * tgRow, pY, tgRow);
+    if (rScAt != 0 || rZAt != 0) {
       for (let j = 0; j < nRec; j++) {
         if (load<f32>(pZ + (<usize>j << 2)) != 0) {
-          if (scAt != 0) {
-            const a = scAt + (<usize>j << 1);
+          if (rScAt != 0) {
+            const a = rScAt + (<usize>j << 1);
             const c = load<u16>(a);
             if (c != 0xffff) store<u16>(a, c + 1);
           }
-          if (zAt != 0) {
-            const a = zAt + <usize>(t * zRow) + <usize>(j >> 3);
+          if (rZAt != 0) {
+            const a = rZAt + <usize>(t * zRow) + <usize>(j >> 3);
             store<u8>(a, load<u8>(a) | <u8>(1 << <u8>(j & 7)));
           }
         }
       }
     }
-  }
+    rT++;
+    budget = budget > perStep ? budget - perStep : 0;
+  } while (rT < rSteps && budget > 0);
+  if (rT < rSteps) return H_PENDING;
+  rActive = false;
   // t as uint32 (0xce + big-endian): a valid, if not minimal, MessagePack uint
-  store<u8>(tAt, 0xce);
-  store<u32>(tAt + 1, bswap<u32>(<u32>epSteps()));
-  if (end) {
+  store<u8>(rTAt, 0xce);
+  store<u32>(rTAt + 1, bswap<u32>(<u32>epSteps()));
+  if (rEnd) {
     const loss = epFinish();
     mpWriteStr("loss");
     mpWriteF64(loss);
@@ -498,6 +528,17 @@ export function hRun(): i32 {
   return H_DONE;
 }
 
+/** Called by the dispatcher from each poll() while a request is pending (the writer is at the body start). */
+export function hContinue(): i32 {
+  if (!rActive) return fail(E_INTERNAL, "", "no pending request");
+  // the response body written so far is still in the buffer: move the writer past it
+  const at = mpReserve(rBodyLen);
+  if (at == 0 || rBodyStart < at || rBodyStart >= at + <usize>rBodyLen) {
+    rActive = false;
+    return fail(E_INTERNAL, "", "pending response buffer moved");
+  }
+  return runSome();
+}
 
 function allFinite(p: usize, n: u32): bool {
   for (let i: u32 = 0; i < n; i++) if (!isFinite(load<f32>(p + (<usize>i << 2)))) return false;
@@ -730,10 +771,6 @@ export function hCheckpoint(): i32 {
 }
 
 // ---------------------------------------------------------------- RESET, continue
-export function hContinue(): i32 {
-  return fail(E_UNSUPPORTED, "", "no pending request");
-}
-
 /** RESET: bit 1 state, 2 gradients/traces (both: a new trial), 4 optimizer, 8 everything. */
 export function hReset(k: u32): i32 {
   if ((k & 8) != 0) {

@@ -1,5 +1,7 @@
-// The firmware entry: exports init() and poll() (device/HAL.md). Build: see device/firmware/README.md.
-import { dispatcherInit, dispatcherPoll } from "./dispatcher";
+// The firmware entry: exports init() and poll() (device/HAL.md), BOARD_ID (a board may write
+// its id there before init) and busy() (optional: 1 while a request is spread over several
+// polls, so a host-side board loop such as the sim's can keep polling without sleeping).
+import { dispatcherInit, dispatcherPoll, dispatcherBusy } from "./dispatcher";
 export { BOARD_ID } from "./dispatcher";
 
 export function init(): void {
@@ -8,4 +10,8 @@ export function init(): void {
 
 export function poll(): void {
   dispatcherPoll();
+}
+
+export function busy(): i32 {
+  return dispatcherBusy() ? 1 : 0;
 }

@@ -8,7 +8,7 @@ import {
   mpWriteBegin, mpWritten, wErr, mpWriteNil, mpWriteBool, mpWriteInt, mpWriteU64, mpWriteF32, mpWriteF64,
   mpWriteStrBytes, mpWriteBin, mpWriteArray, mpWriteMap,
 } from "./msgpack";
-export { init, poll, BOARD_ID } from "./main";
+export { init, poll, busy, BOARD_ID } from "./main";
 
 /** Scratch areas for the host: IN (src) and OUT (dst), 32 KiB each. */
 export const IN: usize = memory.data(32768, 16);

@@ -21,6 +21,7 @@ export function memSpecs(d: Derived): MemSpec[] {
     { name: "pre", depth: d.nPre, width: c.traceBits, style: "bram", init: "pre_init.hex" },
   ];
   if (c.mode === "filtered") specs.splice(1, 0, { name: "e", depth: d.nSyn, width: c.eligBits, style: c.memory, init: "e_init.hex" });
+  if (c.update === "step") return specs.filter((m) => m.name !== "a");
   return specs;
 }
 
@@ -46,7 +47,9 @@ export function coreVerilog(d: Derived): string {
   L.push(`  input wire clk,`, `  input wire rst,`, `  input wire bus_valid,`, `  input wire bus_write,`);
   L.push(`  input wire [${AW - 1}:0] bus_addr,`, `  input wire [31:0] bus_wdata,`);
   L.push(`  output reg [31:0] bus_rdata,`, `  output reg bus_rvalid,`, `  output wire busy`, `);`);
-  const unusedStates = filtered ? ["LN_G"] : [];
+  const trial = c.update === "trial";
+  const TW = trial ? AB : WB; // width of the array LEARN writes: acc (trial) or the weights (step)
+  const unusedStates = [...(filtered ? ["LN_G"] : []), ...(trial ? [] : ["CM_RD", "CM_WR"])];
   STATES.forEach((s, k) => {
     if (!unusedStates.includes(s)) L.push(`  localparam [${STB - 1}:0] ${st(s)} = ${STB}'d${k};`);
   });
@@ -54,7 +57,7 @@ export function coreVerilog(d: Derived): string {
   L.push(`  reg [${IB - 1}:0] i;`, `  reg [${JB - 1}:0] j;`, `  reg [${SB - 1}:0] s;`, `  reg [${SB - 1}:0] k;`);
   L.push(`  reg [${c.nIn - 1}:0] xs;`, `  reg [${c.nRec - 1}:0] zs;`, `  reg [${c.nRec - 1}:0] zp;`);
   L.push(`  reg [${d.sumBits - 1}:0] sum;`, `  reg fw_v;`, `  reg fw_take;`, `  reg tr_spk;`, `  reg [${VB + 1}:0] leak_r;`, `  reg rst_r;`, `  reg [${VB - 1}:0] vn_r;`, `  reg [${VB}:0] adv_r;`);
-  L.push(`  reg [${PB - 1}:0] psi_r;`, `  reg [${LB - 1}:0] l_r;`, `  reg [${AB - 1}:0] a_r;`);
+  L.push(`  reg [${PB - 1}:0] psi_r;`, `  reg [${LB - 1}:0] l_r;`, `  reg [${TW - 1}:0] a_r;`);
   // LEARN pipeline (2 clocks per synapse): R read | D e = h*pre, latch ebar, acc | K ebar' | A acc' and write back
   L.push(`  reg rv, dv, kv, row_done, r_diag, d_diag, k_diag;`, `  reg [${SB - 1}:0] r_s;`, `  reg [${SB - 1}:0] d_s;`, `  reg [${SB - 1}:0] k_s;`);
   if (filtered) L.push(`  reg [${EB - 1}:0] e_r;`, `  reg [${EB - 1}:0] eo_r;`, `  reg [${EB - 1}:0] eb_r;`);
@@ -113,33 +116,41 @@ export function coreVerilog(d: Derived): string {
     eVal = n.wire(EB, `r_diag ? ${EB}'d0 : ${e.name}`, "eval");
     ebNew = n.satU(n.addU(n.rshrU(n.mulUU(sig("eo_r", EB), kappaC!), DF), sig("e_r", EB)), EB, "ebar");
     const inc = n.rshrS(n.mulSU(sig("l_r", LB), sig("eb_r", EB)), c.accShift, "inc");
-    aNew = n.satS(n.addS(sig("a_r", AB), inc), AB, "anew");
+    aNew = trial ? n.satS(n.addS(sig("a_r", AB), inc), AB, "anew") : n.satS(n.subS(sig("a_r", WB), inc), WB, "wstep");
   } else {
     gNew = n.satS(n.rshrS(n.mulSU(sig("l_r", LB), sig("psi_r", PB)), c.gainShift), LB, "g");
     prodNew = n.mulSU(sig("g_r", LB), sig("pre_d", TB), "prod");
     const inc = n.rshrS(sig("prod_r", LB + TB + 1), c.accShift, "inc");
-    aNew = n.satS(n.addS(sig("a_r", AB), inc), AB, "anew");
+    aNew = trial ? n.satS(n.addS(sig("a_r", AB), inc), AB, "anew") : n.satS(n.subS(sig("a_r", WB), inc), WB, "wstep");
   }
-  const aWr = n.wire(AB, `k_diag ? a_r : ${aNew.name}`, "awr");
+  const aWr = n.wire(TW, `k_diag ? a_r : ${aNew.name}`, "awr");
   // commit: w = sat(w - rshr(acc, commitShift))
-  const wNew = n.satS(n.subS(sig("w_rd", WB), n.rshrS(sig("a_rd", AB), c.commitShift)), WB, "wnew");
+  const wNew = trial ? n.satS(n.subS(sig("w_rd", WB), n.rshrS(sig("a_rd", AB), c.commitShift)), WB, "wnew") : undefined;
   L.push(...n.lines);
 
   // memory ports
   const idle = `(state == ${st("IDLE")})`, cl = `(state == ${st("CL")})`, lpw = `(state == ${st("LP_W")})`;
   const offS = `off[${SB - 1}:0]`, offJ = `off[${JB - 1}:0]`;
   L.push(`  always @* begin`);
-  L.push(`    w_addr = ${idle} ? ${offS} : s;`);
-  L.push(`    w_we = (bus_wr & (region == 3'd${REGION.w})) | (state == ${st("CM_WR")});`);
-  L.push(`    w_wd = ${idle} ? bus_wdata[${WB - 1}:0] : ${wNew.name};`);
+  if (trial) {
+    L.push(`    w_addr = ${idle} ? ${offS} : s;`);
+    L.push(`    w_we = (bus_wr & (region == 3'd${REGION.w})) | (state == ${st("CM_WR")});`);
+    L.push(`    w_wd = ${idle} ? bus_wdata[${WB - 1}:0] : ${wNew!.name};`);
+  } else {
+    L.push(`    w_addr = ${idle} ? ${offS} : (${lpw} ? k_s : s);`);
+    L.push(`    w_we = (bus_wr & (region == 3'd${REGION.w})) | (${lpw} & kv);`);
+    L.push(`    w_wd = ${idle} ? bus_wdata[${WB - 1}:0] : ${aWr.name};`);
+  }
   if (filtered) {
     L.push(`    e_addr = ${idle} ? ${offS} : (${cl} ? k : (${lpw} ? k_s : s));`);
     L.push(`    e_we = (${cl} & ${lt("k", d.nSyn, SB)}) | (${lpw} & kv);`);
     L.push(`    e_wd = ${cl} ? ${EB}'d0 : eb_r;`);
   }
-  L.push(`    a_addr = ${idle} ? ${offS} : (${cl} ? k : (${lpw} ? k_s : s));`);
-  L.push(`    a_we = (${cl} & ${lt("k", d.nSyn, SB)}) | (${lpw} & kv) | (state == ${st("CM_WR")});`);
-  L.push(`    a_wd = (${cl} | (state == ${st("CM_WR")})) ? ${AB}'d0 : ${aWr.name};`);
+  if (trial) {
+    L.push(`    a_addr = ${idle} ? ${offS} : (${cl} ? k : (${lpw} ? k_s : s));`);
+    L.push(`    a_we = (${cl} & ${lt("k", d.nSyn, SB)}) | (${lpw} & kv) | (state == ${st("CM_WR")});`);
+    L.push(`    a_wd = (${cl} | (state == ${st("CM_WR")})) ? ${AB}'d0 : ${aWr.name};`);
+  }
   L.push(`    v_addr = ${idle} ? ${offJ} : (${cl} ? k[${JB - 1}:0] : j);`);
   L.push(`    v_we = (${cl} & ${lt("k", c.nRec, SB)}) | (state == ${st("FW_UPD")});`);
   L.push(`    v_wd = ${cl} ? ${VB}'d0 : vn_r;`);
@@ -171,12 +182,11 @@ export function coreVerilog(d: Derived): string {
   L.push(`  end`);
 
   // FSM
-  const R = (x: string) => `      ${x}`;
   L.push(`  always @(posedge clk) begin`);
   L.push(`    if (rst) begin`);
   L.push(`      state <= ${st("IDLE")}; i <= ${IB}'d0; j <= ${JB}'d0; s <= ${SB}'d0; k <= ${SB}'d0;`);
   L.push(`      xs <= ${c.nIn}'d0; zs <= ${c.nRec}'d0; zp <= ${c.nRec}'d0; sum <= ${d.sumBits}'d0; fw_v <= 1'b0; fw_take <= 1'b0; tr_spk <= 1'b0; leak_r <= ${VB + 2}'d0; rst_r <= 1'b0; vn_r <= ${VB}'d0; adv_r <= ${VB + 1}'d0;`);
-  L.push(`      psi_r <= ${PB}'d0; l_r <= ${LB}'d0; a_r <= ${AB}'d0; rd_region <= 3'd0; rd_off <= ${OB}'d0; bus_rdata <= 32'd0; bus_rvalid <= 1'b0;`);
+  L.push(`      psi_r <= ${PB}'d0; l_r <= ${LB}'d0; a_r <= ${TW}'d0; rd_region <= 3'd0; rd_off <= ${OB}'d0; bus_rdata <= 32'd0; bus_rvalid <= 1'b0;`);
   L.push(`      rv <= 1'b0; dv <= 1'b0; kv <= 1'b0; row_done <= 1'b0; r_diag <= 1'b0; d_diag <= 1'b0; k_diag <= 1'b0; r_s <= ${SB}'d0; d_s <= ${SB}'d0; k_s <= ${SB}'d0;`);
   if (filtered) L.push(`      e_r <= ${EB}'d0; eo_r <= ${EB}'d0; eb_r <= ${EB}'d0;`);
   else L.push(`      g_r <= ${LB}'d0; pre_d <= ${TB}'d0; prod_r <= ${LB + TB + 1}'d0;`);
@@ -189,7 +199,7 @@ export function coreVerilog(d: Derived): string {
   L.push(`              if (bus_wdata[3]) begin state <= ${st("CL")}; k <= ${SB}'d0; zs <= ${c.nRec}'d0; zp <= ${c.nRec}'d0; end`);
   L.push(`              else if (bus_wdata[0]) begin state <= ${st("TR_RD")}; zp <= zs; i <= ${IB}'d0; j <= ${JB}'d0; s <= ${SB}'d0; end`);
   L.push(`              else if (bus_wdata[1]) begin state <= ${st("LN_NRD")}; i <= ${IB}'d0; j <= ${JB}'d0; s <= ${SB}'d0; end`);
-  L.push(`              else if (bus_wdata[2]) begin state <= ${st("CM_RD")}; s <= ${SB}'d0; end`);
+  if (trial) L.push(`              else if (bus_wdata[2]) begin state <= ${st("CM_RD")}; s <= ${SB}'d0; end`);
   L.push(`            end`);
   const xWordBits = clog2(d.xWords);
   for (let w = 0; w < d.xWords; w++) {
@@ -206,7 +216,7 @@ export function coreVerilog(d: Derived): string {
   L.push(`          case (rd_region)`);
   L.push(`            3'd${REGION.z}: bus_rdata <= zword;`);
   L.push(`            3'd${REGION.w}: bus_rdata <= ${Netlist.sx(sig("w_rd", WB), 32)};`);
-  L.push(`            3'd${REGION.acc}: bus_rdata <= ${Netlist.sx(sig("a_rd", AB), 32)};`);
+  if (trial) L.push(`            3'd${REGION.acc}: bus_rdata <= ${Netlist.sx(sig("a_rd", AB), 32)};`);
   if (filtered) L.push(`            3'd${REGION.elig}: bus_rdata <= ${Netlist.zx(sig("e_rd", EB), 32)};`);
   L.push(`            3'd${REGION.v}: bus_rdata <= ${Netlist.sx(sig("v_rd", VB), 32)};`);
   L.push(`            default: bus_rdata <= 32'd0;`);
@@ -242,26 +252,27 @@ export function coreVerilog(d: Derived): string {
   L.push(`        end`);
   // LP_W: stage D of the synapse just read, stage A (write back) of the synapse in K
   L.push(`        ${st("LP_W")}: begin`);
-  L.push(`          if (rv) begin ${filtered ? `e_r <= ${eVal!.name}; eo_r <= e_rd;` : `pre_d <= pre_rd;`} a_r <= a_rd; dv <= 1'b1; d_s <= r_s; d_diag <= r_diag; end`);
+  L.push(`          if (rv) begin ${filtered ? `e_r <= ${eVal!.name}; eo_r <= e_rd;` : `pre_d <= pre_rd;`} a_r <= ${trial ? "a_rd" : "w_rd"}; dv <= 1'b1; d_s <= r_s; d_diag <= r_diag; end`);
   L.push(`          rv <= 1'b0; kv <= 1'b0;`);
   L.push(`          if (row_done & ~rv) begin`);
   L.push(`            if (j == ${JB}'d${c.nRec - 1}) begin j <= ${JB}'d0; state <= ${st("IDLE")}; end else begin j <= j + ${JB}'d1; state <= ${st("LN_NRD")}; end`);
   L.push(`          end else state <= ${st("LP_R")};`);
   L.push(`        end`);
-  L.push(`        ${st("CM_RD")}: state <= ${st("CM_WR")};`);
-  L.push(`        ${st("CM_WR")}: begin s <= s + ${SB}'d1; if (s == ${SB}'d${d.nSyn - 1}) state <= ${st("IDLE")}; else state <= ${st("CM_RD")}; end`);
+  if (trial) {
+    L.push(`        ${st("CM_RD")}: state <= ${st("CM_WR")};`);
+    L.push(`        ${st("CM_WR")}: begin s <= s + ${SB}'d1; if (s == ${SB}'d${d.nSyn - 1}) state <= ${st("IDLE")}; else state <= ${st("CM_RD")}; end`);
+  }
   L.push(`        default: state <= ${st("IDLE")};`);
   L.push(`      endcase`);
   L.push(`    end`);
   L.push(`  end`);
   // bits of the bus that a given size does not use
-  const unused = [`bus_wdata[31:4]`];
+  const unused = trial ? [`bus_wdata[31:4]`] : [`bus_wdata[31:4]`, `bus_wdata[2]`];
   if (OB > SB) unused.push(`off[${OB - 1}:${SB}]`, `rd_off[${OB - 1}:${Math.max(zWordBits, 1)}]`);
   else if (OB > Math.max(zWordBits, 1)) unused.push(`rd_off[${OB - 1}:${Math.max(zWordBits, 1)}]`);
   if (zWordBits === 0) unused.push(`rd_off[0]`);
   L.push(tieOff("_unused_bus", unused), tieOff("_unused_dp", n.dropped));
   L.push(`endmodule`, ``);
-  void R;
   return L.join("\n");
 }
 

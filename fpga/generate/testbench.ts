@@ -2,7 +2,8 @@
 // writes everything the host can observe to an output file, one hex word a line:
 //   per step: zWords spike words, nRec membranes; then nSyn accumulators, nSyn ebar (filtered),
 //   then nSyn weights (after COMMIT when requested).
-// Stimulus (whitespace-separated): nSteps learn commit (decimal), nSyn weights (hex),
+// Stimulus (whitespace-separated): nSteps learn commit load (decimal), nSyn weights (hex, only
+//   when load = 1; with load = 0 the weights are the $readmemh init file's, BRAM designs only),
 //   then per step xWords spike words (hex) and, when learn = 1, nRec learning signals (hex).
 import { CTRL, type Derived, REGION } from "../config.ts";
 
@@ -42,7 +43,7 @@ module edgeprop_tb;
     end
   endtask
 
-  integer fin, fout, r, t, q, nsteps, learn, commit;
+  integer fin, fout, r, t, q, nsteps, learn, commit, load;
   reg [31:0] val;
   reg [1023:0] stim_path, out_path;
   initial begin
@@ -51,13 +52,15 @@ module edgeprop_tb;
     fin = $fopen(stim_path, "r");
     fout = $fopen(out_path, "w");
     if (fin == 0) begin $display("edgeprop_tb: cannot open stimulus"); $finish; end
-    r = $fscanf(fin, "%d %d %d", nsteps, learn, commit);
+    r = $fscanf(fin, "%d %d %d %d", nsteps, learn, commit, load);
     repeat (3) @(negedge clk);
     rst = 1'b0;
     bus_wr(3'd${REGION.ctrl}, ${OB}'d0, 32'd${CTRL.clear});
-    for (q = 0; q < ${d.nSyn}; q = q + 1) begin
-      r = $fscanf(fin, "%h", val);
-      bus_wr(3'd${REGION.w}, q[${OB - 1}:0], val);
+    if (load != 0) begin
+      for (q = 0; q < ${d.nSyn}; q = q + 1) begin
+        r = $fscanf(fin, "%h", val);
+        bus_wr(3'd${REGION.w}, q[${OB - 1}:0], val);
+      end
     end
     for (t = 0; t < nsteps; t = t + 1) begin
       for (q = 0; q < ${d.xWords}; q = q + 1) begin

@@ -3,9 +3,11 @@ import type { GradBackend } from "./backend.ts";
 import { hostBackend } from "./host.ts";
 import { wasmBackend } from "./wasm.ts";
 import { fpgaSimBackend } from "./fpga-sim.ts";
+import { simBackend } from "../sim/backend.ts";
 
 export const backends: GradBackend[] = [
   hostBackend,
   wasmBackend,
+  simBackend,
   fpgaSimBackend,
 ];

@@ -298,8 +298,15 @@ export async function buildFirmware(opts: BuildOptions): Promise<FirmwareBuild> 
       cflags,
     };
     writeFileSync(join(tmp, "build.json"), JSON.stringify(result, null, 2) + "\n");
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(tmp, dir);
+    // A complete build of the same inputs may have landed meanwhile (another test worker): keep
+    // that one, never delete a directory someone may be reading. --force replaces it.
+    if (opts.force) rmSync(dir, { recursive: true, force: true });
+    try {
+      renameSync(tmp, dir);
+    } catch (err) {
+      if (!existsSync(join(dir, "build.json"))) throw err;
+      rmSync(tmp, { recursive: true, force: true });
+    }
     return result;
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });

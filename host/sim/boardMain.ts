@@ -49,8 +49,8 @@ link.onError((e) => {
   process.stderr.write(`boardMain: UART lost: ${e.message}\n`);
   process.exit(1);
 });
-// the board's main loop: poll() forever (pending work advances even without input)
-setInterval(() => fw.poll(), 1);
+// the board's main loop: poll() forever; while the firmware is busy (a long RUN) keep going
+setInterval(() => fw.pump(1000), 1);
 fw.init();
 process.stdout.write(`READY ${port}\n`);
 const stop = async () => {

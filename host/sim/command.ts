@@ -29,10 +29,15 @@ export const simCommand: Command = {
       process.stdout.write("press Ctrl-C to stop\n");
     }
     await new Promise<void>((done) => {
-      const stop = () => void sim.stop().then(done);
+      let stopping = false;
+      const stop = () => {
+        stopping = true;
+        void sim.stop().then(done);
+      };
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);
       sim.board.once("exit", (code, sig) => {
+        if (stopping) return;
         process.stderr.write(`sim board process exited (${code ?? sig})\n`);
         void sim.stop().then(done);
       });

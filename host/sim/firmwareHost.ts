@@ -19,6 +19,8 @@ interface FirmwareExports {
   memory: WebAssembly.Memory;
   init(): void;
   poll(): void;
+  /** Optional: 1 while the firmware has work spread over several polls. */
+  busy?(): number;
   BOARD_ID?: WebAssembly.Global;
 }
 
@@ -136,13 +138,18 @@ export class FirmwareHost {
     this.exports.poll();
   }
 
-  /** Polls until the input queue is drained (at most `max` polls), then once more. */
+  /** True while the firmware reports work in progress (optional `busy` export). */
+  get busy(): boolean {
+    return this.exports.busy ? this.exports.busy() !== 0 : false;
+  }
+
+  /** Polls until the input queue is drained and the firmware is not busy (at most `max` polls). */
   pump(max = 1_000_000): number {
     let k = 0;
     do {
       this.exports.poll();
       k++;
-    } while (this.rxBytes > 0 && k < max);
+    } while ((this.rxBytes > 0 || this.busy) && k < max);
     return k;
   }
 

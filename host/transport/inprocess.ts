@@ -11,10 +11,15 @@ export class InProcessTransport implements Transport {
   private scheduled = false;
   private closed = false;
 
-  /** `idlePollMs`: how often the firmware is polled when nothing arrives (pending work). */
+  /**
+   * `idlePollMs`: how often the firmware is polled when nothing arrives (pending work).
+   * `slow`: poll only once per tick (a slow MCU: long requests span many ticks, so the host sees
+   * retransmissions answered with ACK); default: poll until input is drained and not busy.
+   */
   constructor(
     readonly fw: FirmwareHost,
     idlePollMs = 1,
+    private readonly slow = false,
   ) {
     fw.onTx = (bytes) => {
       // deliver asynchronously, like a wire
@@ -30,7 +35,8 @@ export class InProcessTransport implements Transport {
     this.scheduled = false;
     if (this.closed) return;
     try {
-      this.fw.pump();
+      if (this.slow) this.fw.poll();
+      else this.fw.pump();
     } catch (e) {
       this.errorCb(e instanceof Error ? e : new Error(String(e)));
     }

@@ -10,6 +10,8 @@ import { boardsCommand } from "./boards.ts";
 import { buildCommand } from "./build.ts";
 import { flashCommand } from "./flash.ts";
 import { hdlCommand } from "./hdl.ts";
+import { simCommand } from "../../sim/command.ts";
+import { faultProxyCommand } from "../../transport/command.ts";
 
 export const commands: Command[] = [
   demoCommand,
@@ -18,6 +20,10 @@ export const commands: Command[] = [
   caseCommand,
   benchCommand,
   reportCommand,
-  boardsCommand, buildCommand, flashCommand,
+  boardsCommand,
+  buildCommand,
+  flashCommand,
+  simCommand,
+  faultProxyCommand,
   hdlCommand,
 ];
