@@ -4,10 +4,12 @@ import { epropStepSection } from "./eprop-step.ts";
 import { salSection } from "./sal.ts";
 import { fpgaSection } from "./fpga.ts";
 import { linkSection } from "./link.ts";
+import { mcuSection } from "./mcu.ts";
 
 export const sections: BenchSection[] = [
   epropStepSection,
   salSection,
   linkSection,
+  mcuSection,
   fpgaSection,
 ];

@@ -4,10 +4,12 @@ import { hostBackend } from "./host.ts";
 import { wasmBackend } from "./wasm.ts";
 import { fpgaSimBackend } from "./fpga-sim.ts";
 import { simBackend } from "../sim/backend.ts";
+import { qemuBackend } from "./qemu.ts";
 
 export const backends: GradBackend[] = [
   hostBackend,
   wasmBackend,
   simBackend,
+  qemuBackend,
   fpgaSimBackend,
 ];
