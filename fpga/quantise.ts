@@ -53,6 +53,11 @@ export function quantiseCase(c: Case, base: Partial<HdlConfig> = {}): Quantised 
   if (base.update === "step") throw new InputError("update", "'step' changes the weights within the trial; fpga-sim computes gradients at fixed weights, use 'trial'");
   const cfg: HdlConfig = { ...DEFAULTS, ...base, nIn: m.nIn, nRec: m.nRec, recurrent: true, alpha: dec.alpha, kappa: dec.kappa, vTh: m.vTh };
   delete cfg.weights;
+  // the shifts are calibrated below; start from 0 so that narrow widths validate
+  cfg.eligShift = 0;
+  cfg.gainShift = 0;
+  cfg.accShift = 0;
+  cfg.commitShift = Math.min(cfg.commitShift, cfg.accBits);
   // weights: the core's weight is zeta*w; use the full signed range
   const wAll = [...c.params.wIn.flat(), ...c.params.wRec.flatMap((r, j) => r.filter((_, i) => i !== j))].map((w) => w * dec.zeta);
   cfg.weightFrac = Math.max(0, cfg.weightBits - 1 - intBits(maxAbs(wAll) * (1 + 2 ** -cfg.weightBits)));

@@ -58,6 +58,18 @@ describe("fpga: golden fixed point vs float64 e-prop", () => {
     });
   }
 
+  it("narrower widths quantise too (8, 12 bits): alignment falls with the width", () => {
+    const c = randomCase({ seed: 2, recurrent: true });
+    const ref = synGrads(epropGrad(c));
+    const cos = [8, 12].map((bits) => {
+      const q = quantiseCase(c, widths(bits));
+      const g = dequantise(q, runGolden(q.d, q.stim).a);
+      return cosine([...g.wIn.flat(), ...g.wRec.flat()], ref);
+    });
+    expect(cos[0]).toBeGreaterThan(0.3);
+    expect(cos[1]).toBeGreaterThan(0.98);
+  });
+
   it("online mode (no ebar memory) is an approximation: still aligned at 16 bits", () => {
     const c = randomCase({ seed: 2, recurrent: true });
     const q = quantiseCase(c, { ...widths(16), mode: "online" });

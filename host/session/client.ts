@@ -139,6 +139,12 @@ export class DeviceClient {
     };
   }
 
+  /** The feedback matrix B [nRec][nOut] as the device holds it (random/adaptive feedback). */
+  async readFeedback(): Promise<Matrix> {
+    const m = this.need();
+    return DeviceClient.rows(await this.readArray(ParamId.B, m.nRec * m.nOut), m.nRec, m.nOut);
+  }
+
   async readGrads(): Promise<Grads> {
     const m = this.need();
     const g = (p: number, n: number) => this.readArray(p, n, MsgType.GRADS);

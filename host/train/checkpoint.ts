@@ -50,6 +50,7 @@ export function readCheckpoint(dir: string, m: ModelConfig): Checkpoint {
       },
       B: matrix(s.B, "state.B", m.nRec, m.nOut, "nRec", "nOut"),
       optimizer: parseOptimizerState(s.optimizer, "state.optimizer"),
+      ...(typeof s.device === "string" ? { device: s.device } : {}),
     },
   };
 }

@@ -18,6 +18,8 @@ export interface TrainState {
   /** Feedback matrix B [nRec][nOut] (changes with symmetric and adaptive feedback). */
   B: Matrix;
   optimizer: OptimizerState;
+  /** A board's own checkpoint blob (base64): restores its optimizer moments exactly. */
+  device?: string;
 }
 
 export interface TrainTarget {

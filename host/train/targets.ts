@@ -1,6 +1,12 @@
-// Opens the training target for `--board`: `host` is the float64 reference; board ids from
-// boards/ (sim, qemu-...) run on a device over the wire (registered by the session layer).
+// Opens the training target for `--board`: `host` is the float64 reference; a board id from
+// boards/ trains on the device over the wire — the simulated board and QEMU boards are started
+// here unless `--port` names a running one; a physical board needs `--port`.
+import { join } from "node:path";
+import { getBoard } from "../../boards/index.ts";
 import { InputError } from "../cli/errors.ts";
+import { startQemuBoard } from "../firmware/qemuBoard.ts";
+import { startSim } from "../sim/sim.ts";
+import { DeviceTarget } from "./device-target.ts";
 import { HostTarget } from "./host-target.ts";
 import type { RunSpec } from "./run-config.ts";
 import type { TrainState, TrainTarget } from "./target.ts";
@@ -8,23 +14,24 @@ import type { TrainState, TrainTarget } from "./target.ts";
 export interface TargetOptions {
   /** Serial port of an already running board (instead of starting one). */
   port?: string;
-  /** Byte error rate injected into the link (fault-injection proxy). */
+  /** Byte error rate injected into the link on the host side. */
   faultRate?: number;
-  /** Directory for board-side files (the simulated board's storage). */
+  /** Run directory: the simulated board keeps its storage file under it. */
   runDir: string;
 }
 
-export type TargetFactory = (spec: RunSpec, initial: TrainState, opts: TargetOptions) => Promise<TrainTarget>;
-
-const factories = new Map<string, TargetFactory>([["host", async (spec, initial) => new HostTarget(spec, initial)]]);
-
-/** Lets device transports add their boards without this file knowing them. */
-export function registerTarget(board: string, factory: TargetFactory): void {
-  factories.set(board, factory);
-}
-
 export async function openTarget(board: string, spec: RunSpec, initial: TrainState, opts: TargetOptions): Promise<TrainTarget> {
-  const factory = factories.get(board);
-  if (!factory) throw new InputError("--board", `expected one of ${[...factories.keys()].join(", ")}, got '${board}'`);
-  return factory(spec, initial, opts);
+  if (board === "host") return new HostTarget(spec, initial);
+  const b = getBoard(board);
+  const device = { board, faultRate: opts.faultRate };
+  if (opts.port) return DeviceTarget.open(spec, initial, { ...device, port: opts.port });
+  if (b.id === "sim") {
+    const sim = await startSim({ dir: join(opts.runDir, "sim") });
+    return DeviceTarget.open(spec, initial, { ...device, port: sim.port, release: () => sim.stop() });
+  }
+  if (b.flash.method === "qemu") {
+    const q = await startQemuBoard({ board: b.id });
+    return DeviceTarget.open(spec, initial, { ...device, port: q.port, release: () => q.stop() });
+  }
+  throw new InputError("--port", `board '${b.id}' is a physical board: flash it (edgeprop flash --board ${b.id}) and give its serial port with --port`);
 }

@@ -1,0 +1,144 @@
+// Training on a board over the wire (sim, QEMU, a real MCU): the device runs e-prop and applies
+// the optimizer itself; the host only streams trials and asks for updates. Host checkpoints hold
+// the board's own checkpoint blob (Adam moments included) so `--resume` restores it exactly, and
+// the board also saves that blob to its persistent storage, so a board that resets mid-run is
+// reloaded and the iterations since its last save are replayed: no update is lost or doubled.
+import { transpose } from "../case/parse.ts";
+import { InputError } from "../cli/errors.ts";
+import { DeviceClient } from "../session/client.ts";
+import { Session } from "../session/session.ts";
+import { openTransport } from "../transport/open.ts";
+import type { Trial } from "../tasks/task.ts";
+import { DeviceError, ErrorCode } from "../../protocol/messages.ts";
+import type { RunSpec } from "./run-config.ts";
+import type { TrainState, TrainTarget, TrialOutcome } from "./target.ts";
+
+export interface DeviceTargetOptions {
+  board: string;
+  port: string;
+  faultRate?: number;
+  /** Stops whatever was started to provide the port (sim process, QEMU). */
+  release?: () => Promise<void>;
+}
+
+/** How often one iteration is retried after the board reset before the run gives up. */
+const MAX_RECOVERIES = 3;
+
+export class DeviceTarget implements TrainTarget {
+  private rebooted = false;
+  private done: number;
+  /** Board resets recovered from so far (reported by `train`, asserted by tests). */
+  recoveries = 0;
+
+  private constructor(
+    readonly board: string,
+    private readonly spec: RunSpec,
+    private readonly client: DeviceClient,
+    private readonly initial: TrainState,
+    private readonly release: () => Promise<void>,
+  ) {
+    this.done = initial.optimizer.step;
+  }
+
+  static async open(spec: RunSpec, initial: TrainState, o: DeviceTargetOptions): Promise<DeviceTarget> {
+    if (spec.base.feedback.kind === "adaptive") {
+      throw new InputError("feedback.kind", "'adaptive' feedback is trained on the host only for now; use 'symmetric' or 'random' on a board");
+    }
+    if (spec.freeze.length) throw new InputError("freeze", "boards train every parameter; freezing is available with --board host");
+    if (spec.rule !== "eprop") throw new InputError("rule", `boards learn with e-prop, not '${spec.rule}' (use --board host for BPTT)`);
+    let target: DeviceTarget | undefined;
+    const transport = await openTransport({ port: o.port, faultRate: o.faultRate }).catch(async (err) => {
+      await o.release?.();
+      throw err;
+    });
+    const session = new Session(transport, {
+      timeoutMs: 250,
+      retries: 20,
+      ...(o.faultRate ? { maxFrame: 512 } : {}),
+      onBoot: () => {
+        if (target) target.rebooted = true;
+      },
+    });
+    target = new DeviceTarget(o.board, spec, new DeviceClient(session), initial, o.release ?? (async () => {}));
+    try {
+      await target.load(initial);
+    } catch (err) {
+      await target.close();
+      throw err;
+    }
+    return target;
+  }
+
+  /** Configures the board and puts `state` on it (the board's own blob when there is one). */
+  private async load(state: TrainState): Promise<void> {
+    const { model, feedback } = this.spec.base;
+    await this.client.hello();
+    if (state.device) {
+      await this.client.checkpointWrite(Buffer.from(state.device, "base64"), model, feedback.kind);
+    } else {
+      await this.client.configure(model, feedback.kind, { optimizer: this.spec.optimizer.kind });
+      await this.client.writeParams(state.params, state.B);
+    }
+    this.done = state.optimizer.step;
+    this.rebooted = false;
+  }
+
+  private async runOne(trial: Trial, record: boolean): Promise<TrialOutcome> {
+    const r = await this.client.runTrial(trial.inputs, trial.targets, trial.mask, { outputs: record, spikes: record });
+    const o = this.spec.optimizer;
+    await this.client.apply({
+      optimizer: o.kind, lr: o.lr, b1: o.beta1, b2: o.beta2, eps: o.eps, step: this.done + 1,
+      ...(o.wMin !== null ? { wMin: o.wMin } : {}), ...(o.wMax !== null ? { wMax: o.wMax } : {}),
+    });
+    this.done++;
+    return { loss: r.loss, z: r.z, y: r.y };
+  }
+
+  async iterate(trial: Trial, record: boolean): Promise<TrialOutcome> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (this.rebooted) await this.recover();
+        return await this.runOne(trial, record);
+      } catch (err) {
+        const reset = this.rebooted || (err instanceof DeviceError && err.code === ErrorCode.NOT_CONFIGURED);
+        if (!reset || attempt >= MAX_RECOVERIES) throw err;
+        this.rebooted = true;
+      }
+    }
+  }
+
+  /**
+   * After a board reset: reload its last saved state from its storage (or, with none, the run's
+   * starting state) and replay the iterations it lost, which are deterministic.
+   */
+  private async recover(): Promise<void> {
+    const upTo = this.done;
+    const { model, feedback } = this.spec.base;
+    await this.client.hello();
+    let from: number;
+    try {
+      from = (await this.client.checkpointLoad(model, feedback.kind)).updates;
+    } catch (err) {
+      if (!(err instanceof DeviceError && err.code === ErrorCode.STORAGE)) throw err;
+      await this.load(this.initial);
+      from = this.initial.optimizer.step;
+    }
+    this.rebooted = false;
+    this.recoveries++;
+    this.done = from;
+    for (let n = from + 1; n <= upTo; n++) await this.runOne(this.spec.trial(n), false);
+  }
+
+  async state(): Promise<TrainState> {
+    const params = await this.client.readParams();
+    const B = this.spec.base.feedback.kind === "symmetric" ? transpose(params.wOut) : await this.client.readFeedback();
+    await this.client.checkpointSave();
+    const blob = await this.client.checkpointRead();
+    return { params, B, optimizer: { step: this.done, m: {}, v: {} }, device: Buffer.from(blob).toString("base64") };
+  }
+
+  async close(): Promise<void> {
+    await this.client.session.close().catch(() => {});
+    await this.release();
+  }
+}

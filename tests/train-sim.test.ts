@@ -1,0 +1,108 @@
+// Training on the simulated board (a separate process on a real pty): the same weights as the
+// float64 reference within float32 tolerance, bit-identical weights over a faulty link, after
+// the board is killed and restarted mid-run, and after the host is killed and resumed.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { randomCase } from "../host/case/random.ts";
+import type { Params } from "../host/model/types.ts";
+import { startSim } from "../host/sim/sim.ts";
+import { DeviceTarget } from "../host/train/device-target.ts";
+import { runLoop } from "../host/train/loop.ts";
+import { newOptimizerState } from "../host/train/optimizer.ts";
+import { readRunSpec } from "../host/train/run-config.ts";
+import { edgeprop, ROOT } from "./helpers/cli.ts";
+import { GRAD_KEYS, maxRelErr } from "./helpers/compare.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "edgeprop-train-sim-"));
+
+function runConfig(name: string, iterations: number, optimizer: object): string {
+  const c = randomCase({ neuron: "alif", seed: 8, T: 80, nIn: 6, nRec: 12, nOut: 2, recurrent: true });
+  const c2 = randomCase({ neuron: "alif", seed: 9, T: 80, nIn: 6, nRec: 12, nOut: 2, recurrent: true });
+  const { format: _f, inputs: _i, targets: _t, mask: _m, ...body } = c;
+  const path = join(dir, `${name}.json`);
+  const trials = [c, c2].map(({ inputs, targets, mask }) => ({ inputs, targets, mask }));
+  writeFileSync(path, JSON.stringify({ ...body, rule: "eprop", optimizer, iterations, trials }));
+  return path;
+}
+
+const params = (d: string): Params => JSON.parse(readFileSync(join(d, "params.json"), "utf8"));
+const flatP = (p: Params, k: (typeof GRAD_KEYS)[number]) => (k === "bOut" ? p.bOut : p[k].flat());
+
+function train(cfg: string, out: string, extra: string[] = []) {
+  const r = edgeprop(["train", "--config", cfg, "--out", out, "--json", ...extra]);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { iteration: number; loss: number });
+}
+
+describe("edgeprop train --board sim", () => {
+  const adam = runConfig("adam", 16, { kind: "adam", lr: 0.01 });
+
+  it("ends with the float64 reference's weights within float32 tolerance", () => {
+    const sim = train(adam, join(dir, "sim"), ["--board", "sim"]);
+    const host = train(adam, join(dir, "host"), ["--board", "host"]);
+    sim.forEach((row, i) => expect(Math.abs(row.loss - host[i]!.loss)).toBeLessThanOrEqual(1e-4 * Math.abs(host[i]!.loss)));
+    for (const k of GRAD_KEYS) {
+      expect(maxRelErr(flatP(params(join(dir, "sim")), k), flatP(params(join(dir, "host")), k)), k).toBeLessThan(1e-4);
+    }
+  });
+
+  it("over a link with a 1e-3 byte error rate ends with the clean run's weights, bit for bit", () => {
+    train(adam, join(dir, "faulty"), ["--board", "sim", "--fault-rate", "1e-3"]);
+    expect(params(join(dir, "faulty"))).toEqual(params(join(dir, "sim")));
+  });
+
+  it("a host killed mid-run resumes to the uninterrupted run's weights", async () => {
+    const killed = join(dir, "killed");
+    await new Promise<void>((resolve) => {
+      const child = spawn(process.execPath, [`${ROOT}bin/edgeprop.mjs`, "train", "--config", adam, "--out", killed, "--json", "--board", "sim", "--checkpoint-every", "3"], { cwd: ROOT });
+      let lines = 0;
+      child.stdout.on("data", (d: Buffer) => {
+        lines += d.toString().split("\n").length - 1;
+        if (lines >= 7) child.kill("SIGKILL");
+      });
+      child.on("exit", () => resolve());
+    });
+    const cp = JSON.parse(readFileSync(join(killed, "checkpoint.json"), "utf8"));
+    expect(cp.iteration).toBeGreaterThanOrEqual(3);
+    expect(cp.iteration).toBeLessThan(16);
+    train(adam, killed, ["--board", "sim", "--checkpoint-every", "3", "--resume"]);
+    expect(params(killed)).toEqual(params(join(dir, "sim")));
+  });
+});
+
+/** Trains `spec` on a fresh simulated board; optionally kills and restarts the board process after iteration `killAfter`. */
+async function trainOnSim(spec: ReturnType<typeof readRunSpec>, killAfter?: number): Promise<{ params: Params; recoveries: number }> {
+  const initial = { params: structuredClone(spec.base.params), B: spec.base.feedback.B, optimizer: newOptimizerState() };
+  const sim = await startSim({ dir: mkdtempSync(join(dir, "board-")) });
+  const target = await DeviceTarget.open(spec, initial, { board: "sim", port: sim.port, release: () => sim.stop() });
+  let restart: Promise<void> | undefined;
+  try {
+    await runLoop(spec, target, {
+      start: 1,
+      checkpointEvery: 4,
+      record: () => false,
+      onIteration: (n) => {
+        // A crash while the host goes on sending: the next trial meets a dead, then a blank board.
+        if (n === killAfter) restart = sim.killBoard().then(() => sim.startBoard());
+      },
+    });
+    await restart;
+    return { params: (await target.state()).params, recoveries: target.recoveries };
+  } finally {
+    await target.close();
+  }
+}
+
+describe("a board killed and restarted mid-training", () => {
+  it("is reloaded from its storage and the lost iterations are replayed: same weights", async () => {
+    const spec = readRunSpec(runConfig("gd", 12, { kind: "adam", lr: 0.005 }));
+    const clean = await trainOnSim(spec);
+    const crashed = await trainOnSim(spec, 6); // last save on the board at iteration 4
+    expect(crashed.recoveries).toBe(1);
+    expect(clean.recoveries).toBe(0);
+    expect(crashed.params).toEqual(clean.params);
+  });
+});
