@@ -97,10 +97,10 @@ async function trainOnSim(spec: ReturnType<typeof readRunSpec>, killAfter?: numb
 }
 
 describe("a board killed and restarted mid-training", () => {
-  it("is reloaded from its storage and the lost iterations are replayed: same weights", async () => {
+  it("gets the last checkpoint back and the lost iterations are replayed: same weights", async () => {
     const spec = readRunSpec(runConfig("gd", 12, { kind: "adam", lr: 0.005 }));
     const clean = await trainOnSim(spec);
-    const crashed = await trainOnSim(spec, 6); // last save on the board at iteration 4
+    const crashed = await trainOnSim(spec, 6); // last checkpoint at iteration 4
     expect(crashed.recoveries).toBe(1);
     expect(clean.recoveries).toBe(0);
     expect(crashed.params).toEqual(clean.params);

@@ -1,8 +1,9 @@
 // Training on a board over the wire (sim, QEMU, a real MCU): the device runs e-prop and applies
 // the optimizer itself; the host only streams trials and asks for updates. Host checkpoints hold
-// the board's own checkpoint blob (Adam moments included) so `--resume` restores it exactly, and
-// the board also saves that blob to its persistent storage, so a board that resets mid-run is
-// reloaded and the iterations since its last save are replayed: no update is lost or doubled.
+// the board's own checkpoint blob (Adam moments included), so `--resume` restores it exactly,
+// and a board that resets mid-run is given the last checkpoint back and the iterations since
+// are replayed (they are deterministic): no update is lost or applied twice. The host keeps
+// that blob rather than the board's storage, which on MCUs is far smaller than a model.
 import { transpose } from "../case/parse.ts";
 import { InputError } from "../cli/errors.ts";
 import { DeviceClient } from "../session/client.ts";
@@ -27,6 +28,8 @@ const MAX_RECOVERIES = 3;
 export class DeviceTarget implements TrainTarget {
   private rebooted = false;
   private done: number;
+  /** The last checkpoint taken (or the run's starting state): what a reset board gets back. */
+  private last: TrainState;
   /** Board resets recovered from so far (reported by `train`, asserted by tests). */
   recoveries = 0;
 
@@ -34,10 +37,11 @@ export class DeviceTarget implements TrainTarget {
     readonly board: string,
     private readonly spec: RunSpec,
     private readonly client: DeviceClient,
-    private readonly initial: TrainState,
+    initial: TrainState,
     private readonly release: () => Promise<void>,
   ) {
     this.done = initial.optimizer.step;
+    this.last = initial;
   }
 
   static async open(spec: RunSpec, initial: TrainState, o: DeviceTargetOptions): Promise<DeviceTarget> {
@@ -107,34 +111,20 @@ export class DeviceTarget implements TrainTarget {
     }
   }
 
-  /**
-   * After a board reset: reload its last saved state from its storage (or, with none, the run's
-   * starting state) and replay the iterations it lost, which are deterministic.
-   */
+  /** After a board reset: the last checkpoint goes back on it and the lost iterations are replayed. */
   private async recover(): Promise<void> {
     const upTo = this.done;
-    const { model, feedback } = this.spec.base;
-    await this.client.hello();
-    let from: number;
-    try {
-      from = (await this.client.checkpointLoad(model, feedback.kind)).updates;
-    } catch (err) {
-      if (!(err instanceof DeviceError && err.code === ErrorCode.STORAGE)) throw err;
-      await this.load(this.initial);
-      from = this.initial.optimizer.step;
-    }
-    this.rebooted = false;
+    await this.load(this.last);
     this.recoveries++;
-    this.done = from;
-    for (let n = from + 1; n <= upTo; n++) await this.runOne(this.spec.trial(n), false);
+    for (let n = this.done + 1; n <= upTo; n++) await this.runOne(this.spec.trial(n), false);
   }
 
   async state(): Promise<TrainState> {
     const params = await this.client.readParams();
     const B = this.spec.base.feedback.kind === "symmetric" ? transpose(params.wOut) : await this.client.readFeedback();
-    await this.client.checkpointSave();
     const blob = await this.client.checkpointRead();
-    return { params, B, optimizer: { step: this.done, m: {}, v: {} }, device: Buffer.from(blob).toString("base64") };
+    this.last = { params, B, optimizer: { step: this.done, m: {}, v: {} }, device: Buffer.from(blob).toString("base64") };
+    return structuredClone(this.last);
   }
 
   async close(): Promise<void> {

@@ -1,41 +1,88 @@
-// `edgeprop demo`: the first thing a new user runs. Until boards land it generates a case,
-// computes BPTT and e-prop on the float64 reference and prints loss and gradient norms.
-import { mkdirSync, writeFileSync } from "node:fs";
+// `edgeprop demo`: the first thing a new user runs. It builds the firmware (kernels included),
+// starts the simulated board — a separate process on a real pseudo-terminal — checks that the
+// board's e-prop gradients match the float64 reference on a random case, trains a small
+// pattern-generation network on the board, and writes the run and its HTML report.
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomCase } from "../../case/random.ts";
-import type { Grads } from "../../model/types.ts";
-import { bpttGrad } from "../../reference/bptt.ts";
+import { renderReport } from "../../report/html.ts";
+import { RUN_FILES, readRunDir } from "../../report/rundir.ts";
 import { epropGrad } from "../../reference/eprop.ts";
-import { flagString, parseArgs } from "../args.ts";
+import { gradOverSerial } from "../../sim/backend.ts";
+import { startSim } from "../../sim/sim.ts";
+import { parseOptimizer } from "../../train/optimizer.ts";
+import { trainRun } from "../../train/run.ts";
+import { setupFromTask } from "../../train/setup.ts";
+import type { Grads } from "../../model/types.ts";
+import { flagInt, flagString, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 
-function norms(g: Grads): Record<string, number> {
-  const n = (xs: number[]) => Math.sqrt(xs.reduce((a, b) => a + b * b, 0));
-  return { wIn: n(g.wIn.flat()), wRec: n(g.wRec.flat()), wOut: n(g.wOut.flat()), bOut: n(g.bOut) };
+const PATTERN = { steps: 500, nIn: 50, nRec: 50 } as const;
+
+function maxRelDiff(a: Grads, b: Grads): number {
+  const keys = ["wIn", "wRec", "wOut", "bOut"] as const;
+  return Math.max(
+    ...keys.map((k) => {
+      const x = k === "bOut" ? a.bOut : a[k].flat();
+      const y = k === "bOut" ? b.bOut : b[k].flat();
+      const scale = Math.max(...y.map(Math.abs)) || 1;
+      return Math.max(...x.map((v, i) => Math.abs(v - y[i]!))) / scale;
+    }),
+  );
 }
 
 export const demoCommand: Command = {
   name: "demo",
-  summary: "run a small end-to-end example and write its results to ./edgeprop-demo",
-  usage: "edgeprop demo [--out DIR] [--json]",
+  summary: "train a small network on the simulated board and write its results to ./edgeprop-demo",
+  usage: "edgeprop demo [--out DIR] [--iterations N] [--json]",
   async run(argv) {
-    const args = parseArgs(argv, ["out"], ["json"]);
+    const args = parseArgs(argv, ["out", "iterations"], ["json"]);
     const out = flagString(args, "out") ?? "edgeprop-demo";
-    const c = randomCase({ neuron: "alif", loss: "mse", seed: 7, T: 200 });
-    const bptt = bpttGrad(c);
-    const eprop = epropGrad(c);
-    const result = { case: c.name, loss: bptt.loss, gradNorms: { bptt: norms(bptt.grads), eprop: norms(eprop.grads) } };
+    const json = args.flags.has("json");
+    const say = (line: string) => {
+      if (!json) process.stderr.write(line + "\n");
+    };
     mkdirSync(out, { recursive: true });
-    writeFileSync(join(out, "case.json"), JSON.stringify(c));
-    writeFileSync(join(out, "result.json"), JSON.stringify(result, null, 2));
-    if (args.flags.has("json")) process.stdout.write(JSON.stringify(result) + "\n");
+
+    say("edgeprop demo: building the firmware and starting the simulated board...");
+    const sim = await startSim({ dir: join(out, "sim") });
+    let gradCheck: { case: string; maxRelDiff: number; loss: number };
+    try {
+      const c = randomCase({ neuron: "alif", recurrent: true, loss: "mse", seed: 7, T: 200 });
+      writeFileSync(join(out, "case.json"), JSON.stringify(c));
+      const board = await gradOverSerial(c, sim.port);
+      const reference = epropGrad(c);
+      gradCheck = { case: c.name, maxRelDiff: maxRelDiff(board.grads, reference.grads), loss: board.loss };
+      say(`1. e-prop gradients on the board (${sim.port}) vs the float64 reference, ${c.name}: max relative difference ${gradCheck.maxRelDiff.toExponential(2)}`);
+    } finally {
+      await sim.stop();
+    }
+
+    const iterations = flagInt(args, "iterations", 60, 1, 100_000);
+    const setup = setupFromTask({
+      task: "pattern", quick: false, seed: 1, taskOptions: PATTERN, rule: "eprop", feedback: "symmetric",
+      optimizer: parseOptimizer({ kind: "adam", lr: 0.01 }), iterations, testTrials: 1,
+    });
+    const runDir = join(out, "run");
+    rmSync(runDir, { recursive: true, force: true });
+    say(`2. training pattern generation (${PATTERN.nIn} inputs, ${PATTERN.nRec} LIF neurons, ${PATTERN.steps} ms) on the simulated board for ${iterations} iterations:`);
+    const result = await trainRun(setup, { board: "sim", dir: runDir, json: false, checkpointEvery: 10, resume: false });
+    const report = join(runDir, RUN_FILES.report);
+    writeFileSync(report, renderReport(readRunDir(runDir)));
+
+    const first = readRunDir(runDir).metrics[0]!.loss;
+    const summary = {
+      gradCheck,
+      training: { task: "pattern", board: "sim", iterations, firstLoss: first, finalLoss: result.finalLoss, test: result.metric },
+      runDir,
+      report,
+    };
+    writeFileSync(join(out, "result.json"), JSON.stringify(summary, null, 2) + "\n");
+    if (json) process.stdout.write(JSON.stringify(summary) + "\n");
     else {
-      process.stdout.write(`case ${c.name}: loss ${result.loss.toFixed(4)}\n`);
-      for (const rule of ["bptt", "eprop"] as const) {
-        const g = result.gradNorms[rule];
-        process.stdout.write(`  ${rule.padEnd(5)} |grad| wIn ${g.wIn.toExponential(3)} wOut ${g.wOut.toExponential(3)} bOut ${g.bOut.toExponential(3)}\n`);
-      }
-      process.stdout.write(`results written to ${out}/\n`);
+      const m = result.metric;
+      say(`   loss ${first.toPrecision(4)} -> ${result.finalLoss?.toPrecision(4)}${m ? `; ${m.name} ${m.value.toFixed(3)} (chance ${m.chance})` : ""}`);
+      say(`results written to ${out}/ (result.json, run/, report: ${report})`);
     }
     return 0;
   },
