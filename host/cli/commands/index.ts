@@ -12,6 +12,7 @@ import { flashCommand } from "./flash.ts";
 import { hdlCommand } from "./hdl.ts";
 import { simCommand } from "../../sim/command.ts";
 import { faultProxyCommand } from "../../transport/command.ts";
+import { monitorCommand } from "./monitor.ts";
 
 export const commands: Command[] = [
   demoCommand,
@@ -24,6 +25,7 @@ export const commands: Command[] = [
   buildCommand,
   flashCommand,
   simCommand,
+  monitorCommand,
   faultProxyCommand,
   hdlCommand,
 ];
