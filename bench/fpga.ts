@@ -10,6 +10,7 @@ import { randomCase, type RandomCaseOptions } from "../host/case/random.ts";
 import { epropGrad } from "../host/reference/eprop.ts";
 import type { BenchSection } from "./section.ts";
 import { median } from "./stats.ts";
+import { cosine } from "../host/model/compare.ts";
 
 const SIZES: Partial<HdlConfig>[] = [
   { nIn: 32, nRec: 32, memory: "bram" },
@@ -28,15 +29,6 @@ const CASES: RandomCaseOptions[] = [
   { seed: 5, recurrent: true, inputScale: "oneMinusAlpha", readoutScale: "oneMinusKappa", lossReduction: "mean" },
 ];
 
-function cosine(a: number[], b: number[]): number {
-  let ab = 0, aa = 0, bb = 0;
-  a.forEach((x, i) => {
-    ab += x * b[i]!;
-    aa += x * x;
-    bb += b[i]! * b[i]!;
-  });
-  return ab / Math.sqrt(aa * bb);
-}
 
 export const fpgaSection: BenchSection = {
   name: "fpga",

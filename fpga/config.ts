@@ -2,8 +2,7 @@
 // testbench. `parseHdlConfig` validates it (InputError naming the field and the limit) and
 // `derive` computes every width and integer constant the three consumers share.
 import { InputError } from "../host/cli/errors.ts";
-import { readFileSync } from "node:fs";
-import { bool, choice, finite, intIn, obj, parseJsonLenient, type Json } from "../host/case/fields.ts";
+import { bool, choice, finite, intIn, obj, readJsonFile, type Json } from "../host/case/fields.ts";
 import { bitLen, clog2 } from "./fixed.ts";
 
 export type HdlMode = "filtered" | "online";
@@ -209,12 +208,5 @@ export const CTRL = { step: 1, learn: 2, commit: 4, clear: 8 } as const;
 
 /** Reads and validates an hdl.json file. */
 export function readHdlConfig(path: string): HdlConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError(path, code === "ENOENT" ? "no such file" : `cannot read (${code ?? (err as Error).message})`);
-  }
-  return parseHdlConfig(parseJsonLenient(text, path), path);
+  return parseHdlConfig(readJsonFile(path), path);
 }

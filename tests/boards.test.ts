@@ -4,8 +4,8 @@ import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BOARDS_DIR, getBoard, loadBoards, validateBoard } from "../boards/index.ts";
-import { InputError } from "../host/cli/errors.ts";
 import { edgeprop } from "./helpers/cli.ts";
+import { inputError } from "./helpers/errors.ts";
 
 const REQUIRED = ["sim", "qemu-mps2-an386", "qemu-mps2-an500", "rp2040-pico", "nucleo-f446re", "nrf52840-dk", "esp32-s3-devkitc"];
 
@@ -13,15 +13,6 @@ function raw(id: string): Record<string, unknown> {
   return JSON.parse(readFileSync(join(BOARDS_DIR, `${id}.json`), "utf8")) as Record<string, unknown>;
 }
 
-function inputError(fn: () => unknown): InputError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof InputError) return err;
-    throw err;
-  }
-  throw new Error("expected an InputError");
-}
 
 describe("boards", () => {
   it("loads every required board", () => {

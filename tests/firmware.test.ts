@@ -13,6 +13,7 @@ import { ECHO_SOURCE, MCU_ASC_FLAGS, buildEchoWasm, compileAssemblyScript } from
 import { requireTool } from "../host/firmware/tools.ts";
 import { HAL_IMPORTS, checkHalModule, readWasm } from "../host/firmware/wasm.ts";
 import { edgepropAsync } from "./fixtures/mcu/cli.ts";
+import { inputError } from "./helpers/errors.ts";
 
 const CORTEX_M = loadBoards().filter((b) => b.runtime === "wasm2c");
 
@@ -25,15 +26,6 @@ function moduleImporting(module: string, name: string, params: number[], results
   return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...section(1, type), ...section(2, imp)]);
 }
 
-function inputError(fn: () => unknown): InputError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof InputError) return err;
-    throw err;
-  }
-  throw new Error("expected an InputError");
-}
 
 describe("firmware module checks", () => {
   it("the echo fixture imports exactly the HAL and exports init, poll, memory", async () => {

@@ -14,16 +14,8 @@ import { runGolden } from "../fpga/golden.ts";
 import type { HdlConfig } from "../fpga/config.ts";
 import type { GradResult } from "../host/model/types.ts";
 import { edgeprop } from "./helpers/cli.ts";
+import { cosine } from "./helpers/compare.ts";
 
-function cosine(a: number[], b: number[]): number {
-  let ab = 0, aa = 0, bb = 0;
-  a.forEach((x, i) => {
-    ab += x * b[i]!;
-    aa += x * x;
-    bb += b[i]! * b[i]!;
-  });
-  return ab / Math.sqrt(aa * bb);
-}
 
 const synGrads = (g: GradResult) => [...g.grads.wIn.flat(), ...g.grads.wRec.flat()];
 

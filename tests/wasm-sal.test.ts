@@ -7,6 +7,7 @@ import { alignmentAngleDeg, jitteredThresholds, SalStream, type SalSetup } from 
 import { Kernels } from "../host/device/driver.ts";
 import { SalDevice } from "../host/device/sal.ts";
 import type { Build } from "../host/device/planner.ts";
+import { maxRelErr } from "./helpers/compare.ts";
 
 // Build (or reuse) both .wasm builds in a hook: a clean clone compiles them here, under hookTimeout.
 beforeAll(() => Promise.all([ensureWasm("scalar"), ensureWasm("simd")]));
@@ -21,11 +22,6 @@ function setup(nRec: number, nOut: number, seed: number, precision: "f32" | "f64
   };
 }
 
-function maxRel(a: number[][], b: number[][]): number {
-  let d = 0, m = 0;
-  b.forEach((row, i) => row.forEach((x, j) => { d = Math.max(d, Math.abs(a[i]![j]! - x)); m = Math.max(m, Math.abs(x)); }));
-  return d / m;
-}
 
 /** Runs host and device side by side, comparing spikes at every step; returns the first mismatch or -1. */
 function lockstep(host: SalStream, dev: SalDevice, steps: number): number {
@@ -76,7 +72,7 @@ describe("SAL: host reference vs device kernel", () => {
       const host = new SalStream(s);
       const dev = await SalDevice.create(s, "scalar");
       expect(lockstep(host, dev, 1000)).toBe(-1);
-      expect(maxRel(dev.B, host.B)).toBeLessThan(1e-5);
+      expect(maxRelErr(dev.B.flat(), host.B.flat())).toBeLessThan(1e-5);
     }
   });
 

@@ -15,6 +15,8 @@
 // spikes and traces 0. Sums run in index order over the units that spiked.
 import type { Matrix } from "../model/types.ts";
 import { Pcg32 } from "../rng/pcg32.ts";
+import { cosine } from "../model/compare.ts";
+import { transpose } from "../case/parse.ts";
 
 export interface SalParams {
   dt: number;
@@ -178,16 +180,7 @@ export class SalStream {
 
 /** Angle in degrees between vec(B) and vec(wOut^T) (MODEL.md: arccos of their cosine). */
 export function alignmentAngleDeg(B: Matrix, wOut: Matrix): number {
-  let dot = 0, nb = 0, nw = 0;
-  B.forEach((row, j) =>
-    row.forEach((b, k) => {
-      const w = wOut[k]![j]!;
-      dot += b * w;
-      nb += b * b;
-      nw += w * w;
-    }),
-  );
-  const cos = Math.max(-1, Math.min(1, dot / Math.sqrt(nb * nw)));
+  const cos = Math.max(-1, Math.min(1, cosine(B.flat(), transpose(wOut).flat())));
   return (Math.acos(cos) * 180) / Math.PI;
 }
 

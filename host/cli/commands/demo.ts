@@ -13,6 +13,7 @@ import { startSim } from "../../sim/sim.ts";
 import { parseOptimizer } from "../../train/optimizer.ts";
 import { trainRun } from "../../train/run.ts";
 import { setupFromTask } from "../../train/setup.ts";
+import { maxRelErr } from "../../model/compare.ts";
 import type { Grads } from "../../model/types.ts";
 import { flagInt, flagString, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
@@ -20,15 +21,7 @@ import type { Command } from "../command.ts";
 const PATTERN = { steps: 500, nIn: 50, nRec: 50 } as const;
 
 function maxRelDiff(a: Grads, b: Grads): number {
-  const keys = ["wIn", "wRec", "wOut", "bOut"] as const;
-  return Math.max(
-    ...keys.map((k) => {
-      const x = k === "bOut" ? a.bOut : a[k].flat();
-      const y = k === "bOut" ? b.bOut : b[k].flat();
-      const scale = Math.max(...y.map(Math.abs)) || 1;
-      return Math.max(...x.map((v, i) => Math.abs(v - y[i]!))) / scale;
-    }),
-  );
+  return Math.max(maxRelErr(a.wIn.flat(), b.wIn.flat()), maxRelErr(a.wRec.flat(), b.wRec.flat()), maxRelErr(a.wOut.flat(), b.wOut.flat()), maxRelErr(a.bOut, b.bOut));
 }
 
 export const demoCommand: Command = {
