@@ -101,3 +101,12 @@ describe("edgeprop train --config on the host reference", () => {
     bad("badtrial", { trials: [{ inputs: [[0, 1]], targets: [[0, 0]] }] }, /trials\[0\]\.inputs\[0\]: expected 6 numbers \(nIn\)/);
   });
 });
+
+describe("edgeprop train on a board that cannot hold the model", () => {
+  it("is refused before any port is opened, with the bytes needed and the board's RAM", () => {
+    const cfg = runConfig("big", {}, { nIn: 80, nRec: 100, nOut: 3, T: 20 });
+    const r = edgeprop(["train", "--config", cfg, "--board", "nucleo-f446re", "--port", "/dev/edgeprop-no-such-port", "--out", join(dir, "big")]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/model\.nRec: .*RAM of board 'nucleo-f446re' of 131072 bytes; nIn 80 x nRec 100 x nOut 3 needs \d+ bytes/);
+  });
+});

@@ -1,8 +1,10 @@
 // Opens the training target for `--board`: `host` is the float64 reference; a board id from
 // boards/ trains on the device over the wire — the simulated board and QEMU boards are started
-// here unless `--port` names a running one; a physical board needs `--port`.
+// here unless `--port` names a running one; a physical board needs `--port`. A model too large
+// for the board's RAM is refused first, with the numbers.
 import { join } from "node:path";
 import { getBoard } from "../../boards/index.ts";
+import { checkBudget, planModel } from "../device/planner.ts";
 import { InputError } from "../cli/errors.ts";
 import { startQemuBoard } from "../firmware/qemuBoard.ts";
 import { startSim } from "../sim/sim.ts";
@@ -23,6 +25,9 @@ export interface TargetOptions {
 export async function openTarget(board: string, spec: RunSpec, initial: TrainState, opts: TargetOptions): Promise<TrainTarget> {
   if (board === "host") return new HostTarget(spec, initial);
   const b = getBoard(board);
+  // Refuse before starting or flashing anything: the model's device state alone must fit the
+  // board's RAM (the board's CONFIGURE answer then accounts for the firmware's own share too).
+  checkBudget(planModel(spec.base.model, spec.base.feedback.kind, { optimizer: spec.optimizer.kind }), b.ramBytes, `RAM of board '${b.id}'`);
   const device = { board, faultRate: opts.faultRate };
   if (opts.port) return DeviceTarget.open(spec, initial, { ...device, port: opts.port });
   if (b.id === "sim") {
