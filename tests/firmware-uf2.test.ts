@@ -44,7 +44,7 @@ describe("UF2", () => {
     checkSpec(toUf2(bin, 0x10000000, UF2_FAMILY_RP2040), bin, 0x10000000);
     expect(() => toUf2(bin, 0x10000080, UF2_FAMILY_RP2040)).toThrow(/aligned/);
     const bad = toUf2(bin, 0x10000000, UF2_FAMILY_RP2040);
-    bad[512 + 508] ^= 1;
+    bad[512 + 508]! ^= 1;
     expect(() => parseUf2(bad)).toThrow(/block at byte 512: bad magic/);
     expect(() => parseUf2(bad.subarray(0, 700))).toThrow(/multiple of 512/);
   });

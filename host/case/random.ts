@@ -55,7 +55,7 @@ export function randomCase(opts: RandomCaseOptions = {}): Case {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const c = draw(o, new Pcg32(o.seed, attempt));
     const tr = simulate(c);
-    const worst = Math.min(...tr.u.flatMap((row, t) => row.filter((_, j) => !tr.refractory[t][j]).map(Math.abs)));
+    const worst = Math.min(...tr.u.flatMap((row, t) => row.filter((_, j) => !tr.refractory[t]![j]).map(Math.abs)));
     const spikes = tr.z.flat().reduce((a, b) => a + b, 0);
     if (worst > o.margin && spikes > 0) return c;
   }

@@ -72,27 +72,27 @@ export class EpropStream {
     const { m, p, d } = this;
     const { nIn, nRec, nOut } = m;
     const zPrev = this.z;
-    for (let i = 0; i < nIn; i++) this.xbar[i] = d.alpha * this.xbar[i] + d.zeta * x[i];
+    for (let i = 0; i < nIn; i++) this.xbar[i] = d.alpha * this.xbar[i]! + d.zeta * x[i]!;
 
     const z = new Array<number>(nRec);
     const psi = new Array<number>(nRec);
     for (let j = 0; j < nRec; j++) {
       let input = 0;
-      for (let i = 0; i < nIn; i++) input += p.wIn[j][i] * x[i];
-      for (let i = 0; i < nRec; i++) if (i !== j) input += p.wRec[j][i] * zPrev[i];
-      this.v[j] = d.alpha * this.v[j] + d.zeta * input - m.vTh * zPrev[j];
-      this.a[j] = d.rho * this.a[j] + zPrev[j];
-      const u = this.v[j] - (m.vTh + m.beta[j] * this.a[j]);
-      if (this.hold[j] > 0) {
-        this.hold[j]--;
+      for (let i = 0; i < nIn; i++) input += p.wIn[j]![i]! * x[i]!;
+      for (let i = 0; i < nRec; i++) if (i !== j) input += p.wRec[j]![i]! * zPrev[i]!;
+      this.v[j] = d.alpha * this.v[j]! + d.zeta * input - m.vTh * zPrev[j]!;
+      this.a[j] = d.rho * this.a[j]! + zPrev[j]!;
+      const u = this.v[j]! - (m.vTh + m.beta[j]! * this.a[j]!);
+      if (this.hold[j]! > 0) {
+        this.hold[j]!--;
         z[j] = 0;
         psi[j] = 0;
       } else {
         z[j] = heaviside.z(u, m.vTh);
         psi[j] = heaviside.psi(u, m.vTh, m.gamma);
-        if (z[j]) this.hold[j] = m.refractory;
+        if (z[j]!) this.hold[j] = m.refractory;
       }
-      this.spikes[j] += z[j];
+      this.spikes[j]! += z[j]!;
     }
 
     // Eligibility: pre term is xbar^t for inputs, zbar^{t-1} for recurrent synapses.
@@ -101,29 +101,29 @@ export class EpropStream {
 
     const y = new Array<number>(nOut);
     for (let k = 0; k < nOut; k++) {
-      let drive = p.bOut[k];
-      for (let j = 0; j < nRec; j++) drive += p.wOut[k][j] * z[j];
-      y[k] = d.kappa * this.y[k] + d.s * drive;
+      let drive = p.bOut[k]!;
+      for (let j = 0; j < nRec; j++) drive += p.wOut[k]![j]! * z[j]!;
+      y[k] = d.kappa * this.y[k]! + d.s * drive;
     }
     const err = this.error(y, target, mask);
 
     // Learning signal L_j = sum_k B[j][k] err_k, applied to the kappa-filtered traces.
     for (let j = 0; j < nRec; j++) {
       let L = 0;
-      for (let k = 0; k < nOut; k++) L += this.B[j][k] * err[k];
+      for (let k = 0; k < nOut; k++) L += this.B[j]![k]! * err[k]!;
       if (L === 0) continue;
-      for (let i = 0; i < nIn; i++) this.g.wIn[j][i] += L * this.tIn.ebar[j][i];
-      for (let i = 0; i < nRec; i++) this.g.wRec[j][i] += L * this.tRec.ebar[j][i];
+      for (let i = 0; i < nIn; i++) this.g.wIn[j]![i]! += L * this.tIn.ebar[j]![i]!;
+      for (let i = 0; i < nRec; i++) this.g.wRec[j]![i]! += L * this.tRec.ebar[j]![i]!;
     }
     // Readout gradients are exact: err times kappa-filtered presynaptic activity.
     this.ok = d.kappa * this.ok + d.s;
-    for (let j = 0; j < nRec; j++) this.zk[j] = d.kappa * this.zk[j] + d.s * z[j];
+    for (let j = 0; j < nRec; j++) this.zk[j] = d.kappa * this.zk[j]! + d.s * z[j]!;
     for (let k = 0; k < nOut; k++) {
-      for (let j = 0; j < nRec; j++) this.g.wOut[k][j] += err[k] * this.zk[j];
-      if (m.trainBias) this.g.bOut[k] += err[k] * this.ok;
+      for (let j = 0; j < nRec; j++) this.g.wOut[k]![j]! += err[k]! * this.zk[j]!;
+      if (m.trainBias) this.g.bOut[k]! += err[k]! * this.ok;
     }
 
-    for (let i = 0; i < nRec; i++) this.zbar[i] = d.alpha * this.zbar[i] + d.zeta * z[i];
+    for (let i = 0; i < nRec; i++) this.zbar[i] = d.alpha * this.zbar[i]! + d.zeta * z[i]!;
     this.z = z;
     this.y = y;
     this.steps++;
@@ -135,29 +135,29 @@ export class EpropStream {
     const { m, d } = this;
     const track = m.rateReg !== null;
     for (let j = 0; j < m.nRec; j++) {
-      const beta = m.beta[j];
-      const epsA = tr.epsA[j];
-      const ebar = tr.ebar[j];
-      const eSum = tr.eSum[j];
+      const beta = m.beta[j]!;
+      const epsA = tr.epsA[j]!;
+      const ebar = tr.ebar[j]!;
+      const eSum = tr.eSum[j]!;
       for (let i = 0; i < pre.length; i++) {
         if (skipDiagonal === 0 && i === j) continue;
-        const e = psi[j] * (pre[i] - beta * epsA[i]);
-        epsA[i] = d.rho * epsA[i] + e;
-        ebar[i] = d.kappa * ebar[i] + d.s * e;
-        if (track) eSum[i] += e;
+        const e = psi[j]! * (pre[i]! - beta * epsA[i]!);
+        epsA[i] = d.rho * epsA[i]! + e;
+        ebar[i] = d.kappa * ebar[i]! + d.s * e;
+        if (track) eSum[i]! += e;
       }
     }
   }
 
   private error(y: number[], target: number[], mask: number): number[] {
     if (this.m.loss === "mse") {
-      const err = y.map((yk, k) => yk - target[k]);
+      const err = y.map((yk, k) => yk - target[k]!);
       this.lossSum += 0.5 * err.reduce((acc, e) => acc + e * e, 0);
       return err.map((e) => e / this.norm);
     }
     const prob = softmax(y);
-    if (mask) this.lossSum -= target.reduce((acc, tk, k) => acc + (tk ? tk * Math.log(prob[k]) : 0), 0);
-    return prob.map((pk, k) => (mask * (pk - target[k])) / this.norm);
+    if (mask) this.lossSum -= target.reduce((acc, tk, k) => acc + (tk ? tk * Math.log(prob[k]!) : 0), 0);
+    return prob.map((pk, k) => (mask * (pk - target[k]!)) / this.norm);
   }
 
   /** Ends the trial: adds the rate regulariser (needs the trial's spike counts) and returns loss and gradients. */
@@ -166,9 +166,9 @@ export class EpropStream {
     if (m.rateReg) {
       const f = targetRatePerStep(m);
       for (let j = 0; j < m.nRec; j++) {
-        const reg = (m.rateReg.cReg * (this.spikes[j] / this.steps - f)) / this.steps / this.norm;
-        for (let i = 0; i < m.nIn; i++) this.g.wIn[j][i] += reg * this.tIn.eSum[j][i];
-        for (let i = 0; i < m.nRec; i++) this.g.wRec[j][i] += reg * this.tRec.eSum[j][i];
+        const reg = (m.rateReg.cReg * (this.spikes[j]! / this.steps - f)) / this.steps / this.norm;
+        for (let i = 0; i < m.nIn; i++) this.g.wIn[j]![i]! += reg * this.tIn.eSum[j]![i]!;
+        for (let i = 0; i < m.nRec; i++) this.g.wRec[j]![i]! += reg * this.tRec.eSum[j]![i]!;
       }
     }
     return { loss: this.lossSum / this.norm, grads: this.g };
@@ -177,6 +177,6 @@ export class EpropStream {
 
 export function epropGrad(c: Case): GradResult {
   const stream = new EpropStream(c.model, c.params, c.feedback.B, lossNormaliser(c.model, c.mask));
-  c.inputs.forEach((x, t) => stream.step(x, c.targets[t], c.mask[t]));
+  c.inputs.forEach((x, t) => stream.step(x, c.targets[t]!, c.mask[t]!));
   return stream.finish();
 }

@@ -26,12 +26,12 @@ export function fdCheck(c: Case, probes: Array<[keyof Grads, number, number]>, w
   return probes.map(([weight, r, col]) => {
     const at = (delta: number) => {
       const cc: Case = structuredClone(c);
-      if (weight === "bOut") cc.params.bOut[col] += delta;
-      else cc.params[weight][r][col] += delta;
+      if (weight === "bOut") cc.params.bOut[col]! += delta;
+      else cc.params[weight][r]![col]! += delta;
       return objective(cc);
     };
     const fd = (at(h) - at(-h)) / (2 * h);
-    const bptt = weight === "bOut" ? g.bOut[col] : g[weight][r][col];
+    const bptt = weight === "bOut" ? g.bOut[col]! : g[weight][r]![col]!;
     return { weight, index: [r, col], bptt, fd };
   });
 }

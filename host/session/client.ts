@@ -201,7 +201,7 @@ export class DeviceClient {
       if (opts.outputs) y.push(...DeviceClient.rows(fromF32le(r.y as Uint8Array), n, m.nOut));
       if (opts.spikes) {
         z.push(...unpackBits(r.z as Uint8Array, n, m.nRec));
-        fromU16le(r.sc as Uint8Array).forEach((c, j) => (counts[j] += c));
+        fromU16le(r.sc as Uint8Array).forEach((c, j) => (counts[j]! += c));
       }
       if (r.loss !== undefined) loss = r.loss as number;
     }

@@ -92,14 +92,14 @@ export function applyUpdate(
   for (const [name, w] of Object.entries(params)) {
     const g = grads[name]!;
     if (cfg.kind === "gd") {
-      for (let i = 0; i < w.length; i++) w[i] -= cfg.lr * g[i]!;
+      for (let i = 0; i < w.length; i++) w[i]! -= cfg.lr * g[i]!;
     } else {
       const m = (state.m[name] ??= new Array<number>(w.length).fill(0));
       const v = (state.v[name] ??= new Array<number>(w.length).fill(0));
       for (let i = 0; i < w.length; i++) {
         m[i] = cfg.beta1 * m[i]! + (1 - cfg.beta1) * g[i]!;
         v[i] = cfg.beta2 * v[i]! + (1 - cfg.beta2) * g[i]! * g[i]!;
-        w[i] -= (lrT * m[i]!) / (Math.sqrt(v[i]!) + cfg.eps);
+        w[i]! -= (lrT * m[i]!) / (Math.sqrt(v[i]!) + cfg.eps);
       }
     }
     if (clip.has(name) && (cfg.wMin !== null || cfg.wMax !== null)) {
