@@ -78,6 +78,13 @@ describe("edgeprop grad and case on good input", () => {
     expect(out.grads.bOut).toHaveLength(3);
   });
 
+  it("warns about a model field it does not read (a likely typo), and still answers", () => {
+    const r = edgeprop(["grad", caseFile("typo", (c) => (c.model.inputscale = "oneMinusAlpha"))]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: .*model\.inputscale is not a field edgeprop reads \(ignored\); known: .*inputScale/);
+    expect(Number.isFinite(JSON.parse(r.stdout).loss)).toBe(true);
+  });
+
   it("case random writes a case that grad accepts", () => {
     const path = join(dir, "random.json");
     expect(edgeprop(["case", "random", "--neuron", "alif", "--loss", "ce", "--recurrent", "--seed", "5", "--out", path]).code).toBe(0);

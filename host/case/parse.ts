@@ -29,6 +29,22 @@ function parseRateReg(x: Json): RateReg | null {
   return { cReg, fTargetHz };
 }
 
+/** The fields of `model` this version reads (MODEL.md's records and options). */
+const MODEL_FIELDS = [
+  "neuron", "nIn", "nRec", "nOut", "dt", "tauMem", "tauOut", "tauAdapt", "beta", "vTh", "gamma", "refractory",
+  "loss", "inputScale", "readoutScale", "trainBias", "rateReg", "lossReduction",
+];
+
+/**
+ * Fields of `model` that this version does not read: most likely typos (`inputscale`) that
+ * would otherwise silently leave an option at its default. Callers warn about them.
+ */
+export function unknownModelFields(x: Json): string[] {
+  const m = typeof x === "object" && x !== null && !Array.isArray(x) ? (x as Record<string, Json>).model : undefined;
+  if (typeof m !== "object" || m === null || Array.isArray(m)) return [];
+  return Object.keys(m).filter((k) => !MODEL_FIELDS.includes(k));
+}
+
 export function parseModel(x: Json): ModelConfig {
   const m = obj(x, "model");
   const size = (k: string) => intIn(m[k], `model.${k}`, 1, LIMITS.maxUnits);
@@ -125,7 +141,15 @@ function checkCeTargets(targets: number[][], mask: number[]): void {
 }
 
 export function readCaseFile(path: string): Case {
-  return parseCase(readJsonFile(path), path);
+  const json = readJsonFile(path);
+  warnUnknownFields(json, path);
+  return parseCase(json, path);
+}
+
+export function warnUnknownFields(json: Json, path: string): void {
+  for (const k of unknownModelFields(json)) {
+    process.stderr.write(`edgeprop: warning: ${path}: model.${k} is not a field edgeprop reads (ignored); known: ${MODEL_FIELDS.join(", ")}\n`);
+  }
 }
 
 export function zeros(rows: number, cols: number): number[][] {

@@ -3,7 +3,7 @@
 // defines them. Iteration n (1-based) runs trial (n-1) mod trials.length.
 import { InputError } from "../cli/errors.ts";
 import { choice, intIn, obj, readJsonFile, type Json } from "../case/fields.ts";
-import { parseCase } from "../case/parse.ts";
+import { parseCase, warnUnknownFields } from "../case/parse.ts";
 import type { Case, Rule } from "../model/types.ts";
 import type { Trial } from "../tasks/task.ts";
 import { parseOptimizer, type OptimizerConfig } from "./optimizer.ts";
@@ -68,5 +68,7 @@ export function parseRunSpec(x: Json, source = "run"): RunSpec {
 }
 
 export function readRunSpec(path: string): RunSpec {
-  return parseRunSpec(readJsonFile(path), path);
+  const json = readJsonFile(path);
+  warnUnknownFields(json, path);
+  return parseRunSpec(json, path);
 }
