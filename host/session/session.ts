@@ -45,6 +45,9 @@ export interface SessionStats {
   wireIn: number;
 }
 
+/** Ceiling of the per-attempt timeout, which doubles after each unanswered attempt. */
+const MAX_BACKOFF_MS = 4000;
+
 export class TimeoutError extends Error {
   constructor(msg: string) {
     super(msg);
@@ -181,6 +184,9 @@ export class Session {
   private onTimeout(o: Outstanding): void {
     if (this.out !== o) return;
     this.stats.timeouts++;
+    // Back off: a board slower than the timeout (an emulated MCU, a loaded host) would otherwise
+    // be buried under retransmissions of frames it is still reading, and never catch up.
+    o.timeoutMs = Math.min(2 * o.timeoutMs, MAX_BACKOFF_MS);
     this.retry(o, "no answer");
   }
 
@@ -190,7 +196,7 @@ export class Session {
     if (o.attempts > this.opts.retries || elapsed > this.opts.maxWaitMs) {
       const name = MSG_TYPE_NAME[o.type] ?? o.type;
       this.settle(o, undefined, new TimeoutError(
-        `${why} to ${name} (seq ${o.seq}) after ${o.attempts} attempts of ${o.timeoutMs} ms on ${this.transport.name}`,
+        `${why} to ${name} (seq ${o.seq}) after ${o.attempts} attempts (the last waited ${o.timeoutMs} ms) on ${this.transport.name}`,
       ));
       return;
     }
