@@ -10,7 +10,7 @@ void board_uart_putc(uint8_t byte);
 /** Next received byte, or -1 if none (never blocks). Drivers that receive by interrupt return -1
  * here and hand bytes to board_rx_push from their interrupt handler instead. */
 int board_uart_getc(void);
-/** Called from a UART receive interrupt: queue one byte (256-byte ring in hal.c; dropped if full). */
+/** Called from a UART receive interrupt: queue one byte (4096-byte ring in hal.c; dropped if full). */
 void board_rx_push(uint8_t byte);
 uint32_t board_millis(void);
 /** Persistent storage; the generic implementation in hal.c is a RAM array unless the family

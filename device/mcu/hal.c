@@ -48,8 +48,10 @@ static void put_u32(uint32_t v) {
 
 /* Receive ring filled by interrupt-driven drivers (single producer: the ISR; single consumer:
  * uart_read). It keeps the HAL's promise that >= 256 bytes survive between two polls on UARTs
- * with a one-byte receive register (STM32, nRF52). */
-#define RX_RING 256u
+ * with a one-byte receive register (STM32, nRF52), and holds two whole frames of the firmware's
+ * maximum size (2048 bytes): a link faster than the firmware (USB CDC, or QEMU, which delivers
+ * as fast as the interrupt takes bytes) then never drops a request while a long one runs. */
+#define RX_RING 4096u
 static volatile uint8_t rx_ring[RX_RING];
 static volatile uint32_t rx_head, rx_tail, rx_dropped;
 
