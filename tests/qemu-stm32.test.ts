@@ -28,10 +28,10 @@ describe("nucleo-f446re image on QEMU netduinoplus2 (STM32F405)", () => {
     expect(booted.greeting).toBe("HELLO echo 1");
     const burst = Array.from({ length: 200 }, (_, i) => String.fromCharCode(65 + (i % 26))).join("") + "\n";
     await booted.link.write(burst);
-    expect((await booted.link.waitFor(/[A-Z]{200}\n/, 5000))[0]).toBe(burst);
+    expect((await booted.link.waitFor(/[A-Z]{200}\n/, 20_000))[0]).toBe(burst);
     await booted.link.write("PING\n");
-    await booted.link.waitFor(/PONG \d+\n/, 5000);
+    await booted.link.waitFor(/PONG \d+\n/, 20_000);
     await booted.link.write("STORE\n");
-    expect((await booted.link.waitFor(/STORE \w+ \d+\n/, 5000))[0]).toBe("STORE ok 4096\n");
+    expect((await booted.link.waitFor(/STORE \w+ \d+\n/, 20_000))[0]).toBe("STORE ok 4096\n");
   });
 });

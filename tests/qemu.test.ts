@@ -27,7 +27,7 @@ async function boot(boardId: string): Promise<BootedBoard> {
 
 async function ask(b: BootedBoard, line: string, answer: RegExp): Promise<string> {
   await b.link.write(line);
-  return (await b.link.waitFor(answer, 5000))[0];
+  return (await b.link.waitFor(answer, 20_000))[0];
 }
 
 describe("echo firmware on QEMU", () => {
@@ -75,7 +75,7 @@ describe("echo firmware on QEMU", () => {
     const link = await SerialLink.open(out.qemu.pty);
     try {
       await link.write("PING\n");
-      await link.waitFor(/PONG \d+\n/, 5000);
+      await link.waitFor(/PONG \d+\n/, 20_000);
     } finally {
       await link.close();
     }

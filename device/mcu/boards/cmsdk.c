@@ -45,8 +45,11 @@ void board_uart_putc(uint8_t byte) {
 
 #ifdef CMSDK_UART_IRQ
 void Board_IRQHandler(void) {
+  /* Clear first, then drain: a byte that lands after the last STATE read raises the interrupt
+   * again. Clearing after the drain would swallow that byte's interrupt and leave it stuck in
+   * DATA, stalling reception for good (seen under load in QEMU). */
+  REG(UART0 + 0x0C) = 2u;
   while (REG(UART0 + 0x04) & 2u) board_rx_push((uint8_t)REG(UART0 + 0x00));
-  REG(UART0 + 0x0C) = 2u; /* clear the RX interrupt */
 }
 
 int board_uart_getc(void) { return -1; /* interrupt-driven: see Board_IRQHandler */ }
