@@ -6,11 +6,12 @@ import { runGolden } from "../fpga/golden.ts";
 import { PARTS } from "../fpga/parts.ts";
 import { dequantise, quantiseCase } from "../fpga/quantise.ts";
 import { synthesise } from "../fpga/synth.ts";
-import { randomCase, type RandomCaseOptions } from "../host/case/random.ts";
+import { randomCase } from "../host/case/random.ts";
 import { epropGrad } from "../host/reference/eprop.ts";
 import type { BenchSection } from "./section.ts";
 import { median } from "./stats.ts";
 import { cosine } from "../host/model/compare.ts";
+import { MARGIN_CASES as CASES } from "../fpga/margin-cases.ts";
 
 const SIZES: Partial<HdlConfig>[] = [
   { nIn: 32, nRec: 32, memory: "bram" },
@@ -21,13 +22,6 @@ const SIZES: Partial<HdlConfig>[] = [
   { nIn: 128, nRec: 512, memory: "spram", mode: "online", update: "step" },
 ];
 
-const CASES: RandomCaseOptions[] = [
-  { seed: 1 },
-  { seed: 2, recurrent: true },
-  { seed: 3, loss: "ce" },
-  { seed: 4, recurrent: true, feedback: "random" },
-  { seed: 5, recurrent: true, inputScale: "oneMinusAlpha", readoutScale: "oneMinusKappa", lossReduction: "mean" },
-];
 
 
 export const fpgaSection: BenchSection = {

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomCase, type RandomCaseOptions } from "../host/case/random.ts";
+import { randomCase } from "../host/case/random.ts";
 import { epropGrad } from "../host/reference/eprop.ts";
 import { backends } from "../host/backends/index.ts";
 import { dequantise, quantiseCase } from "../fpga/quantise.ts";
@@ -15,6 +15,7 @@ import type { HdlConfig } from "../fpga/config.ts";
 import type { GradResult } from "../host/model/types.ts";
 import { edgeprop } from "./helpers/cli.ts";
 import { cosine } from "./helpers/compare.ts";
+import { MARGIN_CASES as CASES } from "../fpga/margin-cases.ts";
 
 
 const synGrads = (g: GradResult) => [...g.grads.wIn.flat(), ...g.grads.wRec.flat()];
@@ -23,13 +24,6 @@ function widths(bits: number): Partial<HdlConfig> {
   return { weightBits: bits, eligBits: bits, accBits: bits, learnBits: bits, traceBits: bits, membraneBits: bits + 4 };
 }
 
-const CASES: RandomCaseOptions[] = [
-  { seed: 1 },
-  { seed: 2, recurrent: true },
-  { seed: 3, loss: "ce" },
-  { seed: 4, recurrent: true, feedback: "random" },
-  { seed: 5, recurrent: true, inputScale: "oneMinusAlpha", readoutScale: "oneMinusKappa", lossReduction: "mean" },
-];
 
 describe("fpga: golden fixed point vs float64 e-prop", () => {
   for (const opts of CASES) {

@@ -16,6 +16,18 @@ import { DeviceClient } from "../host/session/client.ts";
 import { startInProcessBoard } from "../host/sim/inprocess.ts";
 import { startFaultProxy } from "../host/transport/proxy.ts";
 
+/** WRITEs wIn in frame-sized chunks and READs it back, as raw protocol requests. */
+async function writeReadBack(s: Session, w: Float32Array): Promise<Float32Array> {
+  const chunk = Math.floor((s.maxBody - 40) / 4);
+  for (let o = 0; o < w.length; o += chunk) await s.request(MsgType.WRITE, { p: ParamId.wIn, o, d: f32le(w.subarray(o, o + chunk)) });
+  const back = new Float32Array(w.length);
+  for (let o = 0; o < w.length; o += chunk) {
+    const r = await s.request(MsgType.READ, { p: ParamId.wIn, o, n: Math.min(chunk, w.length - o) });
+    back.set(fromF32le(r.d as Uint8Array), o);
+  }
+  return back;
+}
+
 describe("sim board over a pty", () => {
   let sim: Sim;
   let dir: string;
@@ -39,14 +51,7 @@ describe("sim board over a pty", () => {
 
     await s.request(MsgType.CONFIGURE, { nIn: 80, nRec: 100, nOut: 2 });
     const w = new Float32Array(8000).map((_, i) => Math.sin(i));
-    const chunk = Math.floor((s.maxBody - 40) / 4);
-    for (let o = 0; o < w.length; o += chunk) await s.request(MsgType.WRITE, { p: ParamId.wIn, o, d: f32le(w.subarray(o, o + chunk)) });
-    const back = new Float32Array(w.length);
-    for (let o = 0; o < w.length; o += chunk) {
-      const r = await s.request(MsgType.READ, { p: ParamId.wIn, o, n: Math.min(chunk, w.length - o) });
-      back.set(fromF32le(r.d as Uint8Array), o);
-    }
-    expect(back).toEqual(w);
+    expect(await writeReadBack(s, w)).toEqual(w);
 
     // crash: requests time out with a clear error while the board is down
     await sim.killBoard();
@@ -82,14 +87,7 @@ describe("sim board with byte faults on its UART", () => {
     await s.connect();
     await s.request(MsgType.CONFIGURE, { nIn: 40, nRec: 50, nOut: 2 });
     const w = new Float32Array(2000).map((_, i) => Math.cos(i));
-    const chunk = Math.floor((s.maxBody - 40) / 4);
-    for (let o = 0; o < w.length; o += chunk) await s.request(MsgType.WRITE, { p: ParamId.wIn, o, d: f32le(w.subarray(o, o + chunk)) });
-    const back = new Float32Array(w.length);
-    for (let o = 0; o < w.length; o += chunk) {
-      const r = await s.request(MsgType.READ, { p: ParamId.wIn, o, n: Math.min(chunk, w.length - o) });
-      back.set(fromF32le(r.d as Uint8Array), o);
-    }
-    expect(back).toEqual(w);
+    expect(await writeReadBack(s, w)).toEqual(w);
     expect(s.stats.retransmits + s.stats.badFrames).toBeGreaterThan(0);
     await s.close();
   }, 30_000);
