@@ -1,7 +1,7 @@
 // Training on the simulated board (a separate process on a real pty): the same weights as the
 // float64 reference within float32 tolerance, bit-identical weights over a faulty link, after
 // the board is killed and restarted mid-run, and after the host is killed and resumed.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -65,6 +65,16 @@ describe("edgeprop train --board sim", () => {
       });
       child.on("exit", () => resolve());
     });
+    // The killed host's board and pty pair die with it (nothing left busy-polling a core).
+    const leftovers = async () => {
+      for (let i = 0; i < 50; i++) {
+        const ps = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(join(killed, "sim")));
+        if (ps.length === 0) return ps;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(join(killed, "sim")));
+    };
+    expect(await leftovers()).toEqual([]);
     const cp = JSON.parse(readFileSync(join(killed, "checkpoint.json"), "utf8"));
     expect(cp.iteration).toBeGreaterThanOrEqual(3);
     expect(cp.iteration).toBeLessThan(16);

@@ -5,6 +5,7 @@
 // pty open, so the firmware's greeting is never written to a pty nobody reads (QEMU drops such
 // bytes).
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { spawnTied } from "../process/tied.ts";
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { createConnection } from "node:net";
@@ -161,7 +162,10 @@ export async function startQemu(opts: QemuStartOptions): Promise<QemuInstance> {
   }
   args.push(...(opts.extraArgs ?? []));
   const logFd = openSync(log, "w");
-  const child = spawn(qemu, args, { stdio: ["ignore", logFd, logFd], detached: opts.detached === true });
+  // A detached QEMU (`edgeprop flash`) is meant to outlive the CLI; any other dies with its host.
+  const child = opts.detached === true
+    ? spawn(qemu, args, { stdio: ["ignore", logFd, logFd], detached: true })
+    : spawnTied(qemu, args, { stdio: ["ignore", logFd, logFd] });
   closeSync(logFd);
   const exited = new Promise<number | null>((res) => child.on("exit", (code) => res(code)));
   if (opts.detached) child.unref();

@@ -1,7 +1,8 @@
 // A pseudo-terminal pair made by socat: bytes written to one end come out of the other, in raw
 // mode (no echo, no CR/LF translation: safe for binary frames). The sim board opens one end,
 // the host (or anything speaking the protocol) the other.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
+import { spawnTied } from "../process/tied.ts";
 import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, realpathSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -30,7 +31,7 @@ export async function openPtyPair(dir: string, timeoutMs = 5000): Promise<PtyPai
   const boardLink = join(dir, "board");
   rmSync(hostLink, { force: true });
   rmSync(boardLink, { force: true });
-  const proc = spawn("socat", [`pty,raw,echo=0,link=${boardLink}`, `pty,raw,echo=0,link=${hostLink}`], {
+  const proc = spawnTied("socat", [`pty,raw,echo=0,link=${boardLink}`, `pty,raw,echo=0,link=${hostLink}`], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";

@@ -1,7 +1,7 @@
 // The simulated board: a socat pty pair plus a separate Node process hosting the firmware .wasm
 // on one end (host/sim/boardMain.ts). The host talks to `port` like to any serial board.
 // The board process can be killed and restarted while the pty pair (the "cable") stays.
-import { spawn } from "node:child_process";
+import { spawnTied } from "../process/tied.ts";
 import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { buildFirmware, ROOT } from "../../device/firmware/build.ts";
@@ -48,7 +48,7 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
 
   const launch = () =>
     new Promise<ChildProcess>((resolve, reject) => {
-      const p = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+      const p = spawnTied(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
       let out = "";
       let err = "";
       const onOut = (b: Buffer) => {
