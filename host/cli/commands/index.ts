@@ -13,6 +13,7 @@ import { hdlCommand } from "./hdl.ts";
 import { simCommand } from "../../sim/command.ts";
 import { faultProxyCommand } from "../../transport/command.ts";
 import { monitorCommand } from "./monitor.ts";
+import { resultsCommand } from "./results.ts";
 
 export const commands: Command[] = [
   demoCommand,
@@ -28,4 +29,5 @@ export const commands: Command[] = [
   monitorCommand,
   faultProxyCommand,
   hdlCommand,
+  resultsCommand,
 ];

@@ -1,0 +1,78 @@
+// The rows of RESULTS.md (`edgeprop results`): which task, rule, board, options, iterations and
+// learning rate each row trains with, for the full table and for `--quick`, and what the e-prop
+// paper (Bellec et al. 2020, Nature Communications 11:3625) reports for comparison.
+import type { FeedbackKind, Rule } from "../model/types.ts";
+import type { TaskOptions } from "../tasks/task.ts";
+
+export interface RowConfig {
+  taskOptions: Partial<TaskOptions>;
+  iterations: number;
+  lr: number;
+  testTrials: number;
+}
+
+export interface ResultRow {
+  /** Unique id (run directory name, `--only` matches it or the task). */
+  id: string;
+  task: string;
+  rule: Rule;
+  feedback: FeedbackKind;
+  board: "host" | "sim";
+  full: RowConfig;
+  quick: RowConfig;
+  /** The project's goal for this row, if it has one (compared with the full run). */
+  goal?: { value: number; text: string };
+  /** What the paper reports, worded as carefully as we can source it. */
+  paper: string;
+}
+
+// Pattern generation: the task's defaults (100 frozen Poisson inputs, 100 LIF, T = 1000 ms).
+const patternFull: RowConfig = { taskOptions: {}, iterations: 1000, lr: 0.01, testTrials: 1 };
+const patternQuick: RowConfig = { taskOptions: { steps: 500, nIn: 50, nRec: 50 }, iterations: 60, lr: 0.01, testTrials: 1 };
+const PATTERN_PAPER =
+  "Fig. 2 (3 readouts, bar chart): e-prop's NMSE close to BPTT's, approximately 0.1 or below (value not verified here)";
+
+export const RESULT_ROWS: ResultRow[] = [
+  { id: "pattern-eprop-host", task: "pattern", rule: "eprop", feedback: "symmetric", board: "host", full: patternFull, quick: patternQuick, paper: PATTERN_PAPER, goal: { value: 0.1, text: "NMSE ≤ ~0.1 (paper's e-prop, approx.)" } },
+  { id: "pattern-bptt-host", task: "pattern", rule: "bptt", feedback: "symmetric", board: "host", full: patternFull, quick: patternQuick, paper: PATTERN_PAPER },
+  { id: "pattern-eprop-sim", task: "pattern", rule: "eprop", feedback: "symmetric", board: "sim", full: patternFull, quick: patternQuick, paper: PATTERN_PAPER, goal: { value: 0.1, text: "NMSE ≤ ~0.1 (paper's e-prop, approx.)" } },
+  {
+    id: "evidence-eprop-sim",
+    task: "evidence",
+    rule: "eprop",
+    feedback: "symmetric",
+    board: "sim",
+    // The quick timing (7 cues of 50 ms, 25 ms gaps, 100 ms delay, 100 ms recall: T = 725 ms).
+    full: { taskOptions: { cueSteps: 50, spacingSteps: 25, delaySteps: 100, recallSteps: 100 }, iterations: 1500, lr: 0.002, testTrials: 200 },
+    quick: {
+      taskOptions: { nCues: 3, cueSteps: 30, spacingSteps: 15, delaySteps: 50, recallSteps: 50, nRec: 40, nAdaptive: 20, rateHz: 80 },
+      iterations: 600,
+      lr: 0.002,
+      testTrials: 100,
+    },
+    goal: { value: 0.95, text: "accuracy ≥ 0.95" },
+    paper: "Fig. 3 (7 cues, 2.25 s trials): e-prop approximately 96-97 % vs BPTT approximately 99 % (approximate, not verified here)",
+  },
+  {
+    id: "store-recall-eprop-sim",
+    task: "store-recall",
+    rule: "eprop",
+    feedback: "symmetric",
+    board: "sim",
+    full: { taskOptions: { periods: 4, periodSteps: 100 }, iterations: 500, lr: 0.01, testTrials: 200 },
+    quick: { taskOptions: { periods: 3, periodSteps: 100, nRec: 40, nAdaptive: 40 }, iterations: 300, lr: 0.01, testTrials: 50 },
+    goal: { value: 0.05, text: "recall error ≤ 0.05 (solved)" },
+    paper: "no figure quoted (the task follows Bellec et al. 2018/2020, where adaptive networks solve it); goal: solved",
+  },
+  {
+    id: "fashion-mnist-eprop-sim",
+    task: "fashion-mnist",
+    rule: "eprop",
+    feedback: "symmetric",
+    board: "sim",
+    full: { taskOptions: {}, iterations: 4000, lr: 0.002, testTrials: 1000 },
+    quick: { taskOptions: { pool: 4, encSteps: 20, tailSteps: 5, decisionSteps: 10, nRec: 50 }, iterations: 300, lr: 0.005, testTrials: 200 },
+    goal: { value: 0.85, text: "accuracy ≥ 0.85" },
+    paper: "not in the paper (Fashion-MNIST is the project's own on-device benchmark)",
+  },
+];
