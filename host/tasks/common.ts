@@ -227,3 +227,33 @@ export function nmse(trials: readonly Trial[], ys: readonly Matrix[]): number {
   });
   return den > 0 ? num / den : NaN;
 }
+
+/**
+ * The network the memory tasks share (evidence accumulation, store-recall): four input groups of
+ * `groupSize` neurons, `nRec` recurrent neurons of which the last `nAdaptive` adapt (threshold
+ * jump adaptJump * vTh), two outputs, and the initial parameters from the task's gains.
+ */
+export function alifMemoryNet(task: string, seed: number, o: TaskOptions, loss: ModelConfig["loss"]) {
+  const g = int(task, o, "groupSize", 1, 10000);
+  const nRec = int(task, o, "nRec", 1, 100000);
+  const nAdaptive = int(task, o, "nAdaptive", 0, nRec);
+  const dt = real(task, o, "dt", 1e-6, 1e6);
+  const vTh = real(task, o, "vTh", 1e-9, 1e9);
+  const jump = real(task, o, "adaptJump", 0, 1e6) * vTh;
+  const model = modelConfig({
+    neuron: "alif",
+    nIn: 4 * g,
+    nRec,
+    nOut: 2,
+    dt,
+    tauMem: real(task, o, "tauMem", 1e-6, 1e9),
+    tauOut: real(task, o, "tauOut", 1e-6, 1e9),
+    tauAdapt: real(task, o, "tauAdapt", 1e-6, 1e9),
+    beta: Array.from({ length: nRec }, (_, j) => (j >= nRec - nAdaptive ? jump : 0)),
+    vTh,
+    refractory: int(task, o, "refractory", 0, 1e6),
+    loss,
+    rateReg: rateRegOf(task, o),
+  });
+  return { g, dt, model, ...initParams(seed, model, { gIn: num(o, "gIn"), gRec: num(o, "gRec"), gOut: num(o, "gOut") }) };
+}

@@ -6,7 +6,7 @@
 // adaptive (ALIF). Loss ce on the recall window (mask); metric accuracy, chance 0.5.
 import { InputError } from "../cli/errors.ts";
 import type { Matrix } from "../model/types.ts";
-import { Stream, accuracy, initParams, int, modelConfig, num, oneHot, real, resolveOptions, rng, spike, rateRegOf } from "./common.ts";
+import { Stream, accuracy, alifMemoryNet, int, oneHot, real, resolveOptions, rng, spike } from "./common.ts";
 import type { TaskDef, TaskInstance, Trial } from "./task.ts";
 
 const defaults = {
@@ -54,9 +54,8 @@ export const evidenceTask: TaskDef = {
   quick: { cueSteps: 50, spacingSteps: 25, delaySteps: 100, recallSteps: 100 },
   create(seed, options): TaskInstance {
     const o = resolveOptions("evidence", defaults, options);
-    const g = int("evidence", o, "groupSize", 1, 10000);
-    const nRec = int("evidence", o, "nRec", 1, 100000);
-    const nAdaptive = int("evidence", o, "nAdaptive", 0, nRec);
+    const { g, dt, model, params, randomB } = alifMemoryNet("evidence", seed, o, "ce");
+    const { nIn } = model;
     const nCues = int("evidence", o, "nCues", 1, 1000);
     if (nCues % 2 === 0) throw new InputError("evidence.options.nCues", `expected an odd number (so the majority is defined), got ${nCues}`);
     const cue = int("evidence", o, "cueSteps", 1, 1e6);
@@ -64,29 +63,9 @@ export const evidenceTask: TaskDef = {
     const delay = int("evidence", o, "delaySteps", 0, 1e7);
     const recall = int("evidence", o, "recallSteps", 1, 1e6);
     const pMinority = real("evidence", o, "pMinority", 0, 0.5);
-    const dt = real("evidence", o, "dt", 1e-6, 1e6);
     const pCue = (real("evidence", o, "rateHz", 0, 1e6) * dt) / 1000;
     const pNoise = (real("evidence", o, "noiseHz", 0, 1e6) * dt) / 1000;
-    const vTh = real("evidence", o, "vTh", 1e-9, 1e9);
-    const jump = real("evidence", o, "adaptJump", 0, 1e6) * vTh;
     const timing = evidenceTiming(nCues, cue, spacing, delay, recall);
-    const nIn = 4 * g;
-    const model = modelConfig({
-      neuron: "alif",
-      nIn,
-      nRec,
-      nOut: 2,
-      dt,
-      tauMem: real("evidence", o, "tauMem", 1e-6, 1e9),
-      tauOut: real("evidence", o, "tauOut", 1e-6, 1e9),
-      tauAdapt: real("evidence", o, "tauAdapt", 1e-6, 1e9),
-      beta: Array.from({ length: nRec }, (_, j) => (j >= nRec - nAdaptive ? jump : 0)),
-      vTh,
-      refractory: int("evidence", o, "refractory", 0, 1e6),
-      loss: "ce",
-      rateReg: rateRegOf("evidence", o),
-    });
-    const { params, randomB } = initParams(seed, model, { gIn: num(o, "gIn"), gRec: num(o, "gRec"), gOut: num(o, "gOut") });
 
     const make = (stream: number, i: number): Trial => {
       const r = rng(seed, stream, i);

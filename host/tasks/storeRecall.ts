@@ -9,7 +9,7 @@
 // Metric: recall error = fraction of trials whose mean readout over the recall period peaks on
 // the wrong output; chance 0.5.
 import type { Matrix } from "../model/types.ts";
-import { Stream, argmax, initParams, int, meanOver, modelConfig, num, oneHot, real, resolveOptions, rng, spike, trialClass, rateRegOf } from "./common.ts";
+import { Stream, alifMemoryNet, argmax, int, meanOver, oneHot, real, resolveOptions, rng, spike, trialClass } from "./common.ts";
 import type { TaskDef, TaskInstance, Trial } from "./task.ts";
 
 
@@ -53,35 +53,14 @@ export const storeRecallTask: TaskDef = {
   quick: { periods: 4, periodSteps: 100 },
   create(seed, options): TaskInstance {
     const o = resolveOptions("store-recall", defaults, options);
-    const g = int("store-recall", o, "groupSize", 1, 10000);
-    const nRec = int("store-recall", o, "nRec", 1, 100000);
-    const nAdaptive = int("store-recall", o, "nAdaptive", 0, nRec);
+    const { g, dt, model, params, randomB } = alifMemoryNet("store-recall", seed, o, "mse");
+    const { nIn } = model;
     const periods = int("store-recall", o, "periods", 2, 10000);
     const P = int("store-recall", o, "periodSteps", 1, 1e6);
-    const dt = real("store-recall", o, "dt", 1e-6, 1e6);
     const pOn = (real("store-recall", o, "rateHz", 0, 1e6) * dt) / 1000;
     const distractors = o.distractors as boolean;
     const pNoise = (real("store-recall", o, "noiseHz", 0, 1e6) * dt) / 1000;
-    const vTh = real("store-recall", o, "vTh", 1e-9, 1e9);
-    const jump = real("store-recall", o, "adaptJump", 0, 1e6) * vTh;
-    const nIn = 4 * g;
     const T = periods * P;
-    const model = modelConfig({
-      neuron: "alif",
-      nIn,
-      nRec,
-      nOut: 2,
-      dt,
-      tauMem: real("store-recall", o, "tauMem", 1e-6, 1e9),
-      tauOut: real("store-recall", o, "tauOut", 1e-6, 1e9),
-      tauAdapt: real("store-recall", o, "tauAdapt", 1e-6, 1e9),
-      beta: Array.from({ length: nRec }, (_, j) => (j >= nRec - nAdaptive ? jump : 0)),
-      vTh,
-      refractory: int("store-recall", o, "refractory", 0, 1e6),
-      loss: "mse",
-      rateReg: rateRegOf("store-recall", o),
-    });
-    const { params, randomB } = initParams(seed, model, { gIn: num(o, "gIn"), gRec: num(o, "gRec"), gOut: num(o, "gOut") });
 
     const make = (stream: number, i: number): Trial => {
       const r = rng(seed, stream, i);
