@@ -35,10 +35,6 @@ export function gaussian(r: Pcg32, rows: number, cols: number, std: number): Mat
   return m;
 }
 
-export function zeros(rows: number, cols: number): Matrix {
-  return Array.from({ length: rows }, () => new Array<number>(cols).fill(0));
-}
-
 /**
  * The initialisation every task uses (Bellec et al. 2020, scaled to the `inputScale: "one"`
  * membrane of MODEL.md):

@@ -3,6 +3,7 @@
 // a model record, seeded initial parameters and feedback, training and test trials
 // ({inputs [T][nIn], targets [T][nOut], mask [T]}), and the task's metric.
 // Same (task, seed, options) => bit-identical trials and parameters, on every machine.
+import { transpose } from "../case/parse.ts";
 import type { Case, Feedback, FeedbackKind, Matrix, ModelConfig, Params } from "../model/types.ts";
 
 /** One trial in hil-case/1 shapes. `label` is the class (classification tasks) or stored bit. */
@@ -93,13 +94,5 @@ export function trialList(inst: TaskInstance, n: number, offset = 0): { inputs: 
     const t = inst.trial(offset + i);
     out.push({ inputs: t.inputs, targets: t.targets, mask: t.mask });
   }
-  return out;
-}
-
-export function transpose(m: Matrix): Matrix {
-  if (m.length === 0) return [];
-  const cols = m[0]!.length;
-  const out: Matrix = [];
-  for (let j = 0; j < cols; j++) out.push(m.map((row) => row[j]!));
   return out;
 }
