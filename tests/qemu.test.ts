@@ -57,8 +57,8 @@ describe("echo firmware on QEMU", () => {
     expect(await ask(b, "OOB\n", /TRAP \d+ [^\n]*\n/)).toMatch(/^TRAP 1 Out-of-bounds/);
   });
 
-  it("`edgeprop flash --board qemu-mps2-an386 --json` leaves the board running on a pty; --stop ends it", async () => {
-    const r = await edgepropAsync(["flash", "--board", "qemu-mps2-an386", "--json"]);
+  it("`edgeprop flash --board qemu-mps2-an386 --wasm echo --json` leaves the board running on a pty; --stop ends it", async () => {
+    const r = await edgepropAsync(["flash", "--board", "qemu-mps2-an386", "--wasm", "echo", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as {
       target: string;

@@ -1,11 +1,11 @@
 // Which firmware .wasm a command builds: a path, or one of two keywords:
-//   echo      tests/fixtures/echo.ts, the HAL test module (greets "HELLO echo 1", echoes bytes);
-//             the default until the real firmware's readiness check (protocol HELLO) is wired in
-//   firmware  device/firmware (built by device/firmware/build.ts)
+//   firmware  device/firmware, the edgeprop firmware (built by device/firmware/build.ts); default
+//   echo      tests/fixtures/echo.ts, the HAL test module (greets "HELLO echo 1", echoes bytes)
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../cli/errors.ts";
+import { buildFirmware as buildFirmwareWasm } from "../../device/firmware/build.ts";
 import { REPO_ROOT } from "./build.ts";
 
 export const ECHO_SOURCE = join(REPO_ROOT, "tests/fixtures/echo.ts");
@@ -32,14 +32,9 @@ export function buildEchoWasm(): Promise<string> {
 }
 
 export async function resolveWasm(spec: string | undefined): Promise<string> {
-  const s = spec ?? "echo";
+  const s = spec ?? "firmware";
   if (s === "echo") return buildEchoWasm();
-  if (s === "firmware") {
-    const mod = (await import(join(REPO_ROOT, "device/firmware/build.ts"))) as {
-      buildFirmware: () => Promise<{ wasmPath: string }>;
-    };
-    return (await mod.buildFirmware()).wasmPath;
-  }
+  if (s === "firmware") return (await buildFirmwareWasm()).wasmPath;
   if (!existsSync(s)) throw new InputError("--wasm", `file '${s}' not found; expected a .wasm path, 'echo' or 'firmware'`);
   return s;
 }

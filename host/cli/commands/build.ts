@@ -10,7 +10,7 @@ import type { Command } from "../command.ts";
 export const buildCommand: Command = {
   name: "build",
   summary: "compile a firmware .wasm for a board (wasm2c + arm-none-eabi-gcc) and check its size",
-  usage: "edgeprop build --board BOARD [--wasm FILE|echo|firmware] [--force] [--json]   (default --wasm echo: the HAL test module)",
+  usage: "edgeprop build --board BOARD [--wasm FILE|echo|firmware] [--force] [--json]   (default --wasm firmware: the edgeprop firmware; echo: the HAL test module)",
   async run(argv) {
     const args = parseArgs(argv, ["board", "wasm"], ["json", "force"]);
     const board = getBoard(flagString(args, "board"));

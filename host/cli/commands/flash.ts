@@ -49,7 +49,7 @@ export const flashCommand: Command = {
   summary: "build if needed and flash a board (QEMU boards: boot with UART0 on a pty)",
   usage:
     "edgeprop flash --board BOARD [--wasm FILE|echo|firmware] [--ready greeting|hello] [--mount DIR] [--stop] [--json]   " +
-    "(default --wasm echo; --ready defaults to hello, the protocol's HELLO request, for --wasm firmware, else to the module's greeting line)",
+    "(default --wasm firmware, the edgeprop firmware; --ready defaults to hello, the protocol's HELLO request, for it, else to the module's greeting line)",
   async run(argv) {
     const args = parseArgs(argv, ["board", "wasm", "mount", "ready"], ["json", "stop"]);
     const json = args.flags.has("json");
@@ -61,7 +61,7 @@ export const flashCommand: Command = {
       return 0;
     }
     const wasmSpec = flagString(args, "wasm");
-    const ready = flagChoice<ReadyKind>(args, "ready", ["greeting", "hello"], wasmSpec === "firmware" ? "hello" : "greeting");
+    const ready = flagChoice<ReadyKind>(args, "ready", ["greeting", "hello"], wasmSpec === undefined || wasmSpec === "firmware" ? "hello" : "greeting");
     const wasmPath = await resolveWasm(wasmSpec);
     const build = await buildFirmware({ board, wasmPath });
     const events: FlashEvent[] = [];
