@@ -14,7 +14,7 @@ import { runLoop } from "../host/train/loop.ts";
 import { newOptimizerState } from "../host/train/optimizer.ts";
 import { readRunSpec } from "../host/train/run-config.ts";
 import { edgeprop, ROOT } from "./helpers/cli.ts";
-import { GRAD_KEYS, maxRelErr } from "./helpers/compare.ts";
+import { flat, GRAD_KEYS, maxRelErr } from "./helpers/compare.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "edgeprop-train-sim-"));
 
@@ -29,7 +29,6 @@ function runConfig(name: string, iterations: number, optimizer: object): string 
 }
 
 const params = (d: string): Params => JSON.parse(readFileSync(join(d, "params.json"), "utf8"));
-const flatP = (p: Params, k: (typeof GRAD_KEYS)[number]) => (k === "bOut" ? p.bOut : p[k].flat());
 
 function train(cfg: string, out: string, extra: string[] = []) {
   const r = edgeprop(["train", "--config", cfg, "--out", out, "--json", ...extra]);
@@ -45,7 +44,7 @@ describe("edgeprop train --board sim", () => {
     const host = train(adam, join(dir, "host"), ["--board", "host"]);
     sim.forEach((row, i) => expect(Math.abs(row.loss - host[i]!.loss)).toBeLessThanOrEqual(1e-4 * Math.abs(host[i]!.loss)));
     for (const k of GRAD_KEYS) {
-      expect(maxRelErr(flatP(params(join(dir, "sim")), k), flatP(params(join(dir, "host")), k)), k).toBeLessThan(1e-4);
+      expect(maxRelErr(flat(params(join(dir, "sim")), k), flat(params(join(dir, "host")), k)), k).toBeLessThan(1e-4);
     }
   });
 

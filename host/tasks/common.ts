@@ -47,8 +47,10 @@ export function gaussian(r: Pcg32, rows: number, cols: number, std: number): Mat
 export function initParams(
   seed: number,
   m: Pick<ModelConfig, "nIn" | "nRec" | "nOut" | "vTh">,
-  g: { gIn: number; gRec: number; gOut: number },
+  o: TaskOptions,
 ) {
+  // Every task takes its gains from the options gIn, gRec, gOut.
+  const g = { gIn: num(o, "gIn"), gRec: num(o, "gRec"), gOut: num(o, "gOut") };
   const r = rng(seed, Stream.params);
   const wIn = gaussian(r, m.nRec, m.nIn, (g.gIn * m.vTh) / Math.sqrt(m.nIn));
   const wRec = gaussian(r, m.nRec, m.nRec, (g.gRec * m.vTh) / Math.sqrt(m.nRec));
@@ -251,5 +253,5 @@ export function alifMemoryNet(task: string, seed: number, o: TaskOptions, loss: 
     loss,
     rateReg: rateRegOf(task, o),
   });
-  return { g, dt, model, ...initParams(seed, model, { gIn: num(o, "gIn"), gRec: num(o, "gRec"), gOut: num(o, "gOut") }) };
+  return { g, dt, model, ...initParams(seed, model, o) };
 }

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { InputError, MissingToolError } from "../cli/errors.ts";
 import type { Matrix } from "../model/types.ts";
 import type { Pcg32 } from "../rng/pcg32.ts";
-import { Stream, accuracy, initParams, int, modelConfig, num, oneHot, real, resolveOptions, rng, rateRegOf } from "./common.ts";
+import { Stream, accuracy, initParams, int, modelConfig, oneHot, real, resolveOptions, rng, rateRegOf } from "./common.ts";
 import { readIdx } from "./idx.ts";
 import type { TaskDef, TaskInstance, Trial } from "./task.ts";
 
@@ -163,7 +163,7 @@ export const fashionMnistTask: TaskDef = {
       loss: "ce",
       rateReg: rateRegOf("fashion-mnist", o),
     });
-    const { params, randomB } = initParams(seed, model, { gIn: num(o, "gIn"), gRec: num(o, "gRec"), gOut: num(o, "gOut") });
+    const { params, randomB } = initParams(seed, model, o);
 
     let order: Int32Array | undefined;
     const trainOrder = (): Int32Array => {

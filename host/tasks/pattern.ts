@@ -71,7 +71,7 @@ export const patternTask: TaskDef = {
       loss: "mse",
       rateReg: rateRegOf("pattern", o),
     });
-    const { params, randomB } = initParams(seed, model, { gIn: num(o, "gIn"), gRec: num(o, "gRec"), gOut: num(o, "gOut") });
+    const { params, randomB } = initParams(seed, model, o);
     const r = rng(seed, Stream.frozen, 0);
     const inputs: Matrix = [];
     for (let t = 0; t < T; t++) {
