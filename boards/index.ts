@@ -3,7 +3,8 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { InputError } from "../host/cli/errors.ts";
+import { InputError } from "../host/input/errors.ts";
+import { bool as boolOf, choice as choiceOf, intIn, obj, text } from "../host/input/fields.ts";
 
 export const BOARDS_DIR = dirname(fileURLToPath(import.meta.url));
 
@@ -63,34 +64,11 @@ const USB_ID = /^[0-9a-f]{4}:[0-9a-f]{4}$/;
 
 type Json = Record<string, unknown>;
 
-function obj(v: unknown, field: string): Json {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new InputError(field, "expected an object");
-  return v as Json;
-}
-function str(o: Json, key: string, field: string): string {
-  const v = o[key];
-  if (typeof v !== "string" || v.length === 0) throw new InputError(`${field}.${key}`, "expected a non-empty string");
-  return v;
-}
-function uint(o: Json, key: string, field: string, min = 0): number {
-  const v = o[key];
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > 2 ** 32) {
-    throw new InputError(`${field}.${key}`, `expected an integer in [${min}, 2^32], got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-function choice<T extends string>(o: Json, key: string, field: string, choices: readonly T[]): T {
-  const v = o[key];
-  if (typeof v !== "string" || !(choices as readonly string[]).includes(v)) {
-    throw new InputError(`${field}.${key}`, `expected one of ${choices.join("|")}, got ${JSON.stringify(v)}`);
-  }
-  return v as T;
-}
-function bool(o: Json, key: string, field: string): boolean {
-  const v = o[key];
-  if (typeof v !== "boolean") throw new InputError(`${field}.${key}`, "expected true or false");
-  return v;
-}
+// The shared JSON readers, keyed by object member (boards name fields as `boards/x.json.key`).
+const str = (o: Json, key: string, field: string) => text(o[key], `${field}.${key}`);
+const uint = (o: Json, key: string, field: string, min = 0) => intIn(o[key], `${field}.${key}`, min, 2 ** 32);
+const choice = <T extends string>(o: Json, key: string, field: string, choices: readonly T[]) => choiceOf(o[key], `${field}.${key}`, choices);
+const bool = (o: Json, key: string, field: string) => boolOf(o[key], `${field}.${key}`);
 
 function region(v: unknown, field: string): MemoryRegion {
   const o = obj(v, field);

@@ -1,8 +1,8 @@
 // The one config (hdl.json) that drives the Verilog generator, the golden model and the
 // testbench. `parseHdlConfig` validates it (InputError naming the field and the limit) and
 // `derive` computes every width and integer constant the three consumers share.
-import { InputError } from "../host/cli/errors.ts";
-import { bool, choice, finite, intIn, obj, readJsonFile, type Json } from "../host/case/fields.ts";
+import { InputError } from "../host/input/errors.ts";
+import { bool, choice, finite, intIn, obj, readJsonFile, type Json } from "../host/input/fields.ts";
 import { bitLen, clog2 } from "./fixed.ts";
 
 export type HdlMode = "filtered" | "online";

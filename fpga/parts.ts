@@ -1,6 +1,6 @@
 // iCE40 parts `edgeprop hdl report --part` knows, and the memory estimate that refuses a
 // config before synthesis when its memories cannot fit.
-import { InputError } from "../host/cli/errors.ts";
+import { InputError } from "../host/input/errors.ts";
 import type { Derived } from "./config.ts";
 import { memSpecs } from "./generate/core.ts";
 

@@ -5,7 +5,7 @@
 // What the core computes is MODEL.md's LIF e-prop with these mappings (fpga/README.md):
 //   inputScale oneMinusAlpha -> the core's weight is zeta*w and its trace is xbar/zeta;
 //   readoutScale oneMinusKappa -> ebar is scaled by s on the way out; the readout is on the host.
-import { InputError } from "../host/cli/errors.ts";
+import { InputError } from "../host/input/errors.ts";
 import { decays } from "../host/model/decay.ts";
 import type { Case, Grads, Matrix } from "../host/model/types.ts";
 import { type Derived, derive, type HdlConfig, DEFAULTS, shiftLimits } from "./config.ts";

@@ -3,7 +3,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { InputError } from "../host/cli/errors.ts";
+import { InputError } from "../host/input/errors.ts";
 import type { Derived } from "./config.ts";
 import { rtlFileNames, writeDesign } from "./generate/index.ts";
 import { checkFit, cyclesPerStep, type MemEstimate, type Part } from "./parts.ts";

@@ -1,6 +1,6 @@
 // Running the Debian FPGA tools: a missing tool is a MissingToolError naming its package.
 import { spawn } from "node:child_process";
-import { MissingToolError } from "../host/cli/errors.ts";
+import { MissingToolError } from "../host/input/errors.ts";
 
 const PACKAGE: Record<string, string> = {
   iverilog: "iverilog",

@@ -11,7 +11,7 @@ import type { Frame } from "../protocol/frame.ts";
 import {
   DeviceError, ErrorCode, MsgType, decodeBody, encodeBody, f32le, fromF32le, validateDeviceBody, ParamId,
 } from "../protocol/messages.ts";
-import { FirmwareHost } from "../host/sim/firmwareHost.ts";
+import { FirmwareHost } from "../host/sim/firmware-host.ts";
 import { InProcessTransport } from "../host/transport/inprocess.ts";
 import { FaultyTransport } from "../host/transport/fault.ts";
 import { Session } from "../host/session/session.ts";

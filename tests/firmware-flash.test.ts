@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getBoard } from "../boards/index.ts";
-import { InputError } from "../host/cli/errors.ts";
+import { InputError } from "../host/input/errors.ts";
 import { buildFirmware } from "../host/firmware/build.ts";
 import { driveCandidates, findSerialPorts, flashFirmware, formatEvent, type FlashEvent } from "../host/firmware/flash.ts";
 import { buildEchoWasm } from "../host/firmware/source.ts";

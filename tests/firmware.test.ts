@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { getBoard, loadBoards } from "../boards/index.ts";
-import { InputError } from "../host/cli/errors.ts";
+import { InputError } from "../host/input/errors.ts";
 import { assertBuildable, buildFirmware, patchRuntime } from "../host/firmware/build.ts";
 import { assertFits } from "../host/firmware/flash.ts";
 import { linkerScript, STACK_BYTES } from "../host/firmware/linker.ts";

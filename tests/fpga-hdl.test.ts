@@ -14,7 +14,7 @@ import { checkFit, cyclesPerStep, PARTS } from "../fpga/parts.ts";
 import { IverilogSim } from "../fpga/sim.ts";
 import { synthesise } from "../fpga/synth.ts";
 import { firstDifference, randomStimulus } from "../fpga/stimulus.ts";
-import { InputError } from "../host/cli/errors.ts";
+import { InputError } from "../host/input/errors.ts";
 import { edgeprop, ROOT } from "./helpers/cli.ts";
 
 const CONFIGS: [string, Partial<HdlConfig>, number][] = [

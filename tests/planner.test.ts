@@ -2,7 +2,7 @@
 // out (device/kernels/layout.ts), and the RAM-budget refusal.
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureWasm } from "../host/device/build.ts";
-import { InputError } from "../host/cli/errors.ts";
+import { InputError } from "../host/input/errors.ts";
 import { randomCase } from "../host/case/random.ts";
 import { Kernels } from "../host/device/driver.ts";
 import { checkBudget, FIELDS, FLAG, lanesOf, planArena, planModel, planWithin, type Build } from "../host/device/planner.ts";

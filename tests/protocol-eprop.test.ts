@@ -6,7 +6,7 @@ import { buildFirmware } from "../device/firmware/build.ts";
 import { randomCase } from "../host/case/random.ts";
 import type { RandomCaseOptions } from "../host/case/random.ts";
 import { deviceGrad, EpropDevice } from "../host/device/driver.ts";
-import { FirmwareHost } from "../host/sim/firmwareHost.ts";
+import { FirmwareHost } from "../host/sim/firmware-host.ts";
 import { InProcessTransport } from "../host/transport/inprocess.ts";
 import { Session } from "../host/session/session.ts";
 import { DeviceClient } from "../host/session/client.ts";

@@ -10,7 +10,7 @@ import { protocolHello } from "../host/firmware/ready.ts";
 import { resolveWasm } from "../host/firmware/source.ts";
 import { randomCase } from "../host/case/random.ts";
 import { wasmBackend } from "../host/backends/wasm.ts";
-import { gradOverSerial } from "../host/sim/backend.ts";
+import { gradOverSerial } from "../host/backends/sim.ts";
 import { SerialTransport } from "../host/transport/serial.ts";
 import { Session } from "../host/session/session.ts";
 import { MsgType } from "../protocol/messages.ts";

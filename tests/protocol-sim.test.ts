@@ -11,7 +11,7 @@ import { Session } from "../host/session/session.ts";
 import { DeviceError, ErrorCode, MsgType, ParamId, f32le, fromF32le } from "../protocol/messages.ts";
 import { randomCase } from "../host/case/random.ts";
 import { wasmBackend } from "../host/backends/wasm.ts";
-import { simBackend, gradOverSerial } from "../host/sim/backend.ts";
+import { simBackend, gradOverSerial } from "../host/backends/sim.ts";
 import { DeviceClient } from "../host/session/client.ts";
 import { startInProcessBoard } from "../host/sim/inprocess.ts";
 import { startFaultProxy } from "../host/transport/proxy.ts";

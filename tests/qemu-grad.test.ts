@@ -5,8 +5,8 @@
 import { describe, expect, it } from "vitest";
 import { wasmBackend } from "../host/backends/wasm.ts";
 import { randomCase } from "../host/case/random.ts";
-import { startQemuBoard } from "../host/firmware/qemuBoard.ts";
-import { gradOverSerial } from "../host/sim/backend.ts";
+import { startQemuBoard } from "../host/firmware/qemu-board.ts";
+import { gradOverSerial } from "../host/backends/sim.ts";
 
 describe("e-prop on the emulated Cortex-M4", () => {
   it("gives the same loss and gradients as the wasm backend, bit for bit, and reports its instruction cost", async () => {

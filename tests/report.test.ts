@@ -12,7 +12,7 @@ import { chartNames, decimate, renderReport, summariseConfig } from "../host/rep
 import { RunWriter, readRunDir, trajectorySample } from "../host/report/rundir.ts";
 import { createTask, toCase } from "../host/tasks/index.ts";
 import { reportCommand } from "../host/cli/commands/report.ts";
-import { InputError } from "../host/cli/errors.ts";
+import { InputError } from "../host/input/errors.ts";
 import { edgeprop } from "./helpers/cli.ts";
 
 const root = mkdtempSync(join(tmpdir(), "edgeprop-report-"));

@@ -7,13 +7,13 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { parseCase } from "../host/case/parse.ts";
-import { InputError, MissingToolError } from "../host/cli/errors.ts";
+import { InputError, MissingToolError } from "../host/input/errors.ts";
 import { accuracy, nmse } from "../host/tasks/common.ts";
 import { evidenceTiming } from "../host/tasks/evidence.ts";
-import { FASHION_CLASSES, fashionDir, latencyEncode, loadFashion } from "../host/tasks/fashionMnist.ts";
+import { FASHION_CLASSES, fashionDir, latencyEncode, loadFashion } from "../host/tasks/fashion-mnist.ts";
 import { encodeIdx, parseIdx } from "../host/tasks/idx.ts";
 import { createTask, tasks, toCase, trialList, type TaskInstance, type Trial } from "../host/tasks/index.ts";
-import { recallError } from "../host/tasks/storeRecall.ts";
+import { recallError } from "../host/tasks/store-recall.ts";
 
 /** Small variants so the suite stays fast; defaults are checked separately where cheap. */
 const SMALL: Record<string, Record<string, number | string | boolean>> = {

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MsgType } from "../protocol/messages.ts";
 import { Session } from "../host/session/session.ts";
-import { FirmwareHost } from "../host/sim/firmwareHost.ts";
+import { FirmwareHost } from "../host/sim/firmware-host.ts";
 import { firmwareWasm } from "../host/sim/inprocess.ts";
 import { UsbBulkTransport } from "../host/transport/usb-bulk.ts";
 import { SimulatedUsbBulkBoard } from "./sim/usb-bulk-device.ts";

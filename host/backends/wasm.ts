@@ -1,7 +1,7 @@
 // `--backend wasm`: the device kernels (device/, AssemblyScript → WebAssembly, float32) run in
 // Node. `--build scalar` (default; the MCU build, bit-exact with the native wasm2c build) or
 // `--build simd`. The .wasm is built on demand (host/device/build.ts).
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../input/errors.ts";
 import { deviceGrad } from "../device/driver.ts";
 import type { Build } from "../device/planner.ts";
 import type { GradBackend } from "./backend.ts";

@@ -1,9 +1,10 @@
 // Reads and validates a `hil-case/1` document (see host/case/README.md), filling MODEL.md's
 // defaults. Everything downstream may assume a Case is well-formed: shapes match, numbers
 // are finite, time constants are positive.
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../input/errors.ts";
+import { transpose, zeros } from "../model/matrix.ts";
 import type { Case, Feedback, FeedbackKind, ModelConfig, Params, RateReg } from "../model/types.ts";
-import { bool, choice, finite, intIn, matrix, obj, positive, readJsonFile, vector, type Json } from "./fields.ts";
+import { bool, choice, finite, intIn, matrix, obj, positive, readJsonFile, vector, type Json } from "../input/fields.ts";
 
 /** Largest layer sizes a case may declare: beyond these no board of ours could hold it. */
 export const LIMITS = { maxUnits: 65536, maxSteps: 10_000_000 } as const;
@@ -150,13 +151,4 @@ export function warnUnknownFields(json: Json, path: string): void {
   for (const k of unknownModelFields(json)) {
     process.stderr.write(`edgeprop: warning: ${path}: model.${k} is not a field edgeprop reads (ignored); known: ${MODEL_FIELDS.join(", ")}\n`);
   }
-}
-
-export function zeros(rows: number, cols: number): number[][] {
-  return Array.from({ length: rows }, () => new Array<number>(cols).fill(0));
-}
-
-export function transpose(m: number[][]): number[][] {
-  const cols = m[0]?.length ?? 0;
-  return Array.from({ length: cols }, (_, j) => m.map((row) => row[j]!));
 }

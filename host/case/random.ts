@@ -1,7 +1,7 @@
 // Random hil-case/1 generator for tests and users. Every case keeps |v - A| above a margin at
 // every step (MODEL.md "Float32 and fixed point"), so a float32 or fixed-point backend that
 // disagrees on a spike has a real bug, not a rounding tie.
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../input/errors.ts";
 import type { Case, FeedbackKind, InputScale, LossKind, LossReduction, NeuronKind, ReadoutScale, RateReg } from "../model/types.ts";
 import { Pcg32 } from "../rng/pcg32.ts";
 import { simulate } from "../reference/simulate.ts";

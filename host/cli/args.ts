@@ -1,6 +1,6 @@
 // A tiny argv parser: `--flag value`, `--flag=value`, boolean `--flag`, and positionals.
 // Each command declares which flags take values so `--json CASE.json` is never misread.
-import { InputError } from "./errors.ts";
+import { InputError } from "../input/errors.ts";
 
 export interface ParsedArgs {
   positionals: string[];

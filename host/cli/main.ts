@@ -1,6 +1,6 @@
 // Entry point of the `edgeprop` CLI: dispatches to a verb and turns errors into exit codes.
 import { commands } from "./commands/index.ts";
-import { InputError, MissingToolError } from "./errors.ts";
+import { InputError, MissingToolError } from "../input/errors.ts";
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -4,7 +4,7 @@
 // (an exported function), so a run can be recorded and replayed bit for bit by the native
 // wasm2c build (host/device/native.ts).
 import { readFileSync } from "node:fs";
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../input/errors.ts";
 import { decays, targetRatePerStep } from "../model/decay.ts";
 import type { Case, FeedbackKind, GradResult, Grads, Matrix, ModelConfig, Params } from "../model/types.ts";
 import { ensureWasm } from "./build.ts";

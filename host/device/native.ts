@@ -6,7 +6,7 @@ import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { MissingToolError } from "../cli/errors.ts";
+import { MissingToolError } from "../input/errors.ts";
 import { ensureWasm, ROOT } from "./build.ts";
 import { SIGNATURES, type ExportName, type ScriptOp } from "./driver.ts";
 

@@ -1,7 +1,7 @@
 // Host-side memory planner: the device arena of a model, byte for byte, before anything is sent
 // to a board. It is the TypeScript twin of device/kernels/layout.ts (tests/planner.test.ts ties
 // the two field by field against the compiled kernels).
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../input/errors.ts";
 import type { FeedbackKind, ModelConfig } from "../model/types.ts";
 
 export type Build = "scalar" | "simd";

@@ -9,7 +9,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { WASM_PAGE_BYTES, type Board } from "../../boards/index.ts";
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../input/errors.ts";
 import { BOOT2_BYTES, HEAP_RESERVE_BYTES, STACK_BYTES, linkerScript } from "./linker.ts";
 import { NEWLIB_NANO, WASM2C_HEADER, WASM2C_RUNTIME_DIR, requireFile, requireTool } from "./tools.ts";
 import { UF2_FAMILY_RP2040, crc32Rp2040, toUf2 } from "./uf2.ts";

@@ -12,7 +12,7 @@ import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readdirSync, 
 import { userInfo } from "node:os";
 import { basename, join } from "node:path";
 import { WASM_PAGE_BYTES, type Board } from "../../boards/index.ts";
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../input/errors.ts";
 import type { FirmwareBuild } from "./build.ts";
 import { SerialPort } from "serialport";
 import { DEFAULT_READY, SerialLink, bootQemu, type BootedBoard, type IcountOptions, type ReadyCheck } from "./qemu.ts";

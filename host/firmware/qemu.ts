@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { SerialPort } from "serialport";
 import type { Board } from "../../boards/index.ts";
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../input/errors.ts";
 import { REPO_ROOT } from "./build.ts";
 import { requireTool } from "./tools.ts";
 

@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../input/errors.ts";
 import { buildFirmware as buildFirmwareWasm } from "../../device/firmware/build.ts";
 import { REPO_ROOT } from "./build.ts";
 

@@ -2,7 +2,7 @@
 // naming its Debian package (scripts/toolchains.txt lists them for `npm test`).
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { MissingToolError } from "../cli/errors.ts";
+import { MissingToolError } from "../input/errors.ts";
 
 export const TOOL_PACKAGES = {
   wasm2c: "wabt",

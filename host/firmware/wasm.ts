@@ -1,6 +1,6 @@
 // A small reader of the WebAssembly sections the firmware pipeline checks before compiling:
 // imports (must be the HAL of device/HAL.md), exports (init, poll, memory) and memory limits.
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../input/errors.ts";
 
 export interface WasmImport {
   module: string;

@@ -5,7 +5,7 @@
 //   dv_j^t = psi_j^t*dz_j^t + alpha*dv_j^{t+1}            (the reset is sg(): no path back)
 //   da_j^t = -beta_j*psi_j^t*dz_j^t + rho*da_j^{t+1}
 // and dW accumulates each weight's local input times the adjoint of what it drives.
-import { zeros } from "../case/parse.ts";
+import { zeros } from "../model/matrix.ts";
 import { decays } from "../model/decay.ts";
 import type { Case, GradResult } from "../model/types.ts";
 import { simulate, type SimulateOptions } from "./simulate.ts";

@@ -1,6 +1,6 @@
 // e-prop, online and forward-only (MODEL.md "e-prop"): one call per time step, memory
 // O(synapses), no stored trajectory — the same shape the device kernels have.
-import { zeros } from "../case/parse.ts";
+import { zeros } from "../model/matrix.ts";
 import { decays, lossNormaliser, targetRatePerStep, type Decays } from "../model/decay.ts";
 import type { Case, GradResult, Grads, ModelConfig, Params } from "../model/types.ts";
 import { heaviside } from "./spike.ts";

@@ -16,7 +16,7 @@
 import type { Matrix } from "../model/types.ts";
 import { Pcg32 } from "../rng/pcg32.ts";
 import { cosine } from "../model/compare.ts";
-import { transpose } from "../case/parse.ts";
+import { transpose } from "../model/matrix.ts";
 
 export interface SalParams {
   dt: number;

@@ -2,7 +2,7 @@
 // host/report/README.md). Plain JSON / JSON-lines so a run can be inspected with `jq`.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../input/errors.ts";
 import type { Case, Matrix, Trajectory } from "../model/types.ts";
 
 export const RUN_FORMAT = "edgeprop-run/1";

@@ -1,8 +1,8 @@
 // Builds (on demand) and starts the firmware in this process behind an InProcessTransport:
 // the quickest whole-protocol loop, used by tests and benchmarks.
 import { buildFirmware } from "../../device/firmware/build.ts";
-import { FirmwareHost } from "./firmwareHost.ts";
-import type { FirmwareHostOptions } from "./firmwareHost.ts";
+import { FirmwareHost } from "./firmware-host.ts";
+import type { FirmwareHostOptions } from "./firmware-host.ts";
 import { InProcessTransport } from "../transport/inprocess.ts";
 
 export async function firmwareWasm(): Promise<Uint8Array> {

@@ -1,12 +1,12 @@
 // The simulated board: a socat pty pair plus a separate Node process hosting the firmware .wasm
-// on one end (host/sim/boardMain.ts). The host talks to `port` like to any serial board.
+// on one end (host/sim/board-main.ts). The host talks to `port` like to any serial board.
 // The board process can be killed and restarted while the pty pair (the "cable") stays.
 import { spawnTied } from "../process/tied.ts";
 import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { buildFirmware, ROOT } from "../../device/firmware/build.ts";
-import { openPtyPair } from "./ptyPair.ts";
-import type { PtyPair } from "./ptyPair.ts";
+import { openPtyPair } from "../transport/pty-pair.ts";
+import type { PtyPair } from "../transport/pty-pair.ts";
 
 export interface SimOptions {
   /** Directory for the pty links and the default storage file (default runs/sim). */
@@ -40,7 +40,7 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
   const wasm = opts.wasm ?? (await buildFirmware()).wasmPath;
   const pty = await openPtyPair(dir);
   const args = [
-    "--import", "tsx", join(ROOT, "host/sim/boardMain.ts"),
+    "--import", "tsx", join(ROOT, "host/sim/board-main.ts"),
     "--port", pty.boardLink, "--wasm", wasm, "--storage", opts.storage ?? join(dir, "storage.bin"),
     "--board-id", opts.boardId ?? "sim",
   ];

@@ -1,6 +1,7 @@
 // Shared pieces of the task generators: seeded random streams, weight initialisation, option
 // checking, Poisson spike trains and the metrics (accuracy, NMSE).
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../input/errors.ts";
+import { intIn, numberIn } from "../input/fields.ts";
 import type { Matrix, ModelConfig } from "../model/types.ts";
 import { Pcg32 } from "../rng/pcg32.ts";
 import type { OptionValue, TaskOptions, Trial } from "./task.ts";
@@ -104,16 +105,12 @@ export function num(o: TaskOptions, k: string): number {
 
 /** An option that must be an integer in [min, max]. */
 export function int(task: string, o: TaskOptions, k: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const v = o[k] as number;
-  if (!Number.isInteger(v) || v < min || v > max) throw new InputError(`${task}.options.${k}`, `expected an integer in [${min}, ${max}], got ${v}`);
-  return v;
+  return intIn(o[k], `${task}.options.${k}`, min, max);
 }
 
 /** An option that must be a number in [min, max]. */
 export function real(task: string, o: TaskOptions, k: string, min: number, max: number): number {
-  const v = o[k] as number;
-  if (!(v >= min && v <= max)) throw new InputError(`${task}.options.${k}`, `expected a number in [${min}, ${max}], got ${v}`);
-  return v;
+  return numberIn(o[k], `${task}.options.${k}`, min, max);
 }
 
 /** MODEL.md `rateReg` from the options `cReg` (0 = none) and `fTargetHz`. */

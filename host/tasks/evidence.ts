@@ -4,7 +4,7 @@
 // 50 ms gap, come from the left or the right group; after a delay the recall group fires for
 // 150 ms and the network must report the side that had more cues. 100 neurons, the last 50
 // adaptive (ALIF). Loss ce on the recall window (mask); metric accuracy, chance 0.5.
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../input/errors.ts";
 import type { Matrix } from "../model/types.ts";
 import { Stream, accuracy, alifMemoryNet, int, oneHot, real, resolveOptions, rng, spike } from "./common.ts";
 import type { TaskDef, TaskInstance, Trial } from "./task.ts";

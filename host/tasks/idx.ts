@@ -3,7 +3,7 @@
 // gzip-compressed (the Debian package ships *.gz); that is detected from the gzip magic.
 import { existsSync, readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../input/errors.ts";
 
 export interface IdxArray {
   dims: number[];

@@ -1,9 +1,9 @@
 // The registry of tasks (`edgeprop train --task NAME`). Adding a task = its file and one line here.
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../input/errors.ts";
 import { evidenceTask } from "./evidence.ts";
-import { fashionMnistTask } from "./fashionMnist.ts";
+import { fashionMnistTask } from "./fashion-mnist.ts";
 import { patternTask } from "./pattern.ts";
-import { storeRecallTask } from "./storeRecall.ts";
+import { storeRecallTask } from "./store-recall.ts";
 import type { TaskDef, TaskInstance, TaskOptions } from "./task.ts";
 
 export type { MetricInfo, MetricName, TaskDef, TaskInstance, TaskOptions, Trial } from "./task.ts";

@@ -3,7 +3,7 @@
 // a model record, seeded initial parameters and feedback, training and test trials
 // ({inputs [T][nIn], targets [T][nOut], mask [T]}), and the task's metric.
 // Same (task, seed, options) => bit-identical trials and parameters, on every machine.
-import { transpose } from "../case/parse.ts";
+import { transpose } from "../model/matrix.ts";
 import type { Case, Feedback, FeedbackKind, Matrix, ModelConfig, Params } from "../model/types.ts";
 
 /** One trial in hil-case/1 shapes. `label` is the class (classification tasks) or stored bit. */

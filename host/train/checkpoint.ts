@@ -4,8 +4,8 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { InputError } from "../cli/errors.ts";
-import { intIn, matrix, obj, parseJsonLenient, vector } from "../case/fields.ts";
+import { InputError } from "../input/errors.ts";
+import { intIn, matrix, obj, parseJsonLenient, vector } from "../input/fields.ts";
 import type { ModelConfig } from "../model/types.ts";
 import { parseOptimizerState } from "./optimizer.ts";
 import type { TrainState } from "./target.ts";

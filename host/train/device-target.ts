@@ -4,8 +4,8 @@
 // and a board that resets mid-run is given the last checkpoint back and the iterations since
 // are replayed (they are deterministic): no update is lost or applied twice. The host keeps
 // that blob rather than the board's storage, which on MCUs is far smaller than a model.
-import { transpose } from "../case/parse.ts";
-import { InputError } from "../cli/errors.ts";
+import { transpose } from "../model/matrix.ts";
+import { InputError } from "../input/errors.ts";
 import { DeviceClient } from "../session/client.ts";
 import { Session } from "../session/session.ts";
 import { openTransport } from "../transport/open.ts";

@@ -1,5 +1,5 @@
 // `--board host`: training on the float64 reference, in process.
-import { transpose } from "../case/parse.ts";
+import { transpose } from "../model/matrix.ts";
 import type { Case, Grads, Matrix } from "../model/types.ts";
 import { referenceGrad } from "../reference/index.ts";
 import { forward } from "../reference/simulate.ts";

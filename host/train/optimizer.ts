@@ -2,8 +2,8 @@
 //   gd:   W -= lr*g, then clipped to [wMin, wMax] if given.
 //   adam: the TensorFlow (tf.train.AdamOptimizer) form with the bias correction folded into lr_t.
 // The state is plain data so it can be checkpointed and resumed exactly.
-import { InputError } from "../cli/errors.ts";
-import { choice, finite, intIn, obj, type Json } from "../case/fields.ts";
+import { InputError } from "../input/errors.ts";
+import { choice, finite, intIn, obj, type Json } from "../input/fields.ts";
 
 export interface OptimizerConfig {
   kind: "gd" | "adam";

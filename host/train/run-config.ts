@@ -1,8 +1,8 @@
 // A training run (`edgeprop train --config run.json`): a hil-case/1 body plus `rule`,
 // `optimizer`, `iterations` and optionally `trials` and `freeze`, as MODEL.md's training loop
 // defines them. Iteration n (1-based) runs trial (n-1) mod trials.length.
-import { InputError } from "../cli/errors.ts";
-import { choice, intIn, obj, readJsonFile, type Json } from "../case/fields.ts";
+import { InputError } from "../input/errors.ts";
+import { choice, intIn, obj, readJsonFile, type Json } from "../input/fields.ts";
 import { parseCase, warnUnknownFields } from "../case/parse.ts";
 import type { Case, Rule } from "../model/types.ts";
 import type { Trial } from "../tasks/task.ts";

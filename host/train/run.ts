@@ -3,7 +3,7 @@
 // trajectory.json (the last trial), params.json and summary.json; resumes exactly.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../input/errors.ts";
 import { RUN_FILES, RunWriter, type MetricRow, type RunSummary } from "../report/rundir.ts";
 import { CHECKPOINT_FILE, readCheckpoint, runHash, writeCheckpoint } from "./checkpoint.ts";
 import { runLoop } from "./loop.ts";

@@ -1,7 +1,7 @@
 // Turns `--config run.json` or `--task NAME` into a run: the RunSpec the loop executes, what
 // run.json records, what identifies the run for --resume, and the task's held-out evaluation.
 import { readFileSync } from "node:fs";
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../input/errors.ts";
 import type { FeedbackKind, Params, Rule } from "../model/types.ts";
 import { forward } from "../reference/simulate.ts";
 import { createTask, findTask, toCase, type TaskOptions } from "../tasks/index.ts";

@@ -5,8 +5,8 @@
 import { join } from "node:path";
 import { getBoard } from "../../boards/index.ts";
 import { checkBudget, planModel } from "../device/planner.ts";
-import { InputError } from "../cli/errors.ts";
-import { startQemuBoard } from "../firmware/qemuBoard.ts";
+import { InputError } from "../input/errors.ts";
+import { startQemuBoard } from "../firmware/qemu-board.ts";
 import { startSim } from "../sim/sim.ts";
 import { DeviceTarget } from "./device-target.ts";
 import { HostTarget } from "./host-target.ts";

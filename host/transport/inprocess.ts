@@ -1,6 +1,6 @@
 // Transport to a firmware instance hosted in this process (FirmwareHost): no serial line, the
 // same bytes. Used by tests; the sim board process uses FirmwareHost behind a real pty instead.
-import type { FirmwareHost } from "../sim/firmwareHost.ts";
+import type { FirmwareHost } from "../sim/firmware-host.ts";
 import type { Transport } from "./transport.ts";
 
 export class InProcessTransport implements Transport {

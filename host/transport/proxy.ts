@@ -2,8 +2,8 @@
 // and a fresh socat pty pair, and copies bytes between the board and the pair's board end
 // through one FaultInjector per direction. The host (any program) opens `port` instead of the
 // board's port and sees a line that drops, flips and duplicates bytes at `rate`.
-import { openPtyPair } from "../sim/ptyPair.ts";
-import type { PtyPair } from "../sim/ptyPair.ts";
+import { openPtyPair } from "./pty-pair.ts";
+import type { PtyPair } from "./pty-pair.ts";
 import { faultProxy } from "./fault.ts";
 import type { FaultInjector, FaultOptions } from "./fault.ts";
 import { SerialTransport } from "./serial.ts";

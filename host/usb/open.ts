@@ -1,6 +1,6 @@
 // Opens a real USB device through the `usb` package (libusb). Nothing is attached in CI, so
 // this is the one piece tests cannot exercise; everything above it runs on UsbLink.
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../input/errors.ts";
 import type { UsbLink } from "./link.ts";
 
 export function parseVidPid(text: string, field: string): { vendorId: number; productId: number } {

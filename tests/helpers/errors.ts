@@ -1,5 +1,5 @@
 // Asserting the InputError a call throws (its field and message are what users see).
-import { InputError } from "../../host/cli/errors.ts";
+import { InputError } from "../../host/input/errors.ts";
 
 export function inputError(fn: () => unknown): InputError {
   try {

@@ -1,7 +1,7 @@
 // SIMULATION of a board with a USB vendor-class interface (bulk OUT 0x01 / bulk IN 0x81) whose
 // firmware is the real firmware .wasm hosted in this process; for tests only, since no
 // physical USB device is attached here. IN transfers wait for data like a real pending URB.
-import type { FirmwareHost } from "../../host/sim/firmwareHost.ts";
+import type { FirmwareHost } from "../../host/sim/firmware-host.ts";
 import type { UsbLink } from "../../host/usb/link.ts";
 
 export class SimulatedUsbBulkBoard implements UsbLink {

@@ -5,7 +5,7 @@ import { cpus } from "node:os";
 import { sections } from "../../../bench/sections.ts";
 import { flagString, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../../input/errors.ts";
 
 export const benchCommand: Command = {
   name: "bench",

@@ -4,7 +4,7 @@ import { randomCase } from "../../case/random.ts";
 import type { InputScale, LossKind, LossReduction, NeuronKind, ReadoutScale } from "../../model/types.ts";
 import { flagChoice, flagInt, flagNumber, flagString, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../../input/errors.ts";
 
 export const caseCommand: Command = {
   name: "case",

@@ -8,7 +8,7 @@ import { randomCase } from "../../case/random.ts";
 import { renderReport } from "../../report/html.ts";
 import { RUN_FILES, readRunDir } from "../../report/rundir.ts";
 import { epropGrad } from "../../reference/eprop.ts";
-import { gradOverSerial } from "../../sim/backend.ts";
+import { gradOverSerial } from "../../backends/sim.ts";
 import { startSim } from "../../sim/sim.ts";
 import { parseOptimizer } from "../../train/optimizer.ts";
 import { trainRun } from "../../train/run.ts";

@@ -12,7 +12,7 @@ import { readyCheck, type ReadyKind } from "../../firmware/ready.ts";
 import { resolveWasm } from "../../firmware/source.ts";
 import { flagChoice, flagString, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../../input/errors.ts";
 
 interface RunningQemu {
   board: string;

@@ -4,7 +4,7 @@ import { backends } from "../../backends/index.ts";
 import type { Rule } from "../../model/types.ts";
 import { flagChoice, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../../input/errors.ts";
 
 const BACKEND_FLAGS = ["build", "port", "board", "fault-rate", "config"] as const;
 

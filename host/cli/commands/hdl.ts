@@ -16,7 +16,7 @@ import { firstDifference, randomStimulus } from "../../../fpga/stimulus.ts";
 import { formatReport, synthesise } from "../../../fpga/synth.ts";
 import { flagInt, flagNumber, flagString, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../../input/errors.ts";
 
 const SUBS = ["generate", "lint", "sim", "report"] as const;
 

@@ -10,8 +10,8 @@ import { boardsCommand } from "./boards.ts";
 import { buildCommand } from "./build.ts";
 import { flashCommand } from "./flash.ts";
 import { hdlCommand } from "./hdl.ts";
-import { simCommand } from "../../sim/command.ts";
-import { faultProxyCommand } from "../../transport/command.ts";
+import { simCommand } from "./sim.ts";
+import { faultProxyCommand } from "./fault-proxy.ts";
 import { monitorCommand } from "./monitor.ts";
 import { resultsCommand } from "./results.ts";
 

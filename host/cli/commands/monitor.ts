@@ -4,7 +4,7 @@ import { Session } from "../../session/session.ts";
 import { openTransport } from "../../transport/open.ts";
 import { flagNumber, flagString, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../../input/errors.ts";
 
 const LEVELS = ["debug", "info", "warn", "error"];
 

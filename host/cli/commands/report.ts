@@ -8,7 +8,7 @@ import { chartNames, renderReport } from "../../report/html.ts";
 import { RUN_FILES, readRunDir } from "../../report/rundir.ts";
 import { flagString, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../../input/errors.ts";
 
 export const reportCommand: Command = {
   name: "report",

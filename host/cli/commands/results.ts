@@ -8,7 +8,7 @@ import { RESULT_ROWS } from "../../results/rows.ts";
 import { rowConfig, runRow, type RowResult } from "../../results/run.ts";
 import { flagInt, flagString, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../../input/errors.ts";
 
 export const resultsCommand: Command = {
   name: "results",

@@ -8,7 +8,7 @@ import { trainRun } from "../../train/run.ts";
 import { setupFromConfig, setupFromTask, type RunSetup } from "../../train/setup.ts";
 import { flagChoice, flagInt, flagNumber, flagString, parseArgs, type ParsedArgs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../../input/errors.ts";
 
 function taskOptions(args: ParsedArgs): Record<string, number | string | boolean> {
   const raw = flagString(args, "task-opt");

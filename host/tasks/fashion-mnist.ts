@@ -12,7 +12,7 @@
 // trial i is test image i.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { InputError, MissingToolError } from "../cli/errors.ts";
+import { InputError, MissingToolError } from "../input/errors.ts";
 import type { Matrix } from "../model/types.ts";
 import type { Pcg32 } from "../rng/pcg32.ts";
 import { Stream, accuracy, initParams, int, modelConfig, oneHot, real, resolveOptions, rng, rateRegOf } from "./common.ts";

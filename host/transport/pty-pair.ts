@@ -6,7 +6,7 @@ import { spawnTied } from "../process/tied.ts";
 import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, realpathSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { MissingToolError } from "../cli/errors.ts";
+import { MissingToolError } from "../input/errors.ts";
 
 export interface PtyPair {
   /** Stable symlink paths (inside `dir`) and the /dev/pts devices they point to. */

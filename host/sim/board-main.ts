@@ -2,10 +2,10 @@
 // one end of a pty pair (`--port`), persistent storage in a file (`--storage`). Optional byte
 // faults on its UART (`--fault-rate`, `--fault-seed`). Started by startSim() (host/sim/sim.ts);
 // prints "READY <port>" on stdout once the firmware is initialised.
-//   node --import tsx host/sim/boardMain.ts --port PATH [--storage FILE] [--wasm FILE]
+//   node --import tsx host/sim/board-main.ts --port PATH [--storage FILE] [--wasm FILE]
 //        [--board-id sim] [--fault-rate R] [--fault-seed S]
 import { readFileSync } from "node:fs";
-import { FirmwareHost } from "./firmwareHost.ts";
+import { FirmwareHost } from "./firmware-host.ts";
 import { SerialTransport } from "../transport/serial.ts";
 import { FaultyTransport } from "../transport/fault.ts";
 import type { Transport } from "../transport/transport.ts";
@@ -18,7 +18,7 @@ function arg(name: string): string | undefined {
 
 const port = arg("port");
 if (!port) {
-  process.stderr.write("boardMain: --port is required\n");
+  process.stderr.write("board-main: --port is required\n");
   process.exit(2);
 }
 const wasmFile = arg("wasm");
@@ -46,7 +46,7 @@ link.onData((chunk) => {
   }
 });
 link.onError((e) => {
-  process.stderr.write(`boardMain: UART lost: ${e.message}\n`);
+  process.stderr.write(`board-main: UART lost: ${e.message}\n`);
   process.exit(1);
 });
 // the board's main loop: poll() forever; while the firmware is busy (a long RUN) keep going

@@ -1,7 +1,7 @@
 // Field readers for JSON input: each names the offending field and the expected value in its
 // InputError, so a bad case file is answered with one precise line, never a crash.
 import { readFileSync } from "node:fs";
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "./errors.ts";
 
 export type Json = unknown;
 
@@ -41,6 +41,17 @@ export function positive(x: Json, field: string): number {
 export function intIn(x: Json, field: string, min: number, max: number): number {
   const n = finite(x, field);
   if (!Number.isInteger(n) || n < min || n > max) throw new InputError(field, `expected an integer in [${min}, ${max}], got ${n}`);
+  return n;
+}
+
+export function text(x: Json, field: string): string {
+  if (typeof x !== "string" || x.length === 0) throw new InputError(field, `expected a non-empty string, got ${describe(x)}`);
+  return x;
+}
+
+export function numberIn(x: Json, field: string, min: number, max: number): number {
+  const n = finite(x, field);
+  if (n < min || n > max) throw new InputError(field, `expected a number in [${min}, ${max}], got ${n}`);
   return n;
 }
 

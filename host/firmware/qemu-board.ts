@@ -3,7 +3,7 @@
 // the firmware says nothing until asked, so nothing is lost between resume and open. With
 // `icount`, the TCG plugin reports the instructions of every poll() that touched the UART
 // (read with `costs()`): summing those over a request gives its deterministic cost.
-// A `--backend qemu` is then gradOverSerial(case, board.port) (host/sim/backend.ts).
+// A `--backend qemu` is then gradOverSerial(case, board.port) (host/backends/sim.ts).
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { getBoard, type Board } from "../../boards/index.ts";

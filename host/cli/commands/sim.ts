@@ -3,9 +3,9 @@
 // socat pty pair, storage in a file) and prints the serial port to use; runs until Ctrl-C.
 // (To be registered in host/cli/commands/index.ts.)
 import { resolve } from "node:path";
-import { flagNumber, flagInt, flagString, parseArgs } from "../cli/args.ts";
-import type { Command } from "../cli/command.ts";
-import { startSim } from "./sim.ts";
+import { flagNumber, flagInt, flagString, parseArgs } from "../args.ts";
+import type { Command } from "../command.ts";
+import { startSim } from "../../sim/sim.ts";
 
 export const simCommand: Command = {
   name: "sim",

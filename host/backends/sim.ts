@@ -6,13 +6,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { GradBackend } from "../backends/backend.ts";
-import { InputError } from "../cli/errors.ts";
+import type { GradBackend } from "./backend.ts";
+import { InputError } from "../input/errors.ts";
 import type { Case, GradResult } from "../model/types.ts";
 import { DeviceClient } from "../session/client.ts";
 import { Session } from "../session/session.ts";
 import { SerialTransport } from "../transport/serial.ts";
-import { startSim } from "./sim.ts";
+import { startSim } from "../sim/sim.ts";
 
 /** Runs one case on a board reachable at `port`; returns its e-prop loss and gradients. */
 export async function gradOverSerial(c: Case, port: string, opts: { maxFrame?: number } = {}): Promise<GradResult> {

@@ -3,10 +3,10 @@
 // the port to use instead; runs until Ctrl-C, then prints how many bytes it hit.
 // (To be registered in host/cli/commands/index.ts.)
 import { resolve } from "node:path";
-import { flagInt, flagNumber, flagString, parseArgs } from "../cli/args.ts";
-import type { Command } from "../cli/command.ts";
-import { InputError } from "../cli/errors.ts";
-import { startFaultProxy } from "./proxy.ts";
+import { flagInt, flagNumber, flagString, parseArgs } from "../args.ts";
+import type { Command } from "../command.ts";
+import { InputError } from "../../input/errors.ts";
+import { startFaultProxy } from "../../transport/proxy.ts";
 
 export const faultProxyCommand: Command = {
   name: "fault-proxy",
