@@ -28,3 +28,16 @@ export function configure(nIn: i32, nRec: i32, nOut: i32, flags: i32): u32 {
   }
   return epConfigure(b, nIn, nRec, nOut, flags);
 }
+
+/**
+ * Makes `bytes` of linear memory available at arenaBase() (growing memory at configure time
+ * only) and returns that base, or 0 if memory cannot grow. Every rule's kernel lays its arena
+ * out at this base.
+ */
+export function reserve(bytes: u32): usize {
+  const b = arenaBase();
+  const need = b + <usize>bytes;
+  const have = <usize>memory.size() << 16;
+  if (need > have && memory.grow(<i32>((need - have + 0xffff) >> 16)) < 0) return 0;
+  return b;
+}
