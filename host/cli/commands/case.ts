@@ -5,6 +5,10 @@ import type { InputScale, LossKind, LossReduction, NeuronKind, ReadoutScale } fr
 import { flagChoice, flagInt, flagNumber, flagString, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { InputError } from "../../input/errors.ts";
+import { decolleRandomCaseArgs } from "../../rules/decolle/random.ts";
+
+/** Layer-stack rules draw their own cases from their own flags (`--rule NAME --layers ...`). */
+const STACK_RULES: Record<string, (argv: string[]) => { json: unknown; out: string | undefined }> = { decolle: decolleRandomCaseArgs };
 
 export const caseCommand: Command = {
   name: "case",
@@ -12,11 +16,21 @@ export const caseCommand: Command = {
   usage:
     "edgeprop case random [--neuron lif|alif] [--recurrent] [--loss mse|ce] [--feedback symmetric|random] [--seed N] " +
     "[--nIn N] [--nRec N] [--nOut N] [--T N] [--margin X] [--refractory N] [--input-scale one|oneMinusAlpha] " +
-    "[--readout-scale one|oneMinusKappa] [--no-bias] [--rate-reg C,F_HZ] [--reduction sum|mean] [--out FILE]",
+    "[--readout-scale one|oneMinusKappa] [--no-bias] [--rate-reg C,F_HZ] [--reduction sum|mean] [--out FILE]\n" +
+    "       edgeprop case random --rule decolle [--layers 12,10] [--nIn N] [--nOut N] [--T N] [--loss mse|smoothL1|ce] " +
+    "[--surrogate box|sigmoid] [--trace-scale one|oneMinus|tau] [--reg LAMBDA] [--reduction sum|mean] [--burnin N] [--seed N] [--margin X] [--out FILE]",
   async run(argv) {
+    const at = argv.findIndex((a) => a === "--rule" || a.startsWith("--rule="));
+    const rule = at < 0 ? undefined : argv[at] === "--rule" ? argv[at + 1] : argv[at]!.slice("--rule=".length);
+    if (rule !== undefined && rule !== "eprop") {
+      const stack = STACK_RULES[rule];
+      if (!stack) throw new InputError("--rule", `expected one of eprop|${Object.keys(STACK_RULES).join("|")}, got '${rule}'`);
+      const { json, out } = stack(argv);
+      return write(json, out);
+    }
     const args = parseArgs(
       argv,
-      ["neuron", "loss", "feedback", "seed", "nIn", "nRec", "nOut", "T", "margin", "refractory", "input-scale", "readout-scale", "rate-reg", "reduction", "out"],
+      ["rule", "neuron", "loss", "feedback", "seed", "nIn", "nRec", "nOut", "T", "margin", "refractory", "input-scale", "readout-scale", "rate-reg", "reduction", "out"],
       ["recurrent", "no-bias", "json"],
     );
     if (args.positionals[0] !== "random") throw new InputError("case", "expected the subcommand 'random'");
@@ -45,10 +59,13 @@ export const caseCommand: Command = {
       rateReg: reg,
       lossReduction: flagChoice<LossReduction>(args, "reduction", ["sum", "mean"], "sum"),
     });
-    const text = JSON.stringify(c) + "\n";
-    const out = flagString(args, "out");
-    if (out === undefined) process.stdout.write(text);
-    else writeFileSync(out, text);
-    return 0;
+    return write(c, flagString(args, "out"));
   },
 };
+
+function write(json: unknown, out: string | undefined): number {
+  const text = JSON.stringify(json) + "\n";
+  if (out === undefined) process.stdout.write(text);
+  else writeFileSync(out, text);
+  return 0;
+}
