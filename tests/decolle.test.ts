@@ -5,11 +5,16 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ensureWasm } from "../host/device/build.ts";
+import type { Build } from "../host/rules/rule.ts";
+import { decolleRule } from "../host/rules/decolle/index.ts";
+import { DC_GLOBAL, HEADER_BYTES, planDecolle } from "../host/rules/decolle/plan.ts";
+import { DecolleDevice } from "../host/rules/decolle/wasm.ts";
 import { decolleCheck } from "../host/rules/decolle/check.ts";
 import { decolleRandomCase, keepsMargins, type DecolleRandomOptions } from "../host/rules/decolle/random.ts";
 import { decolleGrad, DecolleStream, type DecolleGrad } from "../host/rules/decolle/reference.ts";
-import { parseDecolleCase, traceGains, type DecolleCase } from "../host/rules/decolle/schema.ts";
+import { MAX_LAYERS, parseDecolleCase, traceGains, type DecolleCase } from "../host/rules/decolle/schema.ts";
 import { maxRelErr } from "../host/model/compare.ts";
 import { inputError } from "./helpers/errors.ts";
 import { ROOT } from "./helpers/cli.ts";
@@ -208,5 +213,201 @@ describe("DECOLLE case schema: every bad input names its field", () => {
     const unknown = run(["--rule", "nope"]);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toMatch(/--rule.*decolle/);
+  });
+});
+
+// ---------------------------------------------------------------- the float32 kernel (both wasm builds)
+
+const BUILDS: Build[] = ["scalar", "simd"];
+
+/** Bits of every number of a result, for bit-for-bit comparisons (-0 and NaN included). */
+function bits(g: DecolleGrad): Uint8Array {
+  return new Uint8Array(new Float64Array([g.loss, ...g.layerLoss, ...leaves(g).flat()]).buffer);
+}
+
+/** Runs a case on the device step by step, checking each step's spikes of every layer against the float64 stream. */
+async function deviceRun(c: DecolleCase, build: Build): Promise<{ result: DecolleGrad; spikeMismatches: number }> {
+  const dev = await DecolleDevice.create(c.model, build);
+  dev.load(c.params, c.readouts);
+  dev.reset();
+  const s = new DecolleStream(c.model, c.params, c.readouts);
+  let spikeMismatches = 0;
+  c.inputs.forEach((x, t) => {
+    dev.step(x, c.targets[t]!, c.mask[t]!);
+    s.step(x, c.targets[t]!, c.mask[t]!);
+    s.layers.forEach((L, l) => dev.spikes(l).forEach((z, j) => (spikeMismatches += z === L.S[j] ? 0 : 1)));
+  });
+  return { result: dev.finish(), spikeMismatches };
+}
+
+const DEVICE_GRID: DecolleRandomOptions[] = [];
+for (const loss of ["mse", "smoothL1", "ce"] as const)
+  for (const surrogate of ["box", "sigmoid"] as const)
+    for (const reg of [0, 30])
+      DEVICE_GRID.push({
+        loss, surrogate, reg, lossReduction: reg ? "mean" : "sum", traceScale: (["one", "oneMinus", "tau"] as const)[DEVICE_GRID.length % 3],
+        layers: DEVICE_GRID.length % 2 ? [12, 10, 8] : [12, 10], seed: 100 + DEVICE_GRID.length,
+      });
+
+describe("DECOLLE float32 kernel (wasm, scalar and SIMD) vs the float64 reference", () => {
+  beforeAll(() => Promise.all(BUILDS.map(ensureWasm)));
+
+  it.each(DEVICE_GRID)("$loss $surrogate reg=$reg $lossReduction $traceScale layers=$layers: same spikes, <= 1e-4, scalar == simd bit for bit", async (o) => {
+    const c = decolleRandomCase(o);
+    const ref = decolleGrad(c);
+    const [scalar, simd] = await Promise.all(BUILDS.map((b) => deviceRun(c, b)));
+    for (const d of [scalar!, simd!]) {
+      expect(d.spikeMismatches).toBe(0);
+      expect(distance(d.result, ref)).toBeLessThanOrEqual(1e-4);
+      expect(distance(d.result, ref)).toBeGreaterThan(0); // float32 really ran
+    }
+    expect(Buffer.compare(bits(scalar!.result), bits(simd!.result))).toBe(0);
+  });
+
+  it("the rule module's wasm backend prints the reference's JSON shape", async () => {
+    const c = decolleRule.parseCase(JSON.parse(JSON.stringify(decolleRandomCase({ seed: 3 }))), "case");
+    const host = decolleRule.reference(c) as DecolleGrad, wasm = (await decolleRule.wasm!(c, "simd")) as DecolleGrad;
+    expect(Object.keys(wasm).sort()).toEqual(["grads", "layerLoss", "loss"]);
+    expect(wasm.grads.layers.map((l) => [l.w.length, l.w[0]!.length, l.b.length])).toEqual([[12, 6, 12], [10, 12, 10]]);
+    expect(distance(wasm, host)).toBeLessThanOrEqual(1e-4);
+    expect(decolleRule.name).toBe("decolle");
+    expect(decolleRule.kinds).toEqual(["stack"]);
+  });
+
+  it("the planner is the kernel's layout, field by field (both builds, with and without Adam, 1 to 3 layers)", async () => {
+    const models = [
+      { nIn: 1, nOut: 1, layers: [1] },
+      { nIn: 6, nOut: 3, layers: [12, 10] },
+      { nIn: 784, nOut: 10, layers: [33, 7, 10] },
+    ];
+    for (const build of BUILDS) {
+      for (const m of models) {
+        for (const optimizer of ["gd", "adam"] as const) {
+          const model = { ...decolleRandomCase({ seed: 1, T: 2, burnin: 0 }).model, nIn: m.nIn, nOut: m.nOut, loss: "ce" as const };
+          model.layers = m.layers.map((n) => ({ ...model.layers[0]!, n }));
+          const dev = await DecolleDevice.create(model, build, { optimizer });
+          const plan = planDecolle(model, build === "simd" ? 4 : 1, { optimizer });
+          expect(dev.base % 16).toBe(0);
+          expect(dev.call("dcArenaBytes")).toBe(plan.bytes);
+          expect(dev.call("dcPtr", DC_GLOBAL.x) - dev.base).toBe(plan.x);
+          expect(dev.call("dcPtr", DC_GLOBAL.target) - dev.base).toBe(plan.target);
+          expect(dev.call("dcPtr", DC_GLOBAL.loss) - dev.base).toBe(plan.loss);
+          plan.layers.forEach((lp, l) => {
+            expect(dev.call("dcStride", l)).toBe(lp.stride);
+            lp.fields.forEach((f) => expect(dev.addr(l, f.name) - dev.base, `${build} ${JSON.stringify(m)} ${optimizer} layer ${l} ${f.name}`).toBe(f.offset));
+          });
+        }
+      }
+    }
+    // the schema's layer limit is the kernel's staging table
+    const dev = await DecolleDevice.create(decolleRandomCase({ seed: 1, T: 2, burnin: 0 }).model);
+    expect(dev.call("dcShape", MAX_LAYERS, 1, 1, 0)).toBe(1);
+    expect(dev.call("dcShape", MAX_LAYERS + 1, 1, 1, 0)).toBe(0);
+  });
+
+  it("device bytes per synapse: 8 per trained synapse with gd (weight, gradient), 16 with Adam, 4 per readout entry", () => {
+    const model = decolleRandomCase({ seed: 1, T: 2, burnin: 0 }).model;
+    const big = { ...model, nIn: 784, nOut: 10, layers: [500, 500, 500].map((n) => ({ ...model.layers[0]!, n })) };
+    const trained = 784 * 500 + 500 * 500 * 2, readout = 3 * 10 * 500;
+    const gd = planDecolle(big, 1), adam = planDecolle(big, 1, { optimizer: "adam" });
+    expect(gd.synapses).toBe(trained + readout);
+    expect(gd.perSynapseStateBytes).toBeCloseTo((8 * trained + 4 * readout) / (trained + readout), 12);
+    expect(adam.perSynapseStateBytes).toBeCloseTo((16 * trained + 4 * readout) / (trained + readout), 12);
+    expect(gd.bytesPerSynapse).toBeGreaterThan(gd.perSynapseStateBytes);
+    expect(gd.bytesPerSynapse).toBeLessThan(gd.perSynapseStateBytes + 0.1); // per-neuron and per-input state is small
+    expect(decolleRule.deviceBytes!({ ...decolleRandomCase({ seed: 1 }), model: big })).toBe(gd.bytes);
+  });
+
+  it("per-step update (decolleUpdate 'step', gd): W changes after every step with mask 1, as a float64 emulation does", async () => {
+    const c = decolleRandomCase({ seed: 21, layers: [12, 10], loss: "smoothL1", reg: 1 });
+    const lr = 0.01;
+    // float64: the stream reads the weights it was given, so updating them in place between steps is the online rule
+    const params = structuredClone(c.params);
+    const s = new DecolleStream(c.model, params, c.readouts);
+    const prev = s.layers.map((L) => ({ w: Float64Array.from(L.gW), b: Float64Array.from(L.gB) }));
+    c.inputs.forEach((x, t) => {
+      s.step(x, c.targets[t]!, c.mask[t]!);
+      if (c.mask[t] === 0) return;
+      s.layers.forEach((L, l) => {
+        const p = params.layers[l]!;
+        for (let j = 0; j < L.n; j++) {
+          for (let i = 0; i < L.nPre; i++) p.w[j]![i]! -= lr * (L.gW[j * L.nPre + i]! - prev[l]!.w[j * L.nPre + i]!);
+          p.b[j]! -= lr * (L.gB[j]! - prev[l]!.b[j]!);
+        }
+        prev[l]!.w.set(L.gW);
+        prev[l]!.b.set(L.gB);
+      });
+    });
+    const moved = Math.max(...params.layers.flatMap((p, l) => p.w.flat().map((w, i) => Math.abs(w - c.params.layers[l]!.w.flat()[i]!))));
+    expect(moved).toBeGreaterThan(1e-3);
+    for (const build of BUILDS) {
+      const dev = await DecolleDevice.create(c.model, build);
+      dev.load(c.params, c.readouts);
+      expect(dev.call("dcStepUpdate", 0, lr, 0, 0, 0, 0, 0, 0, 1)).toBe(1);
+      dev.runTrial(c.inputs, c.targets, c.mask);
+      expect(dev.call("dcArenaBytes")).toBe(dev.plan.bytes);
+      const got = dev.readParams();
+      got.layers.forEach((p, l) => {
+        expect(maxRelErr(p.w.flat(), params.layers[l]!.w.flat())).toBeLessThan(1e-5);
+        expect(maxRelErr(p.b, params.layers[l]!.b)).toBeLessThan(1e-5);
+      });
+      // the gradient of a step is consumed by its update
+      expect(dev.readGrads().layers.every((g) => g.w.flat().every((v) => v === 0))).toBe(true);
+    }
+  });
+
+  it("apply: gd is W - lr g in float32; Adam follows the TensorFlow form; Adam without Adam state is refused", async () => {
+    const c = decolleRandomCase({ seed: 8 });
+    const dev = await DecolleDevice.create(c.model, "simd", { optimizer: "adam" });
+    dev.load(c.params, c.readouts);
+    const g = dev.runTrial(c.inputs, c.targets, c.mask);
+    const w0 = dev.readParams();
+    const f = Math.fround;
+    dev.call("dcApplyGd", 0.05, 0, 0, 0);
+    const w1 = dev.readParams();
+    w1.layers.forEach((p, l) =>
+      p.w.forEach((row, j) => row.forEach((w, i) => expect(w).toBe(f(w0.layers[l]!.w[j]![i]! - f(f(0.05) * g.grads.layers[l]!.w[j]![i]!))))),
+    );
+    expect(dev.call("dcApplyAdam", 0.01, 0.9, 0.999, 1e-8, 1)).toBe(1);
+    const w2 = dev.readParams();
+    // first Adam step: m = (1 - b1) g, v = (1 - b2) g^2, lr_1 = lr sqrt(1 - b2)/(1 - b1): a step of about lr sign(g)
+    w2.layers.forEach((p, l) =>
+      p.w.flat().forEach((w, i) => {
+        const gi = g.grads.layers[l]!.w.flat()[i]!;
+        const m = 0.1 * gi, v = 0.001 * gi * gi, lrT = (0.01 * Math.sqrt(0.001)) / 0.1;
+        expect(Math.abs(w - (w1.layers[l]!.w.flat()[i]! - (lrT * m) / (Math.sqrt(v) + 1e-8)))).toBeLessThan(1e-6);
+      }),
+    );
+    const gdOnly = await DecolleDevice.create(c.model, "scalar");
+    expect(gdOnly.call("dcApplyAdam", 0.01, 0.9, 0.999, 1e-8, 1)).toBe(0);
+    expect(gdOnly.call("dcStepUpdate", 1, 0.01, 0.9, 0.999, 1e-8, 0, 0, 0, 1)).toBe(0);
+  });
+
+  it("a checkpoint is the arena: restored mid-trial into a fresh instance, the rest of the trial is bit-identical; a corrupt one is refused", async () => {
+    const c = decolleRandomCase({ seed: 13, layers: [12, 10, 8], reg: 1 });
+    const half = Math.floor(c.inputs.length / 2);
+    for (const build of BUILDS) {
+      const a = await DecolleDevice.create(c.model, build, { optimizer: "adam" });
+      a.load(c.params, c.readouts);
+      a.call("dcStepUpdate", 1, 1e-3, 0.9, 0.999, 1e-8, 0, 0, 0, 1);
+      a.reset();
+      for (let t = 0; t < half; t++) a.step(c.inputs[t]!, c.targets[t]!, c.mask[t]!);
+      const ck = a.checkpoint();
+      const b = await DecolleDevice.create(c.model, build, { optimizer: "adam" });
+      expect(b.restore(ck)).toBe(true);
+      for (let t = half; t < c.inputs.length; t++) {
+        a.step(c.inputs[t]!, c.targets[t]!, c.mask[t]!);
+        b.step(c.inputs[t]!, c.targets[t]!, c.mask[t]!);
+      }
+      expect(Buffer.compare(bits(a.finish()), bits(b.finish()))).toBe(0);
+      expect(Buffer.compare(Buffer.from(a.checkpoint()), Buffer.from(b.checkpoint()))).toBe(0);
+      expect(b.call("dcSteps")).toBe(c.inputs.length);
+      const bad = ck.slice();
+      bad[0]! ^= 1; // magic
+      expect(b.restore(bad)).toBe(false);
+      const lied = ck.slice();
+      new DataView(lied.buffer).setUint32(HEADER_BYTES + 0, 13, true); // layer 0 claims 13 neurons
+      expect(b.restore(lied)).toBe(false);
+    }
   });
 });

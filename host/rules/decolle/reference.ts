@@ -8,12 +8,12 @@
 import type { DecolleCase, DecolleLayer, DecolleLoss, DecolleModel, LayerParams, Readout, Surrogate } from "./schema.ts";
 import { traceGains } from "./schema.ts";
 
-/** What `edgeprop grad --rule decolle` prints. */
-export interface DecolleGrad {
+/** What `edgeprop grad --rule decolle` prints (a type alias, so it is a GradOutput). */
+export type DecolleGrad = {
   loss: number;
   layerLoss: number[];
   grads: { layers: Array<{ w: number[][]; b: number[] }> };
-}
+};
 
 export const sigmoid = (u: number): number => 1 / (1 + Math.exp(-u));
 

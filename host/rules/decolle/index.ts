@@ -1,0 +1,18 @@
+// DECOLLE as a learning rule on the seam (host/rules/rule.ts): DECOLLE.md's layer-stack case,
+// the float64 streaming reference and the float32 kernel in Node.
+import type { RuleModule } from "../rule.ts";
+import { planDecolle } from "./plan.ts";
+import { decolleGrad } from "./reference.ts";
+import { parseDecolleCase, type DecolleCase } from "./schema.ts";
+import { decolleWasm } from "./wasm.ts";
+
+export const decolleRule: RuleModule<DecolleCase> = {
+  name: "decolle",
+  summary: "DECOLLE (Kaiser, Mostafa & Neftci 2020): a stack of spiking layers, each trained online by its own fixed random readout",
+  kinds: ["stack"],
+  parseCase: parseDecolleCase,
+  reference: decolleGrad,
+  wasm: decolleWasm,
+  /** The scalar (lanes 1) arena with gd: weights, gradients, readouts, traces and state. */
+  deviceBytes: (c) => planDecolle(c.model, 1).bytes,
+};
