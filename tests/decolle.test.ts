@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { ensureWasm } from "../host/device/build.ts";
 import type { Build } from "../host/rules/rule.ts";
 import { decolleRule } from "../host/rules/decolle/index.ts";
@@ -165,6 +165,24 @@ describe("DECOLLE case schema: every bad input names its field", () => {
     expect(c.mask).toEqual(new Array(10).fill(1));
     expect(c.params.layers[1]!.b).toEqual(new Array(20).fill(0));
     expect(c.readouts[0]!.bG).toEqual([0, 0, 0]);
+  });
+
+  it("warns about fields a layer stack does not read (likely typos), naming each", () => {
+    const j = good();
+    j.model.surogate = "sigmoid";
+    j.model.layers[1].alfa = 0.5;
+    j.params.wIn = [[1]];
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => (lines.push(String(chunk)), true));
+    try {
+      parseDecolleCase(j, "c.json");
+    } finally {
+      spy.mockRestore();
+    }
+    expect(lines.join("")).toMatch(/c\.json: model\.surogate is not a field/);
+    expect(lines.join("")).toMatch(/model\.layers\[1\]\.alfa/);
+    expect(lines.join("")).toMatch(/params\.wIn/);
+    expect(lines).toHaveLength(3);
   });
 
   const cases: Array<[string, (j: Record<string, any>) => void, string, RegExp]> = [
