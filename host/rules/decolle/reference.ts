@@ -106,6 +106,11 @@ export class LayerState {
   }
 }
 
+/**
+ * The rule as a stream. W and b are read live from `params` at every step, so a caller that
+ * updates them in place after a step with mask 1 runs decolleUpdate "step" (the optimizer inside
+ * the trial while P, Q, R, S carry on); the gradient sums keep accumulating either way.
+ */
 export class DecolleStream {
   readonly layers: LayerState[];
   /** Steps with mask 1 so far. */
