@@ -1,6 +1,6 @@
 // Builds the device kernels' Node-facing .wasm on demand (build/device/{scalar,simd}.wasm from
 // device/node/entry.ts with asconfig.json's targets), so a clean clone needs no build step:
-// a missing or stale .wasm (older than any source under device/kernels, device/node or
+// a missing or stale .wasm (older than any source under device/kernels, device/rules, device/node or
 // asconfig.json) is rebuilt in-process with the AssemblyScript compiler.
 import { mkdirSync, readdirSync, renameSync, statSync, existsSync, rmSync, openSync, closeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
