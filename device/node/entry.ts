@@ -18,16 +18,11 @@ export function arenaBase(): usize {
   return (__heap_base + 15) & ~(<usize>15);
 }
 
-/** Lays out and zeroes the arena after growing memory as needed; returns its bytes, or 0 if memory cannot grow. */
+/** Lays out and zeroes the e-prop arena after growing memory as needed; returns its bytes, or 0 if memory cannot grow. */
 export function configure(nIn: i32, nRec: i32, nOut: i32, flags: i32): u32 {
-  const b = arenaBase();
   const lanes: i32 = ASC_FEATURE_SIMD ? 4 : 1;
-  const need = b + <usize>layoutArena(nIn, nRec, nOut, flags, lanes);
-  const have = <usize>memory.size() << 16;
-  if (need > have) {
-    if (memory.grow(<i32>((need - have + 0xffff) >> 16)) < 0) return 0;
-  }
-  return epConfigure(b, nIn, nRec, nOut, flags);
+  const b = reserve(layoutArena(nIn, nRec, nOut, flags, lanes));
+  return b == 0 ? 0 : epConfigure(b, nIn, nRec, nOut, flags);
 }
 
 /**
