@@ -131,7 +131,7 @@ export function parseCase(x: Json, source = "case"): Case {
 }
 
 /** ce's error p - target is the exact gradient only when each target row is a distribution. */
-function checkCeTargets(targets: number[][], mask: number[]): void {
+export function checkCeTargets(targets: number[][], mask: number[]): void {
   targets.forEach((row, t) => {
     if (mask[t] === 0) return;
     const sum = row.reduce((a, b) => a + b, 0);
