@@ -479,7 +479,7 @@ export function epSteps(): i32 { return steps; }
 
 // ---- weight application (MODEL.md "Training loop") ----
 
-function gdRange(w: usize, g: usize, rows: i32, cols: i32, stride: i32, lr: f32, clip: bool, wMin: f32, wMax: f32): void {
+export function gdRange(w: usize, g: usize, rows: i32, cols: i32, stride: i32, lr: f32, clip: bool, wMin: f32, wMax: f32): void {
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const i = r * stride + c;
@@ -490,7 +490,7 @@ function gdRange(w: usize, g: usize, rows: i32, cols: i32, stride: i32, lr: f32,
   }
 }
 
-function adamRange(w: usize, g: usize, m: usize, v: usize, rows: i32, cols: i32, stride: i32,
+export function adamRange(w: usize, g: usize, m: usize, v: usize, rows: i32, cols: i32, stride: i32,
   lrT: f32, b1: f32, b2: f32, eps: f32): void {
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
