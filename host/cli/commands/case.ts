@@ -5,6 +5,7 @@ import type { InputScale, LossKind, LossReduction, NeuronKind, ReadoutScale } fr
 import { flagChoice, flagInt, flagNumber, flagString, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { InputError } from "../../input/errors.ts";
+import { OSTL_CASE_USAGE, ostlCaseRequested, randomOstlCaseCommand } from "../../rules/ostl/case-command.ts";
 
 export const caseCommand: Command = {
   name: "case",
@@ -12,8 +13,9 @@ export const caseCommand: Command = {
   usage:
     "edgeprop case random [--neuron lif|alif] [--recurrent] [--loss mse|ce] [--feedback symmetric|random] [--seed N] " +
     "[--nIn N] [--nRec N] [--nOut N] [--T N] [--margin X] [--refractory N] [--input-scale one|oneMinusAlpha] " +
-    "[--readout-scale one|oneMinusKappa] [--no-bias] [--rate-reg C,F_HZ] [--reduction sum|mean] [--out FILE]",
+    "[--readout-scale one|oneMinusKappa] [--no-bias] [--rate-reg C,F_HZ] [--reduction sum|mean] [--out FILE]\n       " + OSTL_CASE_USAGE,
   async run(argv) {
+    if (ostlCaseRequested(argv)) return randomOstlCaseCommand(argv);
     const args = parseArgs(
       argv,
       ["neuron", "loss", "feedback", "seed", "nIn", "nRec", "nOut", "T", "margin", "refractory", "input-scale", "readout-scale", "rate-reg", "reduction", "out"],

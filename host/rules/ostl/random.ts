@@ -82,8 +82,9 @@ export function randomOstlCase(opts: OstlRandomOptions = {}): OstlCase {
   o.layers.forEach((n, l) => {
     const nPre = pre[0]!.length;
     const neuron = kinds[l]!;
-    const vTh = 0.6 + 0.8 * rng.uniform(); // distinct per layer, so a vTh mix-up shows
-    const tauMem = 15 + 15 * rng.uniform();
+    // distinct per layer, so a mix-up of layers' constants shows
+    const vTh = Math.round(60 + 80 * rng.uniform()) / 100;
+    const tauMem = 15 + Math.floor(16 * rng.uniform());
     let gain = 1;
     for (let attempt = 0; ; attempt++) {
       if (attempt === MAX_ATTEMPTS) {

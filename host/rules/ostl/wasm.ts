@@ -112,23 +112,33 @@ export class OstlDevice {
 
   /** The accumulated gradients in the case's layout. */
   readGrads(): OstlGrads {
+    return this.unpack("g", "gOut", "gB");
+  }
+
+  /** The current parameters in the case's layout. */
+  readParams(): OstlParams {
+    return this.unpack("w", "wOut", "bOut");
+  }
+
+  /** Layer matrices [P][S] (bias as the last row), readout [nOut][S] and a vector, into the case's layout. */
+  private unpack(layer: "w" | "g", out: "wOut" | "gOut", bias: "bOut" | "gB"): OstlParams {
     const m = this.model;
-    const layers = m.layers.map((layer, l) => {
+    const layers = m.layers.map((lm, l) => {
       const S = this.stride(l);
       const nPrev = l === 0 ? m.nIn : m.layers[l - 1]!.n;
-      const g = this.k.readF32(this.addr("g", l), (nPrev + 1) * S);
+      const x = this.k.readF32(this.addr(layer, l), (nPrev + 1) * S);
       return {
-        w: Array.from({ length: layer.n }, (_, j) => Array.from({ length: nPrev }, (_, i) => g[i * S + j]!)),
-        b: Array.from({ length: layer.n }, (_, j) => g[nPrev * S + j]!),
+        w: Array.from({ length: lm.n }, (_, j) => Array.from({ length: nPrev }, (_, i) => x[i * S + j]!)),
+        b: Array.from({ length: lm.n }, (_, j) => x[nPrev * S + j]!),
       };
     });
     const S = this.stride(m.layers.length - 1);
     const nTop = m.layers[m.layers.length - 1]!.n;
-    const gOut = this.k.readF32(this.addr("gOut"), m.nOut * S);
+    const o = this.k.readF32(this.addr(out), m.nOut * S);
     return {
       layers,
-      wOut: Array.from({ length: m.nOut }, (_, o) => Array.from(gOut.subarray(o * S, o * S + nTop))),
-      bOut: Array.from(this.k.readF32(this.addr("gB"), m.nOut)),
+      wOut: Array.from({ length: m.nOut }, (_, k) => Array.from(o.subarray(k * S, k * S + nTop))),
+      bOut: Array.from(this.k.readF32(this.addr(bias), m.nOut)),
     };
   }
 
