@@ -24,6 +24,7 @@ import {
 } from "./layout";
 import { F_ALIF, F_CE, F_ADAM, F_TRAINBIAS, F_MEAN } from "../../kernels/layout";
 import { gdRange, adamRange } from "../../kernels/eprop";
+import { stepError } from "../../kernels/loss";
 
 const LANES: i32 = ASC_FEATURE_SIMD ? 4 : 1;
 /** Largest synaptic matrix (entries) osPlan accepts: keeps every byte count inside u32. */
@@ -35,7 +36,6 @@ let nIn: i32 = 0;
 let nOut: i32 = 0;
 let flags: i32 = 0;
 let arenaBytes: u32 = 0;
-let nSpikes: i32 = 0;
 
 @inline function f32At(p: usize, i: i32): f32 { return load<f32>(p + (<usize>i << 2)); }
 @inline function setF32(p: usize, i: i32, x: f32): void { store<f32>(p + (<usize>i << 2), x); }
@@ -242,7 +242,6 @@ function readout(mask: f32): void {
     store<i32>(spk + (<usize>n << 2), j);
     n += <i32>(f32At(pZ, j) != 0);
   }
-  nSpikes = n;
   for (let k = 0; k < nOut; k++) {
     const row = wOut + <usize>k * (<usize>S << 2);
     let drive = f32At(bOut, k);
@@ -251,26 +250,7 @@ function readout(mask: f32): void {
   }
   setHdrI(H_STEPS, hdrI(H_STEPS) + 1);
   if (mask != 0) setHdrI(H_MASKED, hdrI(H_MASKED) + 1);
-  let l: f64 = 0;
-  if ((flags & F_CE) == 0) {
-    for (let k = 0; k < nOut; k++) {
-      const e = f32At(y, k) - f32At(target, k);
-      setF32(err, k, e);
-      l += 0.5 * <f64>e * <f64>e;
-    }
-  } else {
-    let m = f32At(y, 0);
-    for (let k = 1; k < nOut; k++) m = max<f32>(m, f32At(y, k));
-    let sum: f32 = 0;
-    for (let k = 0; k < nOut; k++) sum += Mathf.exp(f32At(y, k) - m);
-    const logSum = Mathf.log(sum);
-    for (let k = 0; k < nOut; k++) {
-      const logp = (f32At(y, k) - m) - logSum;
-      const tk = f32At(target, k);
-      setF32(err, k, mask * (Mathf.exp(logp) - tk));
-      if (mask != 0 && tk != 0) l -= <f64>(tk * logp);
-    }
-  }
+  const l = stepError(y, target, err, nOut, mask, (flags & F_CE) != 0);
   store<f64>(base + <usize>H_LOSS, load<f64>(base + <usize>H_LOSS) + l);
 }
 

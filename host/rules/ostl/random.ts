@@ -6,7 +6,7 @@
 import { InputError } from "../../input/errors.ts";
 import type { LossKind, LossReduction, NeuronKind } from "../../model/types.ts";
 import { Pcg32 } from "../../rng/pcg32.ts";
-import { parseOstlCase, type OstlCase } from "./schema.ts";
+import { parseOstlCase, type LayerParams, type OstlCase, type StackLayer } from "./schema.ts";
 import { layerStep, runStack, zeroLayerState, type LayerConsts } from "./stack.ts";
 
 export interface OstlRandomOptions {
@@ -31,17 +31,7 @@ export interface OstlRandomOptions {
 export const RATE_WINDOW = { min: 0.02, max: 0.4 } as const;
 const MAX_ATTEMPTS = 400;
 
-interface DrawnLayer {
-  n: number;
-  neuron: NeuronKind;
-  tauMem: number;
-  tauAdapt: number;
-  beta: number[];
-  vTh: number;
-  gamma: number;
-  w: number[][];
-  b: number[];
-}
+type DrawnLayer = StackLayer & LayerParams;
 
 /** Smallest |v - A| over a run and the fraction of neuron-steps with a spike. */
 function marginAndRate(runs: { u: number[]; z: number[] }[]): { margin: number; rate: number } {

@@ -4,7 +4,7 @@
 // shapes chain, numbers are finite and sizes are within LIMITS.
 import { InputError } from "../../input/errors.ts";
 import { bool, choice, finite, intIn, matrix, obj, positive, vector, type Json } from "../../input/fields.ts";
-import { checkCeTargets, LIMITS as CASE_LIMITS } from "../../case/parse.ts";
+import { LIMITS as CASE_LIMITS, parseTrialData } from "../../case/parse.ts";
 import type { LossKind, LossReduction, Matrix, NeuronKind } from "../../model/types.ts";
 
 /**
@@ -16,7 +16,6 @@ import type { LossKind, LossReduction, Matrix, NeuronKind } from "../../model/ty
 export const LIMITS = {
   maxLayers: 16,
   maxUnits: CASE_LIMITS.maxUnits,
-  maxSteps: CASE_LIMITS.maxSteps,
   maxSynapses: 2 ** 24,
   maxTrajectory: 2 ** 26,
 } as const;
@@ -193,24 +192,11 @@ export function parseOstlCase(x: Json, source = "case"): OstlCase {
   if (c.format !== "hil-case/1") throw new InputError("format", `expected 'hil-case/1', got ${JSON.stringify(c.format)}`);
   if (c.feedback !== undefined) throw new InputError("feedback", "not part of a layer stack (OSTL passes learning signals through the forward weights)");
   const model = parseOstlModel(c.model);
-  if (!Array.isArray(c.inputs) || c.inputs.length < 1 || c.inputs.length > LIMITS.maxSteps) {
-    throw new InputError("inputs", `expected [T][nIn=${model.nIn}] with 1 <= T <= ${LIMITS.maxSteps}`);
-  }
-  const T = c.inputs.length;
-  const units = model.nIn + model.nOut + model.layers.reduce((s, l) => s + l.n, 0);
-  if (T * units > LIMITS.maxTrajectory) {
-    throw new InputError("inputs", `T x (nIn + every layer's n + nOut) at most ${LIMITS.maxTrajectory} (stored trajectory), got ${T} x ${units}`);
-  }
   const params = parseOstlParams(c.params, model);
-  const inputs = matrix(c.inputs, "inputs", T, model.nIn, "T", "nIn");
-  const targets = matrix(c.targets, "targets", T, model.nOut, `T=${T}`, "nOut");
-  const mask = c.mask === undefined ? new Array<number>(T).fill(1) : vector(c.mask, "mask", T);
-  mask.forEach((v, t) => {
-    if (v !== 0 && v !== 1) throw new InputError(`mask[${t}]`, `expected 0 or 1, got ${v}`);
-  });
-  if (model.loss === "ce") checkCeTargets(targets, mask);
-  if (model.lossReduction === "mean" && model.loss === "ce" && !mask.includes(1)) {
-    throw new InputError("mask", "lossReduction 'mean' needs at least one step with mask 1");
+  const { inputs, targets, mask } = parseTrialData(c, model);
+  const units = model.nIn + model.nOut + model.layers.reduce((s, l) => s + l.n, 0);
+  if (inputs.length * units > LIMITS.maxTrajectory) {
+    throw new InputError("inputs", `T x (nIn + every layer's n + nOut) at most ${LIMITS.maxTrajectory} (the trajectory BPTT stores), got ${inputs.length} x ${units}`);
   }
   const name = c.name === undefined ? "unnamed" : typeof c.name === "string" ? c.name : String(c.name);
   return { format: "hil-case/1", name, model, params, inputs, targets, mask };
