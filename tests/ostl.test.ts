@@ -326,19 +326,31 @@ describe("OSTL device kernels (float32, scalar and SIMD) against float64", () =>
       expect(dev.validate()).toBe(-1);
       after.push(dev.readParams());
 
-      // checkpoint: the arena's bytes restored into a fresh instance
+      // checkpoint: the arena's bytes restored into a fresh instance run the next trial bit for bit alike
       const blob = dev.arena();
       const k2 = await Kernels.load(build);
+      const restored = OstlDevice.restore(k2, c.model, blob, { optimizer: "adam" });
+      const next = dev.runTrial(c.inputs, c.targets, c.mask);
+      expect(restored.runTrial(c.inputs, c.targets, c.mask)).toEqual(next);
+      // a refused header (another build's lanes) leaves the current arena in place
       const call = (name: string, ...a: number[]) => Number(k2.raw<(...x: number[]) => number>(name as never)(...a));
-      const base = call("reserve", blob.length);
-      new Uint8Array(k2.memory.buffer, base, blob.length).set(blob);
-      expect(call("osAttach", base)).toBe(blob.length);
-      expect(call("osValidate")).toBe(-1);
+      const base = call("osBase");
+      const w0 = call("osPtr", fieldId("w"), 0);
+      const foreign = blob.slice();
+      new DataView(foreign.buffer).setInt32(28, build === "simd" ? 1 : 4, true);
+      const other = call("reserve", 2 * blob.length) + blob.length;
+      new Uint8Array(k2.memory.buffer, other, blob.length).set(foreign);
+      expect(call("osAttach", other)).toBe(0);
+      expect(call("osPtr", fieldId("w"), 0)).toBe(w0);
+      expect(restored.runTrial(c.inputs, c.targets, c.mask)).toEqual(next);
+      expect(() => OstlDevice.restore(k2, c.model, foreign, { optimizer: "adam" })).toThrow(/header refused/);
+      // a NaN is found and named by its byte offset
       const nanAt = dev.plan.layers[1]![0]!.offset + 8;
       new DataView(k2.memory.buffer).setFloat32(base + nanAt, NaN, true);
-      expect(call("osValidate")).toBe(nanAt);
-      new DataView(k2.memory.buffer).setUint32(base, 0x12345678, true);
-      expect(call("osAttach", base)).toBe(0);
+      expect(restored.validate()).toBe(nanAt);
+      const poisoned = blob.slice();
+      new DataView(poisoned.buffer).setFloat32(nanAt, NaN, true);
+      expect(() => OstlDevice.restore(k2, c.model, poisoned, { optimizer: "adam" })).toThrow(`bad value at byte ${nanAt}`);
     }
     expect(after[1]).toEqual(after[0]);
   });

@@ -106,12 +106,8 @@ export function osConfigure(b: usize): u32 {
   return bytes;
 }
 
-/**
- * Adopts an arena already in memory at `b` (a restored checkpoint): checks the header (magic,
- * version, this build's lanes, sizes, and that they lay out to the recorded byte count).
- * Returns the bytes, or 0 (and keeps the previous arena) if the header is not an OSTL arena of this build.
- */
-export function osAttach(b: usize): u32 {
+/** Loads the configuration recorded in the header at `b` and lays it out; returns the bytes, or 0 if the header is not an OSTL arena of this build. */
+function layoutFromHeader(b: usize): u32 {
   if (load<u32>(b + H_MAGIC) != OSTL_MAGIC || load<u32>(b + H_VERSION) != OSTL_VERSION || load<i32>(b + H_LANES) != LANES) return 0;
   const L = load<i32>(b + H_NLAYERS);
   if (osBegin(load<i32>(b + H_NIN), load<i32>(b + H_NOUT), L, load<i32>(b + H_FLAGS)) == 0) return 0;
@@ -119,7 +115,21 @@ export function osAttach(b: usize): u32 {
     if (osLayer(l, load<i32>(b + H_N + (<usize>l << 2)), load<i32>(b + H_LFLAGS + (<usize>l << 2))) == 0) return 0;
   }
   const bytes = osPlan();
-  if (bytes == 0 || bytes != load<u32>(b + H_BYTES)) return 0;
+  return bytes == load<u32>(b + H_BYTES) ? bytes : 0;
+}
+
+/**
+ * Adopts an arena already in memory at `b` (a restored checkpoint): checks the header (magic,
+ * version, this build's lanes, sizes, and that they lay out to the recorded byte count).
+ * Returns the bytes, or 0 if the header is not an OSTL arena of this build; then the previous
+ * arena (if any) stays the current one.
+ */
+export function osAttach(b: usize): u32 {
+  const bytes = layoutFromHeader(b);
+  if (bytes == 0) {
+    if (arenaBytes != 0) layoutFromHeader(base);
+    return 0;
+  }
   adopt(b, bytes);
   return bytes;
 }

@@ -12,7 +12,7 @@ import { fieldId, OSTL_FLAG, ostlFlags, planOstl, stackDims, type OstlDeviceOpti
 /** The OSTL exports of the kernels' .wasm (device/rules/ostl/kernel.ts) and the Node entry's `reserve`. */
 type OstlExport =
   | "reserve" | "osBegin" | "osLayer" | "osPlan" | "osConfigure" | "osConstants" | "osReadout" | "osPtr" | "osReset"
-  | "osStep" | "osFinish" | "osApplyGd" | "osApplyAdam" | "osValidate" | "osArenaBytes" | "osBase";
+  | "osStep" | "osFinish" | "osApplyGd" | "osApplyAdam" | "osValidate" | "osArenaBytes" | "osBase" | "osAttach";
 
 export interface OstlTrialResult extends OstlResult {
   /** z[l][t][j], when recorded */
@@ -54,6 +54,23 @@ export class OstlDevice {
       if (plan.dims.layers[i]!.alif) k.writeF32(dev.addr("beta", i), l.beta);
     });
     dev.call("osReadout", f(Math.exp(-m.dt / m.tauOut)));
+    return dev;
+  }
+
+  /**
+   * Adopts a checkpoint (an arena's bytes, see arena()) in the kernels `k`: the header must be
+   * an OSTL arena of this build for `m`, and every value sound (osValidate), else InputError.
+   */
+  static restore(k: Kernels, m: OstlModel, blob: Uint8Array, opts: OstlDeviceOptions = {}): OstlDevice {
+    const plan = planOstl(stackDims(m), ostlFlags(m, opts), k.build === "simd" ? 4 : 1);
+    if (blob.length !== plan.bytes) throw new InputError("checkpoint", `an OSTL arena of ${plan.bytes} bytes for this model and build, got ${blob.length}`);
+    const dev = new OstlDevice(k, m, plan);
+    const base = dev.call("reserve", blob.length);
+    if (base === 0) throw new InputError("checkpoint", "an arena that fits the wasm memory (memory.grow failed)");
+    new Uint8Array(k.memory.buffer, base, blob.length).set(blob);
+    if (dev.call("osAttach", base) !== blob.length) throw new InputError("checkpoint", "an OSTL arena of this model and build (header refused)");
+    const bad = dev.validate();
+    if (bad >= 0) throw new InputError("checkpoint", `finite values, vTh > 0, Adam v >= 0 (bad value at byte ${bad})`);
     return dev;
   }
 
