@@ -5,10 +5,11 @@ import type { InputScale, LossKind, LossReduction, NeuronKind, ReadoutScale } fr
 import { flagChoice, flagInt, flagNumber, flagString, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { InputError } from "../../input/errors.ts";
-import { decolleRandomCaseArgs } from "../../rules/decolle/random.ts";
+import { DECOLLE_CASE_USAGE, decolleRandomCaseArgs } from "../../rules/decolle/random.ts";
+import { OSTL_CASE_USAGE, ostlRandomCaseArgs } from "../../rules/ostl/case-command.ts";
 
 /** Layer-stack rules draw their own cases from their own flags (`--rule NAME --layers ...`). */
-const STACK_RULES: Record<string, (argv: string[]) => { json: unknown; out: string | undefined }> = { decolle: decolleRandomCaseArgs };
+const STACK_RULES: Record<string, (argv: string[]) => { json: unknown; out: string | undefined }> = { decolle: decolleRandomCaseArgs, ostl: ostlRandomCaseArgs };
 
 export const caseCommand: Command = {
   name: "case",
@@ -17,8 +18,7 @@ export const caseCommand: Command = {
     "edgeprop case random [--neuron lif|alif] [--recurrent] [--loss mse|ce] [--feedback symmetric|random] [--seed N] " +
     "[--nIn N] [--nRec N] [--nOut N] [--T N] [--margin X] [--refractory N] [--input-scale one|oneMinusAlpha] " +
     "[--readout-scale one|oneMinusKappa] [--no-bias] [--rate-reg C,F_HZ] [--reduction sum|mean] [--out FILE]\n" +
-    "       edgeprop case random --rule decolle [--layers 12,10] [--nIn N] [--nOut N] [--T N] [--loss mse|smoothL1|ce] " +
-    "[--surrogate box|sigmoid] [--trace-scale one|oneMinus|tau] [--reg LAMBDA] [--reduction sum|mean] [--burnin N] [--seed N] [--margin X] [--out FILE]",
+    `       ${DECOLLE_CASE_USAGE}\n       ${OSTL_CASE_USAGE}`,
   async run(argv) {
     const at = argv.findIndex((a) => a === "--rule" || a.startsWith("--rule="));
     const rule = at < 0 ? undefined : argv[at] === "--rule" ? argv[at + 1] : argv[at]!.slice("--rule=".length);

@@ -123,6 +123,10 @@ function draw(o: Resolved, rng: Pcg32): DecolleCase {
 }
 
 /** `edgeprop case random --rule decolle ...`: the case and where to write it. */
+export const DECOLLE_CASE_USAGE =
+  "edgeprop case random --rule decolle [--layers 12,10] [--nIn N] [--nOut N] [--T N] [--loss mse|smoothL1|ce] " +
+  "[--surrogate box|sigmoid] [--trace-scale one|oneMinus|tau] [--reg LAMBDA] [--reduction sum|mean] [--burnin N] [--seed N] [--margin X] [--out FILE]";
+
 export function decolleRandomCaseArgs(argv: string[]): { json: DecolleCase; out: string | undefined } {
   const args = parseArgs(
     argv,
