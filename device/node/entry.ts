@@ -9,6 +9,7 @@ export {
 export { salConstants, salInit, salStep, salRun, salSteps, salLowerSpikes, salUpperSpikes } from "../kernels/sal";
 export { pcgSeed, pcgNext, pcgUniform } from "../kernels/pcg32";
 export { fieldElems, layoutArena, fieldOffset } from "../kernels/layout";
+export { eqSetSize, eqPlan, eqConfigure, eqConstants, eqBase, eqArenaBytes, eqPtr, eqStride, eqFree, eqSample, eqLoss, eqResidual, eqClear, eqApply } from "../rules/eqprop/kernel";
 import { epConfigure } from "../kernels/eprop";
 import { layoutArena } from "../kernels/layout";
 

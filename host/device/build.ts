@@ -15,7 +15,7 @@ function run(cmd: string, args: string[]): Promise<void> {
 }
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const SOURCES = ["device/kernels", "device/node"];
+const SOURCES = ["device/kernels", "device/node", "device/rules"];
 const ENTRY = "device/node/entry.ts";
 
 export function wasmPath(build: Build): string {

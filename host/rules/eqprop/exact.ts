@@ -8,6 +8,7 @@ import { InputError } from "../../input/errors.ts";
 import { cost, drives, relax, residual, rho, type State } from "./dynamics.ts";
 import { solve, symmetricEigenvalues } from "./linalg.ts";
 import { samplePhases, scaleGrads, zeroGrads } from "./reference.ts";
+import type { GradOutput } from "../rule.ts";
 import type { EqpropCase, EqpropParams } from "./schema.ts";
 
 /** The thresholds of EQPROP.md's four conditions. */
@@ -31,7 +32,7 @@ export interface Validity {
   fixedPoint: { residual: number };
 }
 
-export interface ExactOutput {
+export interface ExactOutput extends GradOutput {
   /** C(s*) summed (or averaged) over samples: the quantity `grads` is the gradient of. */
   loss: number;
   grads: EqpropParams;

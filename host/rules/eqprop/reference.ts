@@ -3,6 +3,7 @@
 // and, for symmetric nudging, a -beta phase that restarts from s0; the contrastive estimate of
 // dC/dtheta; the loss at the end of the free phase; the residual of each phase.
 import { argmax, copyState, cost, inputDrive, relax, residual, rho, zeroState, type State } from "./dynamics.ts";
+import type { GradOutput } from "../rule.ts";
 import type { EqpropCase, EqpropModel, EqpropParams } from "./schema.ts";
 
 /** What the estimate needs of a model: the dynamics and the nudge. */
@@ -15,7 +16,8 @@ export interface Residuals {
   nudgedMinus?: number;
 }
 
-export interface EqpropGradOutput {
+/** What `grad --rule eqprop` prints (EQPROP.md), on the seam's GradOutput. */
+export interface EqpropGradOutput extends GradOutput {
   loss: number;
   grads: EqpropParams;
   residual: Residuals;

@@ -19,11 +19,11 @@ export interface EqpropModel {
   lossReduction: LossReduction;
 }
 
-/** W[l] is n(l+1) x n(l) ([post][pre]); b[l] has n(l+1) entries (the bias of layer l+1). */
-export interface EqpropParams {
+/** W[l] is n(l+1) x n(l) ([post][pre]); b[l] has n(l+1) entries (the bias of layer l+1). A type, not an interface: it is a GradOutput's `grads` record. */
+export type EqpropParams = {
   W: number[][][];
   b: number[][];
-}
+};
 
 export interface EqpropCase {
   name: string;
