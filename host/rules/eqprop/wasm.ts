@@ -8,6 +8,7 @@ import type { Build } from "../rule.ts";
 import { eqpropArena, FIELDS, FLAG_SYMMETRIC, type EqpropArena, type Field } from "./layout.ts";
 import { scaleGrads, type EqpropGradOutput, type Residuals, type Settings } from "./reference.ts";
 import type { EqpropCase, EqpropParams, Nudge } from "./schema.ts";
+import type { BatchOutcome } from "./train.ts";
 
 type Fn = (...a: number[]) => number;
 
@@ -129,6 +130,30 @@ export class EqpropDevice {
   apply(rate: readonly number[]): void {
     this.k.writeF32(this.field("LR"), rate);
     this.fn("eqApply")();
+  }
+
+  /** One training iteration on the device, as train.ts's trainIteration: every sample, then W[l] -= lr[l] * batch mean. */
+  iteration(xs: readonly number[][], ys: readonly number[][], lr: readonly number[]): BatchOutcome {
+    this.clear();
+    let loss = 0;
+    const predictions = xs.map((x, n) => {
+      const s = this.sample(x, ys[n]!);
+      loss += s.loss;
+      return s.prediction;
+    });
+    this.apply(lr.map((r) => r / xs.length));
+    return { loss, predictions };
+  }
+
+  /** The free phase of every sample (evaluation), as train.ts's evaluate. */
+  evaluate(xs: readonly number[][], ys: readonly number[][]): BatchOutcome {
+    let loss = 0;
+    const predictions = xs.map((x, n) => {
+      const s = this.free(x, ys[n]!);
+      loss += s.loss;
+      return s.prediction;
+    });
+    return { loss, predictions };
   }
 }
 
