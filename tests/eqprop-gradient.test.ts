@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { cosine } from "../host/model/compare.ts";
 import { cost, inputDrive, relax, zeroState } from "../host/rules/eqprop/dynamics.ts";
+import { eqpropBptt } from "../host/rules/eqprop/bptt.ts";
 import { eqpropExact } from "../host/rules/eqprop/exact.ts";
 import { solve, symmetricEigenvalues } from "../host/rules/eqprop/linalg.ts";
 import { eqpropReference } from "../host/rules/eqprop/reference.ts";
@@ -61,6 +62,34 @@ describe("exact gradient = finite differences of C(s*(theta))", () => {
     c.params.W.forEach((w, l) => w.forEach((row, r) => row.forEach((_, j) => perturb((p) => p.W[l]![r]!, j))));
     c.params.b.forEach((v, l) => v.forEach((_, i) => perturb((p) => p.b[l]!, i)));
     expect(relErr(flat(exact.grads), fd)).toBeLessThan(1e-6);
+  });
+});
+
+describe("--rule bptt on an EqProp case: the gradient of loss through the free steps", () => {
+  it("equals finite differences of the reference's loss on a short case, where it is not the fixed-point gradient", () => {
+    const c = eqpropCase({ seed: 6, layers: [4, 6, 5, 3], freeSteps: 7, nudgedSteps: 1, wScale: 0.6, bLow: -0.3, bHigh: 1.2 });
+    const b = eqpropBptt(c);
+    expect(b.loss).toBe(eqpropReference(c).loss);
+    const h = 1e-6;
+    const fd: number[] = [];
+    const perturb = (get: (p: EqpropParams) => number[], i: number) => {
+      const at = (d: number) => {
+        const p: EqpropParams = structuredClone(c.params);
+        get(p)[i]! += d;
+        return eqpropReference({ ...c, params: p }).loss;
+      };
+      fd.push((at(h) - at(-h)) / (2 * h));
+    };
+    c.params.W.forEach((w, l) => w.forEach((row, r) => row.forEach((_, j) => perturb((p) => p.W[l]![r]!, j))));
+    c.params.b.forEach((v, l) => v.forEach((_, i) => perturb((p) => p.b[l]!, i)));
+    expect(Math.hypot(...fd)).toBeGreaterThan(0.1);
+    expect(relErr(flat(b.grads), fd)).toBeLessThan(1e-7);
+    expect(relErr(flat(b.grads), flat(eqpropExact(c).grads))).toBeGreaterThan(0.1);
+  });
+
+  it("meets the exact fixed-point gradient on a converged case", () => {
+    const c = eqpropCase({ seed: 2, layers: [4, 8, 6, 3] });
+    expect(relErr(flat(eqpropBptt(c).grads), flat(eqpropExact(c).grads))).toBeLessThan(1e-10);
   });
 });
 
