@@ -54,6 +54,7 @@ describe("EqProp case schema", () => {
     ["target NaN", (j) => (j.targets[1][0] = "\u0000NaN"), "targets[1][0]", /got NaN/],
     ["fewer targets than inputs", (j) => j.targets.pop(), "targets", /N = 2 \(as inputs\)/],
     ["no inputs", (j) => (j.inputs = []), "inputs", /1 <= N <= 1000000/],
+    ["kind missing", (j) => delete j.model.kind, "model.kind", /expected 'eqprop'/],
     ["wrong format", (j) => (j.format = "hil-case/2"), "format", /hil-case\/1/],
   ];
   it.each(bad)("%s", (_n, mutate, field, message) => {

@@ -73,6 +73,7 @@ function parseLayers(x: Json): number[] {
 
 export function parseModel(x: Json): EqpropModel {
   const m = obj(x, "model");
+  if (m.kind !== "eqprop") throw new InputError("model.kind", `expected 'eqprop' for an EqProp case, got ${JSON.stringify(m.kind) ?? "nothing"}`);
   const opt = <T>(k: string, read: (v: Json, f: string) => T, dflt: T): T => (m[k] === undefined ? dflt : read(m[k], `model.${k}`));
   const layers = parseLayers(m.layers);
   const beta = finite(m.beta, "model.beta");
