@@ -33,7 +33,6 @@ let flags: i32 = 0;
 let arenaBytes: u32 = 0;
 let beta: f32 = 0;
 let eps: f32 = 0.5;
-let coef: f32 = 0; // -1/beta (one-sided) or -1/(2 beta) (symmetric)
 let freeSteps: i32 = 1;
 let nudgedSteps: i32 = 1;
 let lastLoss: f64 = 0;
@@ -73,7 +72,6 @@ export function eqConstants(beta_: f32, epsilon_: f32, freeSteps_: i32, nudgedSt
   eps = epsilon_;
   freeSteps = freeSteps_;
   nudgedSteps = nudgedSteps_;
-  coef = <f32>(-1.0 / (<f64>beta_ * ((flags & EQF_SYMMETRIC) != 0 ? 2.0 : 1.0)));
 }
 
 export function eqBase(): usize { return base; }
@@ -250,6 +248,7 @@ export function eqSample(res: bool): i32 {
  * identity a'b'^T - ab^T = (a'-a)b'^T + a(b'-b)^T of EQPROP.md, which spares part of the cancellation.
  */
 function accumulate(A: usize, B: usize): void {
+  const coef = <f32>(-1.0 / (<f64>beta * ((flags & EQF_SYMMETRIC) != 0 ? 2.0 : 1.0))); // -1/beta or -1/(2 beta)
   const s1 = ptr(EQ_S0, 1);
   const ds = ptr(EQ_DS, 0);
   for (let l = 0; l < L; l++) {
