@@ -169,7 +169,7 @@ export interface HelloInfo {
   rules?: string[];
 }
 
-type FieldKind = "uint" | "int" | "num" | "str" | "bin" | "bool" | "strs" | "map" | "nil|map";
+type FieldKind = "uint" | "int" | "num" | "nums" | "str" | "bin" | "bool" | "strs" | "map" | "nil|map";
 type Schema = Record<string, { kind: FieldKind; optional?: boolean }>;
 
 const req = (kind: FieldKind) => ({ kind });
@@ -188,6 +188,7 @@ export const RESPONSE_SCHEMA: Record<number, Schema> = {
   [MsgType.READ]: { p: req("uint"), o: req("uint"), d: req("bin") },
   [MsgType.RUN]: {
     n: req("uint"), t: req("uint"), y: opt("bin"), sc: opt("bin"), z: opt("bin"), loss: opt("num"),
+    layerLoss: opt("nums"), // DECOLLE: E^l of every layer
   },
   [MsgType.APPLY]: { k: req("uint") },
   [MsgType.GRADS]: { p: req("uint"), o: req("uint"), d: req("bin") },
@@ -202,6 +203,7 @@ function kindOk(kind: FieldKind, v: unknown): boolean {
     case "uint": return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
     case "int": return typeof v === "number" && Number.isInteger(v);
     case "num": return typeof v === "number";
+    case "nums": return Array.isArray(v) && v.every((x) => typeof x === "number");
     case "str": return typeof v === "string";
     case "bin": return v instanceof Uint8Array;
     case "bool": return typeof v === "boolean";
