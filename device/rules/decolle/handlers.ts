@@ -201,12 +201,6 @@ function hConfigure(): i32 {
   if (nI == 0) return fail(E_BAD_FIELD, "nIn", "missing");
   if (nO == 0) return fail(E_BAD_FIELD, "nOut", "missing");
   if (L == 0) return fail(E_BAD_FIELD, "layers", "missing");
-  // the float32 trace gains (cQ, cP) of traceScale must exist: "tau" divides by 1 - decay
-  for (let l = 0; l < L; l++) {
-    if (!isFinite(<f32>gain(scale, load<f64>(stageAt(l, LS_BETA)))) || !isFinite(<f32>gain(scale, load<f64>(stageAt(l, LS_ALPHA))))) {
-      return fail(E_BAD_VALUE, "traceScale", "layers[%]: the gain 1/(1 - decay) overflows float32", <u32>l);
-    }
-  }
   // flags exactly as host/rules/decolle/plan.ts decolleFlags()
   let f: i32 = 0;
   if (loss == 1) f |= DC_F_SMOOTHL1;
@@ -546,23 +540,23 @@ function hContinue(): i32 {
 // ---------------------------------------------------------------- APPLY
 function hApply(): i32 {
   const n = mpReadMap();
-  let opt: u32 = 0, lr: f64 = NaN, b1: f64 = 0.9, b2: f64 = 0.999, eps: f64 = 1e-8;
-  let wMin: f64 = NaN, wMax: f64 = NaN, k: u32 = 0, div: f64 = NaN;
+  let opt: u32 = 0, lr: f64 = 0, hasLr = false, b1: f64 = 0.9, b2: f64 = 0.999, eps: f64 = 1e-8;
+  let wMin: f64 = NaN, wMax: f64 = NaN, k: u32 = 0, div: f64 = 1, hasDiv = false;
   for (let i = 0; i < n; i++) {
     if (!readKey()) return errCode;
     if (mpStrIs("opt")) { if (!mpReadU32(1)) return fail(E_BAD_FIELD, "opt", "must be 0 (gd) or 1 (adam)"); opt = vU32; }
-    else if (mpStrIs("lr")) { if (!mpReadNum()) return fail(E_BAD_FIELD, "lr", "must be a number"); lr = vF64; }
+    else if (mpStrIs("lr")) { if (!mpReadNum()) return fail(E_BAD_FIELD, "lr", "must be a number"); lr = vF64; hasLr = true; }
     else if (mpStrIs("b1")) { if (!mpReadNum()) return fail(E_BAD_FIELD, "b1", "must be a number"); b1 = vF64; }
     else if (mpStrIs("b2")) { if (!mpReadNum()) return fail(E_BAD_FIELD, "b2", "must be a number"); b2 = vF64; }
     else if (mpStrIs("eps")) { if (!mpReadNum()) return fail(E_BAD_FIELD, "eps", "must be a number"); eps = vF64; }
     else if (mpStrIs("wMin")) { if (!mpReadNum() || !isFinite(<f32>vF64)) return fail(E_BAD_FIELD, "wMin", "must be a finite float32"); wMin = vF64; }
     else if (mpStrIs("wMax")) { if (!mpReadNum() || !isFinite(<f32>vF64)) return fail(E_BAD_FIELD, "wMax", "must be a finite float32"); wMax = vF64; }
-    else if (mpStrIs("k")) { if (!mpReadU32() || vU32 == 0) return fail(E_BAD_FIELD, "k", "must be an unsigned integer >= 1"); k = vU32; }
-    else if (mpStrIs("div")) { if (!mpReadNum()) return fail(E_BAD_FIELD, "div", "must be a number"); div = vF64; }
+    else if (mpStrIs("k")) { if (!mpReadU32(0x7fffffff) || vU32 == 0) return fail(E_BAD_FIELD, "k", "must be an integer in 1..2^31-1"); k = vU32; }
+    else if (mpStrIs("div")) { if (!mpReadNum()) return fail(E_BAD_FIELD, "div", "must be a number"); div = vF64; hasDiv = true; }
     else return failKey(E_BAD_FIELD, "unknown field");
   }
   if (!configured) return fail(E_NOT_CONFIGURED, "", "APPLY before CONFIGURE");
-  if (isNaN(lr)) return fail(E_BAD_FIELD, "lr", "missing");
+  if (!hasLr) return fail(E_BAD_FIELD, "lr", "missing");
   // checked as the float32 the kernel uses: 1e-50 would be a learning rate of 0
   if (!isPos32(<f32>lr)) return fail(E_BAD_VALUE, "lr", "must be finite and > 0 (in float32)");
   const clip = !isNaN(wMin) || !isNaN(wMax);
@@ -576,14 +570,13 @@ function hApply(): i32 {
   }
   if (stepMode) {
     if (k != 0) return fail(E_BAD_FIELD, "k", "only with decolleUpdate \"trial\" (per-step Adam counts its own steps)");
-    if (isNaN(div)) {
-      if ((flags & DC_F_MEAN) != 0) return fail(E_BAD_FIELD, "div", "missing: lossReduction \"mean\" divides each step's gradient by M, the masked steps of the trial");
-      div = 1;
+    if (!hasDiv && (flags & DC_F_MEAN) != 0) {
+      return fail(E_BAD_FIELD, "div", "missing: lossReduction \"mean\" divides each step's gradient by M, the masked steps of the trial");
     }
     if (!isPos32(<f32>div)) return fail(E_BAD_VALUE, "div", "must be finite and > 0 (in float32)");
     dcStepUpdate(<i32>opt, <f32>lr, <f32>b1, <f32>b2, <f32>eps, clip, clip ? <f32>wMin : 0, clip ? <f32>wMax : 0, <f32>div);
   } else {
-    if (!isNaN(div)) return fail(E_BAD_FIELD, "div", "only with decolleUpdate \"step\" (a trial's gradient is already reduced)");
+    if (hasDiv) return fail(E_BAD_FIELD, "div", "only with decolleUpdate \"step\" (a trial's gradient is already reduced)");
     if (opt == 0) dcApplyGd(<f32>lr, clip, clip ? <f32>wMin : 0, clip ? <f32>wMax : 0);
     else dcApplyAdam(<f32>lr, <f32>b1, <f32>b2, <f32>eps, <i32>(k != 0 ? k : hdrU32(H_ADAMN) + 1));
   }
