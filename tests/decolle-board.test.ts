@@ -25,7 +25,7 @@ import { planDecolle } from "../host/rules/decolle/plan.ts";
 import type { DecolleCase } from "../host/rules/decolle/schema.ts";
 import { crc32c } from "../protocol/crc32c.ts";
 import { FrameSplitter, decodeFrame, encodeFrame } from "../protocol/frame.ts";
-import { DeviceError, ErrorCode, MsgType, decodeBody, encodeBody, f32le, packBits, type Body } from "../protocol/messages.ts";
+import { DeviceError, ErrorCode, MsgType, decodeBody, encodeBody, f32le, packBits, validateDeviceBody, type Body } from "../protocol/messages.ts";
 
 let wasm: Uint8Array;
 beforeAll(async () => {
@@ -492,4 +492,132 @@ describe("DECOLLE on the sim board (a separate process over a pty) and on the em
       await qemu.stop();
     }
   }, 300_000);
+});
+
+describe("DECOLLE under random and mutated requests (a fuzzer aimed at the rule's handlers)", () => {
+  it("6000 requests: no trap, no hang, exactly one well-formed answer each; afterwards the rule still computes bit for bit", async () => {
+    const fw = await FirmwareHost.create(wasm, { boardId: "sim" });
+    fw.init();
+    let out: Uint8Array[] = [];
+    fw.onTx = (b) => out.push(b);
+    let seq = 7;
+    let lcg = 12345;
+    const r = () => ((lcg = (Math.imul(lcg, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const int = (n: number) => Math.floor(r() * n);
+    const pick = <T>(a: readonly T[]): T => a[int(a.length)]!;
+    const bytes = (n: number) => new Uint8Array(n).map(() => int(256));
+    const num = () => pick([0.9, 0.5, 0, 1, -0.1, NaN, Infinity, 1e-50, 65535, 2 ** 32, "x", null, true] as const);
+    const counts = { requests: 0, errors: 0, ok: 0 };
+    /** Sends one request (a body, or raw body bytes) and checks its one answer. */
+    const ask = (type: number, body: Body | Uint8Array): Body | null => {
+      seq = (seq + 1) & 0xffff;
+      out = [];
+      fw.feed(encodeFrame({ type, flags: 0, seq, body: body instanceof Uint8Array ? body : encodeBody(body) }));
+      expect(fw.pump(200_000)).toBeLessThan(200_000); // not still busy: no hang
+      const answers: { type: number; body: Body }[] = [];
+      new FrameSplitter((blk) => {
+        const f = decodeFrame(blk);
+        if (typeof f === "string") throw new Error(`malformed answer frame: ${f}`);
+        if (f.flags === 1 && f.seq === seq) answers.push({ type: f.type, body: decodeBody(f.body) });
+      }).push(Uint8Array.from(out.flatMap((b) => [...b])));
+      expect(answers.length).toBe(1);
+      const a = answers[0]!;
+      expect(validateDeviceBody(a.type, a.body)).toBeNull();
+      counts.requests++;
+      if (a.type === MsgType.ERROR) {
+        expect((a.body.m as string).length).toBeGreaterThan(0);
+        counts.errors++;
+        return null;
+      }
+      expect(a.type).toBe(type);
+      counts.ok++;
+      return a.body;
+    };
+    const layers = () => Array.from({ length: r() < 0.05 ? 17 : 1 + int(3) }, () => {
+      const l: Body = { n: r() < 0.02 ? 65535 : 1 + int(24) }; // 65535: NO_MEMORY, or a 10 MB arena
+      for (const k of ["alpha", "beta", "alpharp", "wrp", "reg", "tau"]) if (r() < 0.15) l[k] = num();
+      return l;
+    });
+    const configure = (): Body => ({
+      rule: "decolle", nIn: 1 + int(20), nOut: 1 + int(4), layers: r() < 0.05 ? num() : layers(),
+      loss: pick(["mse", "smoothL1", "ce", "?"]), surrogate: pick(["box", "sigmoid"]), traceScale: pick(["one", "oneMinus", "tau"]),
+      lossReduction: pick(["sum", "mean"]), optimizer: pick(["gd", "adam"]), decolleUpdate: pick(["trial", "step"]),
+    });
+    let dims = { nIn: 6, nOut: 3, L: 2 };
+    let blob: Uint8Array | null = null;
+    const request = (): [number, Body] => {
+      switch (int(9)) {
+        case 0: {
+          const b = configure();
+          if (Array.isArray(b.layers)) dims = { nIn: b.nIn as number, nOut: b.nOut as number, L: b.layers.length };
+          return [MsgType.CONFIGURE, b];
+        }
+        case 1: return [MsgType.WRITE, { p: int(4 * dims.L + 2), o: int(8), d: f32le(Array.from({ length: int(40) }, () => (r() < 0.03 ? NaN : r() - 0.5))) }];
+        case 2: return [pick([MsgType.READ, MsgType.GRADS]), { p: int(4 * dims.L + 2), o: int(8), n: int(60) }];
+        case 3: case 4: {
+          const n = 1 + int(30);
+          const xf = r() < 0.2 ? 1 : 0;
+          const b: Body = { n, x: xf ? f32le(Array.from({ length: n * dims.nIn }, () => (r() < 0.01 ? NaN : r()))) : bytes(n * ((dims.nIn + 7) >> 3) + (r() < 0.1 ? 1 : 0)), rs: r() < 0.5, end: r() < 0.5, o: int(9) };
+          if (xf) b.xf = 1;
+          if (r() < 0.7) b.tg = f32le(Array.from({ length: n * dims.nOut + (r() < 0.1 ? 1 : 0) }, () => r()));
+          if (r() < 0.3) b.m = bytes((n + 7) >> 3);
+          if (r() < 0.3) b.learn = r() < 0.5;
+          return [MsgType.RUN, b];
+        }
+        case 5: {
+          const b: Body = { opt: int(2), lr: r() < 0.8 ? 0.01 : num() };
+          for (const k of ["b1", "b2", "eps", "wMin", "wMax", "div", "k"]) if (r() < 0.15) b[k] = num();
+          return [MsgType.APPLY, b];
+        }
+        case 6: return [MsgType.RESET, { k: int(16) }];
+        case 7: {
+          const op = int(5);
+          const b: Body = { rule: "decolle", op };
+          if (op === 0) Object.assign(b, { o: int(300), n: int(1500) });
+          if (op === 1) Object.assign(b, { o: r() < 0.7 ? 0 : int(3000), d: bytes(int(400)) });
+          return [MsgType.CHECKPOINT, b];
+        }
+        default: return [MsgType.CHECKPOINT, { rule: "decolle", op: 4 }];
+      }
+    };
+    /** The whole checkpoint blob, read in chunks (null if the board has no DECOLLE model). */
+    const readBlob = (size: number): Uint8Array | null => {
+      const x = new Uint8Array(size);
+      for (let o = 0; o < size; o += 1500) {
+        const a = ask(MsgType.CHECKPOINT, { op: 0, o, n: Math.min(1500, size - o) });
+        if (!a) return null;
+        x.set(a.d as Uint8Array, o);
+      }
+      return x;
+    };
+    ask(MsgType.HELLO, { mf: 2048 });
+    for (let i = 0; i < 6000; i++) {
+      if (i % 200 === 0) await new Promise((res) => setImmediate(res)); // let the test runner breathe
+      const [type, body] = request();
+      if (r() < 0.25) { // a mutated body (bit flips; the frame's CRC is right, so the parser sees it)
+        const raw = encodeBody(body);
+        for (let k = 1 + int(3); k > 0; k--) raw[int(raw.length)]! ^= 1 << int(8);
+        ask(type, raw);
+        continue;
+      }
+      const a = ask(type, body);
+      if (a && type === MsgType.CHECKPOINT && body.op === 4 && (a.size as number) < 20_000) blob = readBlob(a.size as number) ?? blob;
+      if (blob && r() < 0.05) { // a real blob with a byte changed and its CRC resealed: only the value checks stand in the way
+        const x = blob.slice();
+        x[16 + int(x.length - 16)]! ^= 1 << int(8);
+        new DataView(x.buffer).setUint32(12, crc32c(x, 16), true);
+        for (let o = 0; o < x.length; o += 1500) if (!ask(MsgType.CHECKPOINT, { rule: "decolle", op: 1, o, d: x.subarray(o, o + 1500) })) break;
+      }
+    }
+    console.log(`decolle fuzz: ${JSON.stringify(counts)}`);
+    expect(counts.ok).toBeGreaterThan(800); // the success paths were reached, not only errors
+    expect(blob).not.toBeNull();
+    // and the rule still computes bit for bit on the same firmware instance
+    const cs = decolleRandomCase({ seed: 21 });
+    const s = new Session(new InProcessTransport(fw), { timeoutMs: 40, retries: 60 });
+    const c = new DeviceClient(s);
+    await c.hello();
+    expect(await decolleRule.board!(cs, c)).toEqual(await decolleWasm(cs));
+    await s.close();
+  }, 120_000);
 });

@@ -655,7 +655,8 @@ function ckAdopt(): i32 {
 /** Every value of an attached arena in range: what a hostile or buggy blob could put there. */
 function arenaTrusted(): bool {
   if ((flags & ~31) != 0 || (flags & (DC_F_SMOOTHL1 | DC_F_CE)) == (DC_F_SMOOTHL1 | DC_F_CE)) return false;
-  if (hdrU32(H_MASKED) > hdrU32(H_STEPS)) return false;
+  // counters: Adam's n + 1 must stay a positive i32 (n = 0 after a wrap would divide by 1 - b^0 = 0)
+  if (hdrU32(H_MASKED) > hdrU32(H_STEPS) || hdrU32(H_ADAMN) >= 0x7fffffff) return false;
   const opt = load<i32>(base + <usize>H_UPD_OPT);
   if (opt < -1 || opt > 1 || (opt == 1 && (flags & DC_F_ADAM) == 0)) return false;
   if (opt >= 0) {
