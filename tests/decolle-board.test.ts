@@ -17,6 +17,8 @@ import { Session } from "../host/session/session.ts";
 import { DeviceClient } from "../host/session/client.ts";
 import { startSim } from "../host/sim/sim.ts";
 import { startQemuBoard } from "../host/firmware/qemu-board.ts";
+import { randomCase } from "../host/case/random.ts";
+import { deviceGrad } from "../host/device/driver.ts";
 import { decolleRandomCase, type DecolleRandomOptions } from "../host/rules/decolle/random.ts";
 import { DecolleDevice, decolleWasm } from "../host/rules/decolle/wasm.ts";
 import { DecolleClient, decolleParamId, type DecolleBoardOptions } from "../host/rules/decolle/board.ts";
@@ -182,6 +184,22 @@ describe("firmware DECOLLE in Node = the kernel driven directly (wasm backend), 
     // a learning RUN under "step" before any APPLY has no update to apply
     const e = await refused(d.runTrial(cs.inputs, cs.targets, cs.mask));
     expect([e.code, e.field]).toEqual([ErrorCode.BAD_VALUE, "learn"]);
+    await s.close();
+  });
+
+  it("DECOLLE and e-prop take turns on one board (the arena is shared): each equals its own kernel", async () => {
+    const dc = decolleRandomCase({ seed: 22 });
+    const ep = randomCase({ seed: 22, recurrent: true });
+    const { c, s } = await board();
+    const wantDc = await decolleWasm(dc);
+    expect(await decolleRule.board!(dc, c)).toEqual(wantDc);
+    await c.configure(ep.model, ep.feedback.kind);
+    await c.writeParams(ep.params, ep.feedback.B);
+    const wantEp = await deviceGrad(ep, "scalar");
+    expect((await c.runTrial(ep.inputs, ep.targets, ep.mask)).loss).toBe(wantEp.loss);
+    expect(await c.readGrads()).toEqual(wantEp.grads);
+    // e-prop's CONFIGURE made DECOLLE forget its model; a DECOLLE CONFIGURE brings it back
+    expect(await decolleRule.board!(dc, c)).toEqual(wantDc);
     await s.close();
   });
 

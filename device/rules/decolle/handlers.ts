@@ -631,7 +631,9 @@ function ckPlace(avail: u64): i32 {
   configured = false;
   base = arenaStart();
   const have: u64 = (<u64>memory.size() << 16) - <u64>base;
-  if (!grow(base, total - CK_HDR)) return fail(E_NO_MEMORY, "", "checkpoint needs % bytes; board has % bytes free", total - CK_HDR, <u32>have);
+  // at least the largest header + layer table: dcAttach reads the table its header claims before it knows the size is right
+  const room = max<u32>(total - CK_HDR, <u32>(HEADER_BYTES + DC_MAX_LAYERS * ENTRY_BYTES));
+  if (!grow(base, room)) return fail(E_NO_MEMORY, "", "checkpoint needs % bytes; board has % bytes free", total - CK_HDR, <u32>have);
   return H_DONE;
 }
 
