@@ -9,7 +9,7 @@ export {
 export { salConstants, salInit, salStep, salRun, salSteps, salLowerSpikes, salUpperSpikes } from "../kernels/sal";
 export { pcgSeed, pcgNext, pcgUniform } from "../kernels/pcg32";
 export { fieldElems, layoutArena, fieldOffset } from "../kernels/layout";
-export { DC_LANES, dcShape, dcShapeLayer, dcPlan, dcConfigure, dcAttach, dcLayerConstants, dcPtr, dcLayerPtr, dcStride, dcArenaBytes, dcSteps, dcMasked, dcReset, dcStep, dcFinish, dcLayerLoss, dcZeroGrad, dcApplyGd, dcApplyAdam, dcResetOptimizer, dcStepUpdate } from "../rules/decolle/kernel";
+export { DC_LANES, dcShape, dcShapeLayer, dcPlan, dcConfigure, dcAttach, dcLayerConstants, dcPtr, dcLayerPtr, dcStride, dcArenaBytes, dcSteps, dcMasked, dcReset, dcStep, dcForward, dcFinish, dcLayerLoss, dcZeroGrad, dcApplyGd, dcApplyAdam, dcResetOptimizer, dcStepUpdate } from "../rules/decolle/kernel";
 export * from "../rules/ostl/kernel";
 export { eqSetSize, eqPlan, eqConfigure, eqConstants, eqBase, eqArenaBytes, eqPtr, eqStride, eqFree, eqSample, eqLoss, eqResidual, eqClear, eqApply } from "../rules/eqprop/kernel";
 import { epConfigure } from "../kernels/eprop";

@@ -158,19 +158,31 @@ export function dcReset(): void {
 
 /** One time step of every layer (x^t in DC_X and target^t in DC_TARGET); mask is mask^t (0 or 1). Applies the per-step update if one is set. */
 export function dcStep(mask: f32): void {
+  stepLayers(mask, true);
+}
+
+/**
+ * dcStep without learning (evaluation, e.g. held-out trials): the same dynamics, readouts and
+ * masked losses, but no gradient and no per-step update.
+ */
+export function dcForward(mask: f32): void {
+  stepLayers(mask, false);
+}
+
+function stepLayers(mask: f32, learning: bool): void {
   let input = dcPtr(DC_X);
   for (let l = 0; l < nLayers; l++) {
-    layerStep(l, input, mask);
+    layerStep(l, input, mask, learning);
     input = lf(l, LF_S);
   }
   setU32(H_STEPS, u32At(H_STEPS) + 1);
   if (mask != 0) {
     setU32(H_MASKED, u32At(H_MASKED) + 1);
-    if (load<i32>(base + <usize>H_UPD_OPT) >= 0) stepUpdate();
+    if (learning && load<i32>(base + <usize>H_UPD_OPT) >= 0) stepUpdate();
   }
 }
 
-function layerStep(l: i32, input: usize, mask: f32): void {
+function layerStep(l: i32, input: usize, mask: f32, learning: bool): void {
   const n = tU32(l, T_N), nPre = tU32(l, T_NPRE);
   const rowBytes = <usize>tU32(l, T_STRIDE) << 2;
   const alpha = tF32(l, T_ALPHA), beta = tF32(l, T_BETA), alpharp = tF32(l, T_ALPHARP), wrp = tF32(l, T_WRP);
@@ -223,7 +235,7 @@ function layerStep(l: i32, input: usize, mask: f32): void {
   if (mask == 0) return;
   const pLoss = dcPtr(DC_LOSS) + (<usize>l << 3);
   store<f64>(pLoss, load<f64>(pLoss) + loss);
-  learn(l, n, nPre, rowBytes, reg);
+  if (learning) learn(l, n, nPre, rowBytes, reg);
 }
 
 /** err = dl/dy for the model's loss; returns l(y, target) in float64. */

@@ -11,7 +11,7 @@ import { traceGains, type DecolleCase, type DecolleModel, type LayerParams, type
 /** The kernel's exports (device/rules/decolle/kernel.ts, re-exported by device/node/entry.ts). */
 type DcExport =
   | "dcShape" | "dcShapeLayer" | "dcPlan" | "dcConfigure" | "dcAttach" | "dcLayerConstants" | "dcPtr" | "dcLayerPtr"
-  | "dcStride" | "dcArenaBytes" | "dcSteps" | "dcMasked" | "dcReset" | "dcStep" | "dcFinish" | "dcLayerLoss"
+  | "dcStride" | "dcArenaBytes" | "dcSteps" | "dcMasked" | "dcReset" | "dcStep" | "dcForward" | "dcFinish" | "dcLayerLoss"
   | "dcZeroGrad" | "dcApplyGd" | "dcApplyAdam" | "dcResetOptimizer" | "dcStepUpdate" | "reserve" | "arenaBase";
 
 const lanesOf = (build: Build) => (build === "simd" ? 4 : 1);
