@@ -67,6 +67,11 @@ export class DeviceClient {
     return r;
   }
 
+  /** Any request (rule-neutral: a rule's own messages go through here), counting its bin payload. */
+  request(type: number, body: Body, timeoutMs?: number): Promise<Body> {
+    return this.req(type, body, timeoutMs);
+  }
+
   hello(): Promise<HelloInfo> {
     return this.session.connect();
   }
@@ -246,12 +251,22 @@ export class DeviceClient {
 
   /** Restores a blob from checkpointRead() (configures the device from it). */
   async checkpointWrite(blob: Uint8Array, model: ModelConfig, feedback: FeedbackKind): Promise<void> {
-    const chunk = Math.max(96, this.session.maxBody - 40);
-    for (let o = 0; o < blob.length; o += chunk) {
-      await this.req(MsgType.CHECKPOINT, { op: CheckpointOp.WRITE, o, d: blob.subarray(o, o + chunk) });
-    }
+    await this.restoreBlob(blob);
     this.model = model;
     this.feedback = feedback;
+  }
+
+  /**
+   * Writes a checkpoint blob back in order (rule-neutral): `rule` names the rule whose blob it is
+   * (PROTOCOL.md CHECKPOINT `rule`; absent: the active rule, or the default one on a fresh board).
+   */
+  async restoreBlob(blob: Uint8Array, rule?: string): Promise<void> {
+    const chunk = Math.max(96, this.session.maxBody - 40);
+    for (let o = 0; o < blob.length; o += chunk) {
+      const body: Body = { op: CheckpointOp.WRITE, o, d: blob.subarray(o, o + chunk) };
+      if (rule !== undefined) body.rule = rule;
+      await this.req(MsgType.CHECKPOINT, body);
+    }
   }
 
   /** Blob → the board's persistent storage; returns its size. */
