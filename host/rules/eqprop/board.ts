@@ -6,7 +6,7 @@
 // sums the loss in float64 sample by sample, as host/rules/eqprop/wasm.ts does, so a board
 // equals `--backend wasm` bit for bit; a mean is taken here in float64, as there.
 import type { DeviceClient } from "../../session/client.ts";
-import { MsgType, f32le, fromF32le, fromU16le, type Body } from "../../../protocol/messages.ts";
+import { CheckpointOp, MsgType, f32le, fromF32le, fromU16le, type Body } from "../../../protocol/messages.ts";
 import { scaleGrads, type EqpropGradOutput, type Residuals } from "./reference.ts";
 import type { EqpropCase, EqpropModel, EqpropParams } from "./schema.ts";
 import type { BatchOutcome } from "./train.ts";
@@ -130,6 +130,12 @@ export class EqpropBoard {
   /** Puts a checkpointRead() blob of an EqProp board back (on this or a fresh board). */
   restore(blob: Uint8Array): Promise<void> {
     return this.dev.restoreBlob(blob, "eqprop");
+  }
+
+  /** The checkpoint in the board's storage (CHECKPOINT SAVE) becomes the model: its size and `k`, the iterations it holds. */
+  async load(): Promise<{ size: number; updates: number }> {
+    const r = await this.dev.request(MsgType.CHECKPOINT, { op: CheckpointOp.LOAD, rule: "eqprop" });
+    return { size: r.size as number, updates: r.k as number };
   }
 }
 
