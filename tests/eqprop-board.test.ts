@@ -26,8 +26,9 @@ import { EqpropBoard, EQPROP_ID } from "../host/rules/eqprop/board.ts";
 import { boardEvaluate, boardIteration, boardStart, boardTrainNext } from "../host/rules/eqprop/board-train.ts";
 import { batchAt, type TrainConfig, type TrainPosition } from "../host/rules/eqprop/train.ts";
 import type { EqpropCase } from "../host/rules/eqprop/schema.ts";
-import { FrameSplitter, decodeFrame, encodeFrame } from "../protocol/frame.ts";
-import { DeviceError, ErrorCode, MsgType, decodeBody, encodeBody, f32le, fromU16le, type Body } from "../protocol/messages.ts";
+import { FLAG_RESPONSE, FrameSplitter, decodeFrame, encodeFrame } from "../protocol/frame.ts";
+import { DeviceError, ErrorCode, MsgType, decodeBody, encodeBody, f32le, fromU16le, validateDeviceBody, type Body } from "../protocol/messages.ts";
+import { Pcg32 } from "../host/rng/pcg32.ts";
 import { eqpropCase, type CaseOptions } from "./helpers/eqprop-cases.ts";
 
 let wasm: Uint8Array;
@@ -342,6 +343,62 @@ describe("EqProp requests the firmware refuses", () => {
     expect(full.s.info!.rules).toContain("eqprop");
     expect(full.s.info!.caps).toContain("eqprop");
     await full.s.close();
+  }, 300_000);
+});
+
+describe("EqProp handlers under mutated requests", () => {
+  it("3000 bit-flipped CONFIGURE/WRITE/READ/RUN/APPLY/GRADS/CHECKPOINT bodies: no trap, exactly one well-formed answer each", async () => {
+    const cs = eqpropCase({ seed: 21, layers: [5, 7, 3], nudge: "symmetric", freeSteps: 8, nudgedSteps: 4, samples: 2 });
+    const { c, s, fw } = await board();
+    await loaded(c, cs);
+    const blob = await c.checkpointRead();
+    await s.close();
+    const configure: Body = { rule: "eqprop", layers: [5, 7, 3], beta: 0.1, epsilon: 0.5, freeSteps: 8, nudgedSteps: 4, nudge: "symmetric", lossReduction: "mean" };
+    const bodies: [number, Body][] = [
+      [MsgType.CONFIGURE, configure],
+      [MsgType.WRITE, { p: EQPROP_ID.W(0), o: 3, d: f32le([0.1, -0.2, 0.3]) }],
+      [MsgType.WRITE, { p: EQPROP_ID.lr, d: f32le([0.1, 0.05]) }],
+      [MsgType.READ, { p: EQPROP_ID.b(1), o: 1, n: 2 }],
+      [MsgType.RUN, { n: 2, x: f32le(cs.inputs.flat()), tg: f32le(cs.targets.flat()), rs: true, res: true }],
+      [MsgType.APPLY, { lr: [0.1, 0.05] }],
+      [MsgType.GRADS, { p: EQPROP_ID.residual }],
+      [MsgType.CHECKPOINT, { op: 1, o: 0, d: blob, rule: "eqprop" }],
+      [MsgType.CHECKPOINT, { op: 0, o: 200, n: 100 }],
+    ];
+    const r = new Pcg32(21n, 5n);
+    const pick = (n: number) => Math.floor(r.uniform() * n);
+    let out: Uint8Array[] = [];
+    fw.onTx = (x) => out.push(x);
+    const send = (type: number, body: Uint8Array, seq: number): Body[] => {
+      out = [];
+      fw.feed(encodeFrame({ type, flags: 0, seq, body }));
+      fw.pump();
+      const answers: Body[] = [];
+      new FrameSplitter((blk) => {
+        const f = decodeFrame(blk);
+        if (typeof f === "string") throw new Error(`malformed answer: ${f}`);
+        if (f.seq !== seq || !(f.flags & FLAG_RESPONSE)) return;
+        const a = decodeBody(f.body);
+        const why = validateDeviceBody(f.type, a);
+        if (why) throw new Error(`answer of type ${f.type} to ${type}: ${why}`);
+        answers.push(a);
+      }).push(Uint8Array.from(out.flatMap((x) => [...x])));
+      return answers;
+    };
+    const base = encodeBody(configure);
+    let errors = 0;
+    for (let k = 0; k < 3000; k++) {
+      const seq = 2 * k + 1;
+      expect(send(MsgType.CONFIGURE, base, seq)).toHaveLength(1); // a sane model before each mutated request
+      const [type, body] = bodies[pick(bodies.length)]!;
+      const bytes = encodeBody(body).slice();
+      for (let f = 1 + pick(3); f > 0; f--) bytes[pick(bytes.length)]! ^= 1 << pick(8);
+      const answers = send(type, bytes, seq + 1);
+      expect(answers, `mutation ${k} of type ${type}`).toHaveLength(1);
+      if ("c" in answers[0]!) errors++;
+    }
+    expect(errors).toBeGreaterThan(300); // the mutations reached the checks, not only the happy path
+    expect(errors).toBeLessThan(3000);
   }, 300_000);
 });
 
