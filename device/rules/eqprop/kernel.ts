@@ -9,7 +9,8 @@
 //               eqConstants(beta, epsilon, freeSteps, nudgedSteps)
 //   WRITE/READ  W and b at eqPtr(EQ_W|EQ_B, l): row i of W[l] at i * eqStride(l) floats, padding left 0
 //   RUN         per sample: x -> eqPtr(EQ_X), y -> eqPtr(EQ_Y); eqSample(res) (training: all phases,
-//               gradients accumulate) or eqFree(res) (evaluation); reply prediction and eqLoss()
+//               gradients accumulate) or eqFree(res) (evaluation); reply prediction and eqLoss();
+//               or the same phase by phase, a few steps at a time (see "per-sample API" below)
 //   GRADS       read EQ_GW/EQ_GB (sums over the samples since eqClear); eqResidual(phase)
 //   APPLY       lr[l] (already divided by the batch size for a mean) -> eqPtr(EQ_LR); eqApply()
 //   CHECKPOINT  the whole arena, eqBase() .. + eqArenaBytes()
