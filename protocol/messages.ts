@@ -189,6 +189,7 @@ export const RESPONSE_SCHEMA: Record<number, Schema> = {
   [MsgType.RUN]: {
     n: req("uint"), t: req("uint"), y: opt("bin"), sc: opt("bin"), z: opt("bin"), loss: opt("num"),
     layerLoss: opt("nums"), // DECOLLE: E^l of every layer
+    pred: opt("bin"), res: opt("bin"), // EqProp: predictions u16 [n], residual maxima f32 [2|3]
   },
   [MsgType.APPLY]: { k: req("uint") },
   [MsgType.GRADS]: { p: req("uint"), o: req("uint"), d: req("bin") },

@@ -439,16 +439,17 @@ describe("DECOLLE requests the firmware refuses, naming the field", () => {
     const omit = (await buildFirmware("device/firmware/main.ts", "firmware-omit-decolle", ["--use", "FW_OMIT_DECOLLE=1"])).bytes;
     expect(omit.length).toBeLessThan(wasm.length); // the rule's code is gone
     const { c, s } = await board({ firmware: omit });
-    expect(s.info!.rules).toEqual(["eprop"]);
+    expect(s.info!.rules).toContain("eprop");
+    expect(s.info!.rules).not.toContain("decolle");
     expect(s.info!.caps).not.toContain("decolle");
     const e = await refused(new DecolleClient(c, decolleRandomCase({ seed: 16 }).model).configure());
     expect([e.code, e.field]).toEqual([ErrorCode.UNSUPPORTED, "rule"]);
     expect(e.message).toMatch(/does not carry rule 'decolle'/);
     await s.close();
     const full = await board();
-    expect(full.s.info!.rules).toEqual(["eprop", "decolle"]);
+    expect(full.s.info!.rules).toContain("decolle");
     await full.s.close();
-  });
+  }, 300_000); // builds a second firmware
 });
 
 /** A client on a serial port (sim pty or QEMU UART), HELLO said. */

@@ -9,7 +9,8 @@
 //               eqConstants(beta, epsilon, freeSteps, nudgedSteps)
 //   WRITE/READ  W and b at eqPtr(EQ_W|EQ_B, l): row i of W[l] at i * eqStride(l) floats, padding left 0
 //   RUN         per sample: x -> eqPtr(EQ_X), y -> eqPtr(EQ_Y); eqSample(res) (training: all phases,
-//               gradients accumulate) or eqFree(res) (evaluation); reply prediction and eqLoss()
+//               gradients accumulate) or eqFree(res) (evaluation); reply prediction and eqLoss();
+//               or the same phase by phase, a few steps at a time (see "per-sample API" below)
 //   GRADS       read EQ_GW/EQ_GB (sums over the samples since eqClear); eqResidual(phase)
 //   APPLY       lr[l] (already divided by the batch size for a mean) -> eqPtr(EQ_LR); eqApply()
 //   CHECKPOINT  the whole arena, eqBase() .. + eqArenaBytes()
@@ -195,17 +196,55 @@ function residual(S: usize, b: f32, nudged: bool): f32 {
 }
 
 // ---- per-sample API ----
+// A sample is a sequence of phases: 0 free (from 0), 1 nudged (from s0, +beta), 2 -beta (from s0,
+// symmetric only). eqFree and eqSample run them whole; a firmware handler with a bounded amount
+// of work per poll calls the same pieces in the same order, a few relaxation steps at a time:
+//   eqPhaseStart(0); eqRelax(0, freeSteps); pred = eqPhaseEnd(0, res);
+//   for ph = 1 (, 2): eqPhaseStart(ph); eqRelax(ph, nudgedSteps); eqPhaseEnd(ph, res);
+//   eqAccumulate();
+// so both give the same bits.
+
+/** The state field of phase 0 (S0), 1 (SB) or 2 (SM), at layer 1. */
+@inline function phaseState(phase: i32): usize {
+  return ptr(phase == 0 ? EQ_S0 : phase == 1 ? EQ_SB : EQ_SM, 1);
+}
+
+@inline function stateBytes(): usize {
+  return ptr(EQ_S0, L) - ptr(EQ_S0, 1) + bytesOf(L);
+}
 
 /**
- * The free phase of the sample in EQ_X / EQ_Y: the state starts at 0 and relaxes `freeSteps`
- * steps into EQ_S0. Sets eqLoss() = C(s0) and returns the prediction argmax s0_L (first
- * maximum). With `res`, the free residual joins eqResidual(0).
+ * Starts phase 0 of the sample in EQ_X / EQ_Y (input drive, state 0), or phase 1 / 2 (its state
+ * from s0). Phase 2 needs symmetric nudging.
  */
-export function eqFree(res: bool): i32 {
-  inputDrive();
+export function eqPhaseStart(phase: i32): void {
+  if (phase == 0) {
+    inputDrive();
+    memory.fill(ptr(EQ_S0, 1), 0, stateBytes());
+  } else {
+    memory.copy(phaseState(phase), ptr(EQ_S0, 1), stateBytes());
+  }
+}
+
+/** `steps` relaxation steps of phase 0 (beta 0), 1 (+beta) or 2 (-beta). */
+export function eqRelax(phase: i32, steps: i32): void {
+  relax(phaseState(phase), phase == 2 ? -beta : phase == 1 ? beta : 0, phase != 0, steps);
+}
+
+/**
+ * Ends a phase: with `res`, its residual joins eqResidual(phase). Phase 0 also sets eqLoss() =
+ * C(s0) and returns the prediction argmax s0_L (first maximum); phases 1, 2 return 0.
+ */
+export function eqPhaseEnd(phase: i32, res: bool): i32 {
+  if (phase != 0) {
+    if (res) {
+      const r = residual(phaseState(phase), phase == 2 ? -beta : beta, true);
+      if (phase == 1) resNudged = max<f32>(resNudged, r);
+      else resMinus = max<f32>(resMinus, r);
+    }
+    return 0;
+  }
   const s0 = ptr(EQ_S0, 1);
-  memory.fill(s0, 0, ptr(EQ_S0, L) - s0 + bytesOf(L));
-  relax(s0, 0, false, freeSteps);
   if (res) resFree = max<f32>(resFree, residual(s0, 0, false));
   const out = ptr(EQ_S0, L), y = ptr(EQ_Y, 0);
   const nL = eqSize(L);
@@ -220,25 +259,47 @@ export function eqFree(res: bool): i32 {
   return best;
 }
 
+/** Adds the sample's estimate (from s^beta and s0, or s^beta and s^-beta) into EQ_GW / EQ_GB. */
+export function eqAccumulate(): void {
+  accumulate(ptr(EQ_SB, 1), (flags & EQF_SYMMETRIC) != 0 ? ptr(EQ_SM, 1) : ptr(EQ_S0, 1));
+}
+
+/** Multiply-adds of 0: one relaxation step, 1: the input drive (once per sample), 2: eqAccumulate. */
+export function eqWork(what: i32): u32 {
+  let n: u32 = 0;
+  if (what == 1) return <u32>eqSize(1) * <u32>eqPadded(0);
+  for (let l = 0; l < L; l++) {
+    const w = <u32>eqSize(l + 1) * <u32>eqPadded(l);
+    if (what == 2) n += w;
+    else n += (l > 0 ? w : 0) + (l + 1 < L ? <u32>eqSize(l + 2) * <u32>eqPadded(l + 1) : 0) + <u32>eqPadded(l + 1);
+  }
+  return n;
+}
+
+/**
+ * The free phase of the sample in EQ_X / EQ_Y: the state starts at 0 and relaxes `freeSteps`
+ * steps into EQ_S0. Sets eqLoss() = C(s0) and returns the prediction argmax s0_L (first
+ * maximum). With `res`, the free residual joins eqResidual(0).
+ */
+export function eqFree(res: bool): i32 {
+  eqPhaseStart(0);
+  eqRelax(0, freeSteps);
+  return eqPhaseEnd(0, res);
+}
+
 /**
  * Free phase, nudged phase from s0 and (symmetric) the -beta phase from s0; adds the sample's
  * estimate of dC/dtheta into EQ_GW / EQ_GB. Returns the prediction; eqLoss() is C(s0).
  */
 export function eqSample(res: bool): i32 {
   const pred = eqFree(res);
-  const stateBytes = ptr(EQ_S0, L) - ptr(EQ_S0, 1) + bytesOf(L);
-  const sb = ptr(EQ_SB, 1);
-  memory.copy(sb, ptr(EQ_S0, 1), stateBytes);
-  relax(sb, beta, true, nudgedSteps);
-  if (res) resNudged = max<f32>(resNudged, residual(sb, beta, true));
-  let other = ptr(EQ_S0, 1);
-  if ((flags & EQF_SYMMETRIC) != 0) {
-    other = ptr(EQ_SM, 1);
-    memory.copy(other, ptr(EQ_S0, 1), stateBytes);
-    relax(other, -beta, true, nudgedSteps);
-    if (res) resMinus = max<f32>(resMinus, residual(other, -beta, true));
+  const phases = (flags & EQF_SYMMETRIC) != 0 ? 2 : 1;
+  for (let ph = 1; ph <= phases; ph++) {
+    eqPhaseStart(ph);
+    eqRelax(ph, nudgedSteps);
+    eqPhaseEnd(ph, res);
   }
-  accumulate(sb, other);
+  eqAccumulate();
   return pred;
 }
 

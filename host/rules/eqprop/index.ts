@@ -3,6 +3,7 @@
 // report, so a user sees when the estimate is a gradient; `bptt` on an EqProp case is the exact
 // gradient of `loss` through the free steps, a self-check.
 import type { RuleModule } from "../rule.ts";
+import { eqpropBoard } from "./board.ts";
 import { eqpropBptt } from "./bptt.ts";
 import { eqpropExact } from "./exact.ts";
 import { eqpropArena } from "./layout.ts";
@@ -17,6 +18,7 @@ export const eqpropRule: RuleModule<EqpropCase> = {
   parseCase: parseEqpropCase,
   reference: eqpropReference,
   wasm: eqpropWasm,
+  board: eqpropBoard,
   deviceBytes: (c) => eqpropArena(c.model.layers, c.model.nudge === "symmetric").bytes,
 };
 

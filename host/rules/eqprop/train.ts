@@ -24,13 +24,17 @@ export interface BatchOutcome {
   predictions: number[];
 }
 
-/** The training state a session checkpoints: parameters and position in the data. */
-export interface TrainState {
-  params: EqpropParams;
+/** Where a run is in its data. */
+export interface TrainPosition {
   /** Completed epochs. */
   epoch: number;
   /** Completed iterations (mini-batches) of the current epoch. */
   iteration: number;
+}
+
+/** The training state a session checkpoints: parameters and position in the data. */
+export interface TrainState extends TrainPosition {
+  params: EqpropParams;
 }
 
 /** PCG32 stream ids of EqProp training: initial weights, epoch orders. */
@@ -100,20 +104,23 @@ export function evaluate(p: EqpropParams, cfg: Pick<Settings, "epsilon" | "freeS
 }
 
 /**
+ * The samples (indices into n) of the batch at `pos` in the order of batchOrder(seed, epoch), and
+ * the position after it (the last batch of an epoch may be short; then the next epoch starts).
+ */
+export function batchAt(pos: TrainPosition, n: number, batchSize: number, seed: number): { batch: number[]; next: TrainPosition } {
+  const order = batchOrder(seed, pos.epoch, n);
+  const batch = order.slice(pos.iteration * batchSize, (pos.iteration + 1) * batchSize);
+  if (batch.length === 0) throw new InputError("iteration", `epoch ${pos.epoch} has ${Math.ceil(n / batchSize)} iterations, got iteration ${pos.iteration}`);
+  const endOfEpoch = (pos.iteration + 1) * batchSize >= n;
+  return { batch, next: { epoch: pos.epoch + (endOfEpoch ? 1 : 0), iteration: endOfEpoch ? 0 : pos.iteration + 1 } };
+}
+
+/**
  * The next iteration of a training run over (xs, ys) with batches of `batchSize` in the order of
- * batchOrder(seed, epoch): the new state (the last batch of an epoch may be short; then the
- * next epoch starts) and the batch's outcome with the indices of its samples.
+ * batchAt: the new state and the batch's outcome with the indices of its samples.
  */
 export function trainNext(state: TrainState, cfg: TrainConfig, xs: readonly number[][], ys: readonly number[][], batchSize: number, seed: number): { state: TrainState; batch: number[] } & BatchOutcome {
-  const order = batchOrder(seed, state.epoch, xs.length);
-  const batch = order.slice(state.iteration * batchSize, (state.iteration + 1) * batchSize);
-  if (batch.length === 0) throw new InputError("iteration", `epoch ${state.epoch} has ${Math.ceil(xs.length / batchSize)} iterations, got iteration ${state.iteration}`);
+  const { batch, next } = batchAt(state, xs.length, batchSize, seed);
   const r = trainIteration(state.params, cfg, batch.map((i) => xs[i]!), batch.map((i) => ys[i]!));
-  const endOfEpoch = (state.iteration + 1) * batchSize >= xs.length;
-  return {
-    state: { params: r.params, epoch: state.epoch + (endOfEpoch ? 1 : 0), iteration: endOfEpoch ? 0 : state.iteration + 1 },
-    batch,
-    loss: r.loss,
-    predictions: r.predictions,
-  };
+  return { state: { params: r.params, ...next }, batch, loss: r.loss, predictions: r.predictions };
 }
