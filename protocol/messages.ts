@@ -165,6 +165,8 @@ export interface HelloInfo {
   ram: number;
   mf: number;
   caps: string[];
+  /** Learning rules the firmware carries (absent from firmware older than the rule seam: e-prop only). */
+  rules?: string[];
 }
 
 type FieldKind = "uint" | "int" | "num" | "str" | "bin" | "bool" | "strs" | "map" | "nil|map";
@@ -177,7 +179,7 @@ const opt = (kind: FieldKind) => ({ kind, optional: true });
 export const RESPONSE_SCHEMA: Record<number, Schema> = {
   [MsgType.HELLO]: {
     pv: req("uint"), fw: req("str"), board: req("str"), rt: req("str"), ram: req("uint"),
-    mf: req("uint"), caps: req("strs"),
+    mf: req("uint"), caps: req("strs"), rules: opt("strs"),
   },
   [MsgType.PING]: { d: opt("bin"), t: req("uint") },
   [MsgType.RESET]: { k: req("uint") },
