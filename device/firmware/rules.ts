@@ -8,6 +8,7 @@
 // No table of function references and nothing built at start-up: the lines compile to a
 // constant-folded chain of direct calls (the firmware allocates nothing).
 import { epropRule } from "../rules/eprop/handlers";
+import { ostlRule } from "../rules/ostl/handlers";
 
 /** ruleCall's answer for a rule this build leaves out. */
 export const OMITTED: i32 = -0x7ffe;
@@ -20,5 +21,6 @@ export const DEFAULT_RULE: string = "eprop";
 export function ruleCall(i: i32, op: i32, arg: u32): i32 {
   // FW_OMIT_* are compile-time constants given with asc --use (absent: the rule is carried)
   if (i == 0) return isDefined(FW_OMIT_EPROP) ? OMITTED : epropRule(op, arg);
+  if (i == 1) return isDefined(FW_OMIT_OSTL) ? OMITTED : ostlRule(op, arg);
   return END;
 }

@@ -67,6 +67,14 @@ export class DeviceClient {
     return r;
   }
 
+  /**
+   * One request of any rule's model message (payload bytes counted). The typed methods here are
+   * e-prop's; other rules' modules (host/rules/<rule>/board.ts) speak their messages with this.
+   */
+  request(type: number, body: Body, timeoutMs?: number): Promise<Body> {
+    return this.req(type, body, timeoutMs);
+  }
+
   hello(): Promise<HelloInfo> {
     return this.session.connect();
   }
@@ -252,6 +260,16 @@ export class DeviceClient {
     }
     this.model = model;
     this.feedback = feedback;
+  }
+
+  /** Writes a checkpoint blob back in chunks; `rule` (any rule but the default) selects the rule it belongs to first. */
+  async restoreBlob(blob: Uint8Array, rule?: string): Promise<void> {
+    const chunk = Math.max(96, this.session.maxBody - 40);
+    for (let o = 0; o < blob.length; o += chunk) {
+      const body: Body = { op: CheckpointOp.WRITE, o, d: blob.subarray(o, o + chunk) };
+      if (rule !== undefined && o === 0) body.rule = rule;
+      await this.req(MsgType.CHECKPOINT, body);
+    }
   }
 
   /** Blob → the board's persistent storage; returns its size. */
