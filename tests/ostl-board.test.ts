@@ -215,6 +215,14 @@ describe("OSTL CHECKPOINT", () => {
     await notConfigured();
     const gap = await deviceError(dev.request(MsgType.CHECKPOINT, { op: CheckpointOp.WRITE, o: 800, d: blob.subarray(800, 900) }));
     expect([gap.code, gap.field, gap.text]).toEqual([ErrorCode.BAD_VALUE, "o", "chunks must be written in order from 0 (expected offset 400)"]);
+    // a CONFIGURE between the chunks (here after the arena's header was adopted), even a refused one, ends the restore
+    await dev.request(MsgType.CHECKPOINT, { op: CheckpointOp.WRITE, o: 0, d: blob.subarray(0, 400), rule: "ostl" });
+    await dev.request(MsgType.CHECKPOINT, { op: CheckpointOp.WRITE, o: 400, d: blob.subarray(400, 800) });
+    const huge = { ...configureBody(c.model, 2048).body, nIn: 2000, layers: [{ n: 3000 }] };
+    expect((await deviceError(dev.request(MsgType.CONFIGURE, huge))).code).toBe(ErrorCode.NO_MEMORY);
+    const ended = await deviceError(dev.request(MsgType.CHECKPOINT, { op: CheckpointOp.WRITE, o: 800, d: blob.subarray(800, 1200) }));
+    expect([ended.code, ended.field]).toEqual([ErrorCode.BAD_VALUE, "o"]);
+    await notConfigured();
     // another build's arena (SIMD lanes), correctly sealed
     const simd = await OstlDevice.create(c.model, { build: "simd" });
     expect((await restore(sealed(simd.arena()))).message).toMatch(/STORAGE.*not an OSTL arena this firmware can run/);

@@ -227,6 +227,7 @@ function hConfigure(): i32 {
   if (trainBias) f |= F_TRAINBIAS;
   if (mean) f |= F_MEAN;
   if (resetGrad) f |= OF_RESETGRAD;
+  restoreNext = 0; // the planner's tables change from here: a checkpoint restore in progress ends
   osBegin(<i32>nI, <i32>nO, L, f);
   for (let l = 0; l < L; l++) osLayer(l, <i32>st(l, SL_N), st(l, SL_ALIF) != 0 ? F_ALIF : 0);
   const bytes = osPlan();
@@ -251,7 +252,6 @@ function hConfigure(): i32 {
   configured = true;
   adamStep = 0;
   trial = TRIAL_NEW;
-  restoreNext = 0;
   mpWriteMap(2);
   mpWriteStr("bytes");
   mpWriteUint(bytes);
