@@ -10,9 +10,9 @@
 // constants rounded once to f32, the same kernel calls in the same order), so a case run through
 // the firmware equals the `wasm` backend (scalar build) bit for bit.
 import {
-  mpReadMap, mpNext, mpStrIs, mpReadU32, vU32, mpReadNum, vF64, mpReadBool, vBool, mpReadBin,
+  mpReadMap, mpNext, mpStrIs, mpReadU32, vU32, mpReadNum, vF64, mpReadBool, vBool,
   tPtr, tLen, tInt, tFloat, T_ARRAY, T_STR, T_BIN, T_INT, T_FLOAT,
-  mpWriteMap, mpWriteStr, mpWriteUint, mpWriteF64, mpWriteBinReserve, mpReserve, mpWritten,
+  mpWriteMap, mpWriteStr, mpWriteUint, mpWriteF64, mpWriteBinReserve,
 } from "../../firmware/msgpack";
 import {
   fail, errCode, E_BAD_FIELD, E_BAD_SHAPE, E_BAD_VALUE, E_NO_MEMORY, E_NOT_CONFIGURED, E_STORAGE, E_INTERNAL,
@@ -21,7 +21,12 @@ import { readKey, failKey, M_CONFIGURE, M_WRITE, M_READ, M_RUN, M_APPLY, M_GRADS
 import { H_DONE, H_PENDING, OP_NAME, OP_CONTINUE, OP_RESET, OP_BYTES, OP_CAPS, arenaStart, isRuleKey } from "../../firmware/rule";
 import { hFreeRam } from "../../firmware/handlers";
 import { crc32c } from "../../firmware/crc32c";
-import { storage_size, storage_read, storage_write } from "../../firmware/hal";
+import { storage_size, storage_read } from "../../firmware/hal";
+import {
+  readChoice, readPOND, fP, fO, fN, fHasN, fD, fDLen, fHasD, readRun, checkRun, beginRun, stepInputs, stepOutputs,
+  wantsSpikes, stepSpike, stepDone, endRun, resumeRun, runRs, runEnd, runLearn, readCheckpoint, ckOp, ckO, ckD, ckDLen,
+  ckHasD, readBlobChunk, saveBlob, writeSizeK,
+} from "../../firmware/model-io";
 import {
   osBegin, osLayer, osPlan, osConfigure, osConstants, osReadout, osPtr, osStride, osReset, osForward, osStep,
   osFinish, osApplyGd, osApplyAdam, osResetOptimizer, osUpdates, osSteps, osArenaBytes, osAttach, osValidate,
@@ -79,22 +84,13 @@ function nAll(): i32 {
 }
 
 // ---------------------------------------------------------------- field readers
-/** A number into vF64, finite and above `min` (or at least `min` if `orEqual`); false with the error set. */
-function readNum(field: string, min: f64, orEqual: bool, l: i32 = -1): bool {
+/** A number into vF64, finite and > 0 (>= 0 with `orZero`); `l` >= 0 names the layer; false with the error set. */
+function readNum(field: string, orZero: bool, l: i32 = -1): bool {
   if (!mpReadNum()) { fail(E_BAD_FIELD, field, l < 0 ? "must be a number" : "layer %: must be a number", <u32>l); return false; }
-  if (!isFinite(vF64) || vF64 < min || (!orEqual && vF64 == min)) {
-    fail(E_BAD_VALUE, field, l < 0 ? (orEqual ? "must be finite and >= 0" : "must be finite and > 0") : (orEqual ? "layer %: must be finite and >= 0" : "layer %: must be finite and > 0"), <u32>l);
-    return false;
-  }
-  return true;
-}
-/** One of two strings: 0 or 1, or -1 with the error set. */
-function readChoice(field: string, a: string, b: string): i32 {
-  if (mpNext() != T_STR) { fail(E_BAD_FIELD, field, "must be a string"); return -1; }
-  if (mpStrIs(a)) return 0;
-  if (mpStrIs(b)) return 1;
-  fail(E_BAD_VALUE, field, "unknown choice");
-  return -1;
+  if (isFinite(vF64) && (vF64 > 0 || (orZero && vF64 == 0))) return true;
+  const text = orZero ? (l < 0 ? "must be finite and >= 0" : "layer %: must be finite and >= 0") : (l < 0 ? "must be finite and > 0" : "layer %: must be finite and > 0");
+  fail(E_BAD_VALUE, field, text, <u32>l);
+  return false;
 }
 function readBool(field: string): bool {
   if (!mpReadBool()) { fail(E_BAD_FIELD, field, "must be a bool"); return false; }
@@ -134,12 +130,12 @@ function readLayer(l: i32): i32 {
       const c = readChoice("layers.neuron", "lif", "alif");
       if (c < 0) return errCode;
       setSt(l, SL_ALIF, <f64>c);
-    } else if (mpStrIs("tauMem")) { if (!readNum("layers.tauMem", 0, false, l)) return errCode; setSt(l, SL_TAUMEM, vF64); }
-    else if (mpStrIs("tauAdapt")) { if (!readNum("layers.tauAdapt", 0, false, l)) return errCode; setSt(l, SL_TAUADAPT, vF64); }
-    else if (mpStrIs("alpha")) { if (!readNum("layers.alpha", 0, false, l)) return errCode; setSt(l, SL_ALPHA, vF64); }
-    else if (mpStrIs("rho")) { if (!readNum("layers.rho", 0, false, l)) return errCode; setSt(l, SL_RHO, vF64); }
-    else if (mpStrIs("vTh")) { if (!readNum("layers.vTh", 0, false, l)) return errCode; setSt(l, SL_VTH, vF64); }
-    else if (mpStrIs("gamma")) { if (!readNum("layers.gamma", 0, true, l)) return errCode; setSt(l, SL_GAMMA, vF64); }
+    } else if (mpStrIs("tauMem")) { if (!readNum("layers.tauMem", false, l)) return errCode; setSt(l, SL_TAUMEM, vF64); }
+    else if (mpStrIs("tauAdapt")) { if (!readNum("layers.tauAdapt", false, l)) return errCode; setSt(l, SL_TAUADAPT, vF64); }
+    else if (mpStrIs("alpha")) { if (!readNum("layers.alpha", false, l)) return errCode; setSt(l, SL_ALPHA, vF64); }
+    else if (mpStrIs("rho")) { if (!readNum("layers.rho", false, l)) return errCode; setSt(l, SL_RHO, vF64); }
+    else if (mpStrIs("vTh")) { if (!readNum("layers.vTh", false, l)) return errCode; setSt(l, SL_VTH, vF64); }
+    else if (mpStrIs("gamma")) { if (!readNum("layers.gamma", true, l)) return errCode; setSt(l, SL_GAMMA, vF64); }
     else if (mpStrIs("beta")) {
       const k = mpNext();
       if (k == T_BIN) {
@@ -196,9 +192,9 @@ function hConfigure(): i32 {
       if (!mpReadU32() || vU32 < 1 || vU32 > 65535) return fail(E_BAD_VALUE, isIn ? "nIn" : "nOut", "must be an integer in 1..65535");
       if (isIn) nI = vU32; else nO = vU32;
     }
-    else if (mpStrIs("dt")) { if (!readNum("dt", 0, false)) return errCode; dt = vF64; }
-    else if (mpStrIs("tauOut")) { if (!readNum("tauOut", 0, false)) return errCode; tauOut = vF64; }
-    else if (mpStrIs("kappa")) { if (!readNum("kappa", 0, false)) return errCode; kappa = vF64; }
+    else if (mpStrIs("dt")) { if (!readNum("dt", false)) return errCode; dt = vF64; }
+    else if (mpStrIs("tauOut")) { if (!readNum("tauOut", false)) return errCode; tauOut = vF64; }
+    else if (mpStrIs("kappa")) { if (!readNum("kappa", false)) return errCode; kappa = vF64; }
     else if (mpStrIs("loss")) { const c = readChoice("loss", "mse", "ce"); if (c < 0) return errCode; ce = c == 1; }
     else if (mpStrIs("lossReduction")) { const c = readChoice("lossReduction", "sum", "mean"); if (c < 0) return errCode; mean = c == 1; }
     else if (mpStrIs("optimizer")) { const c = readChoice("optimizer", "gd", "adam"); if (c < 0) return errCode; adam = c == 1; }
@@ -306,28 +302,16 @@ function failId(p: u32, grad: bool): i32 {
   return fail(E_BAD_VALUE, "p", "unknown id % (2l: W of layer l, 2l+1: its b, 32 wOut, 33 bOut, 48+l beta; % layers)", p, <u32>nLayers());
 }
 
-let fP: u32 = 0, fO: u32 = 0, fN: u32 = 0, fHasN: bool = false, fD: usize = 0, fDLen: u32 = 0, fHasD: bool = false;
-
-/** Reads {p, o, n (READ/GRADS) | d (WRITE)}; false with the error set. */
-function readPOND(write: bool): bool {
-  fP = 0xffffffff; fO = 0; fN = 0; fHasN = false; fD = 0; fDLen = 0; fHasD = false;
-  const n = mpReadMap();
-  for (let i = 0; i < n; i++) {
-    if (!readKey()) return false;
-    if (mpStrIs("p")) { if (!mpReadU32()) { fail(E_BAD_FIELD, "p", "must be an unsigned integer"); return false; } fP = vU32; }
-    else if (mpStrIs("o")) { if (!mpReadU32()) { fail(E_BAD_FIELD, "o", "must be an unsigned integer"); return false; } fO = vU32; }
-    else if (!write && mpStrIs("n")) { if (!mpReadU32()) { fail(E_BAD_FIELD, "n", "must be an unsigned integer"); return false; } fN = vU32; fHasN = true; }
-    else if (write && mpStrIs("d")) { if (!mpReadBin()) { fail(E_BAD_FIELD, "d", "must be a bin of little-endian f32"); return false; } fD = tPtr; fDLen = tLen; fHasD = true; }
-    else { failKey(E_BAD_FIELD, "unknown field"); return false; }
-  }
-  if (fP == 0xffffffff) { fail(E_BAD_FIELD, "p", "missing"); return false; }
+/** Reads WRITE's {p, o, d} or READ/GRADS' {p, o, n}, then checks there is a model; false with the error set. */
+function readIdRequest(write: bool): bool {
+  if (!readPOND(!write, write)) return false;
   if (write && !fHasD) { fail(E_BAD_FIELD, "d", "missing"); return false; }
   if (!configured) { fail(E_NOT_CONFIGURED, "", "OSTL: CONFIGURE the stack first"); return false; }
   return true;
 }
 
 function hWrite(): i32 {
-  if (!readPOND(true)) return errCode;
+  if (!readIdRequest(true)) return errCode;
   const total = idCount(fP, false);
   if (total < 0) return failId(fP, false);
   if ((fDLen & 3) != 0) return fail(E_BAD_SHAPE, "d", "% bytes is not a whole number of f32", fDLen);
@@ -346,7 +330,7 @@ function hWrite(): i32 {
 
 /** READ (parameters) or GRADS (their gradients: after RUN `end`, reduced as lossReduction says). */
 function hRead(grad: bool): i32 {
-  if (!readPOND(false)) return errCode;
+  if (!readIdRequest(false)) return errCode;
   const total = idCount(fP, grad);
   if (total < 0) return failId(fP, grad);
   const cnt: u32 = fHasN ? fN : (fO < <u32>total ? <u32>total - fO : 0);
@@ -367,133 +351,51 @@ function hRead(grad: bool): i32 {
 
 // ---------------------------------------------------------------- RUN
 function hRun(): i32 {
-  const n = mpReadMap();
-  let steps: u32 = 0, xf: u32 = 0, o: u32 = 0;
-  let xPtr: usize = 0, xLen: u32 = 0, hasX = false;
-  let tgPtr: usize = 0, tgLen: u32 = 0, hasTg = false;
-  let mPtr: usize = 0, mLen: u32 = 0, hasM = false;
-  let rs = false, end = false, learn = true, learnSet = false;
-  for (let i = 0; i < n; i++) {
-    if (!readKey()) return errCode;
-    if (mpStrIs("n")) { if (!mpReadU32(65535)) return fail(E_BAD_FIELD, "n", "must be an unsigned integer <= 65535"); steps = vU32; }
-    else if (mpStrIs("xf")) { if (!mpReadU32(1)) return fail(E_BAD_FIELD, "xf", "must be 0 (bits) or 1 (f32)"); xf = vU32; }
-    else if (mpStrIs("o")) { if (!mpReadU32(7)) return fail(E_BAD_FIELD, "o", "must be a bitmask <= 7 (1 y, 2 sc, 4 z)"); o = vU32; }
-    else if (mpStrIs("x")) { if (!mpReadBin()) return fail(E_BAD_FIELD, "x", "must be a bin"); xPtr = tPtr; xLen = tLen; hasX = true; }
-    else if (mpStrIs("tg")) { if (!mpReadBin()) return fail(E_BAD_FIELD, "tg", "must be a bin of f32"); tgPtr = tPtr; tgLen = tLen; hasTg = true; }
-    else if (mpStrIs("m")) { if (!mpReadBin()) return fail(E_BAD_FIELD, "m", "must be a bin (bitmap)"); mPtr = tPtr; mLen = tLen; hasM = true; }
-    else if (mpStrIs("rs")) { if (!readBool("rs")) return errCode; rs = vBool; }
-    else if (mpStrIs("end")) { if (!readBool("end")) return errCode; end = vBool; }
-    else if (mpStrIs("learn")) { if (!readBool("learn")) return errCode; learn = vBool; learnSet = true; }
-    else return failKey(E_BAD_FIELD, "not a field of an OSTL RUN (n, x, xf, tg, m, rs, end, learn, o)");
-  }
+  if (!readRun(false, 7)) return errCode;
   if (!configured) return fail(E_NOT_CONFIGURED, "", "OSTL: RUN before CONFIGURE");
-  if (steps == 0) return fail(E_BAD_FIELD, "n", "missing or 0");
-  if (!hasX) return fail(E_BAD_FIELD, "x", "missing");
-  const nIn = <u32>cfgNIn(), nOut = <u32>cfgNOut();
-  const xRow: u32 = xf == 0 ? (nIn + 7) >> 3 : nIn * 4;
-  if (<u64>xLen != <u64>steps * xRow) return fail(E_BAD_SHAPE, "x", "must be n x % bytes (got % bytes)", xRow, xLen);
-  if (hasTg && <u64>tgLen != <u64>steps * <u64>nOut * 4) return fail(E_BAD_SHAPE, "tg", "must be n x nOut f32 (nOut = %, got % bytes)", nOut, tgLen);
-  if (hasM && mLen != (steps + 7) >> 3) return fail(E_BAD_SHAPE, "m", "must be a bitmap of n bits (% bytes)", (steps + 7) >> 3);
-  if (xf == 1 && firstBad(xPtr, xLen >> 2, false) >= 0) return fail(E_BAD_VALUE, "x", "contains NaN or infinity");
-  if (hasTg && firstBad(tgPtr, tgLen >> 2, false) >= 0) return fail(E_BAD_VALUE, "tg", "contains NaN or infinity");
-  if (!rs && trial == TRIAL_ENDED) return fail(E_BAD_VALUE, "rs", "the trial has ended (RUN end): start the next one with rs");
-  if (!learnSet) learn = hasTg;
-
-  // response: n, t, then the requested arrays, then loss (when the trial ends)
-  const N = <u32>nAll();
-  const zRow: u32 = (N + 7) >> 3;
-  mpWriteMap(2 + (o & 1) + ((o >> 1) & 1) + ((o >> 2) & 1) + (end ? 1 : 0));
-  mpWriteStr("n");
-  mpWriteUint(steps);
-  mpWriteStr("t"); // known only after the steps: a fixed-size uint32
-  const tAt = mpReserve(5);
-  let yAt: usize = 0, scAt: usize = 0, zAt: usize = 0;
-  if ((o & 1) != 0) { mpWriteStr("y"); yAt = mpWriteBinReserve(steps * nOut * 4); }
-  if ((o & 2) != 0) { mpWriteStr("sc"); scAt = mpWriteBinReserve(N * 2); }
-  if ((o & 4) != 0) { mpWriteStr("z"); zAt = mpWriteBinReserve(steps * zRow); }
-  if (tAt == 0 || ((o & 1) != 0 && yAt == 0) || ((o & 2) != 0 && scAt == 0) || ((o & 4) != 0 && zAt == 0)) {
-    return H_DONE; // the writer overflowed: the dispatcher answers TOO_LARGE (nothing was run)
-  }
-  if (scAt != 0) memory.fill(scAt, 0, <usize>N * 2);
-  if (zAt != 0) memory.fill(zAt, 0, <usize>steps * zRow);
-
-  if (rs) {
+  if (!checkRun(<u32>cfgNIn(), <u32>cfgNOut(), 0)) return errCode;
+  if (!runRs && trial == TRIAL_ENDED) return fail(E_BAD_VALUE, "rs", "the trial has ended (RUN end): start the next one with rs");
+  // response: n, t, the requested arrays (sc and z over every layer's neurons), loss at `end`
+  if (!beginRun(<u32>cfgNIn(), <u32>cfgNOut(), <u32>nAll())) return H_DONE; // the writer overflowed: TOO_LARGE, nothing run
+  if (runRs) {
     osReset();
     trial = TRIAL_NEW;
   }
-  rSteps = steps; rT = 0; rXf = xf; rXRow = xRow; rX = xPtr; rTg = hasTg ? tgPtr : 0; rM = hasM ? mPtr : 0;
-  rLearn = learn; rEnd = end; rYAt = yAt; rScAt = scAt; rZAt = zAt; rTAt = tAt; rZRow = zRow;
-  rBodyLen = mpWritten();
-  rActive = true;
   return runSome();
 }
-
-// ---- the RUN in progress (pointers into the request frame, which the dispatcher keeps) ----
-let rActive: bool = false;
-let rSteps: u32 = 0, rT: u32 = 0, rXf: u32 = 0, rXRow: u32 = 0, rZRow: u32 = 0;
-let rX: usize = 0, rTg: usize = 0, rM: usize = 0;
-let rLearn: bool = false, rEnd: bool = false;
-let rYAt: usize = 0, rScAt: usize = 0, rZAt: usize = 0, rTAt: usize = 0;
-let rBodyLen: u32 = 0;
 
 /** Synapse-steps of work per poll (at least one step), as e-prop's RUN (device/HAL.md). */
 const WORK_PER_POLL: u64 = 1 << 18;
 
-/** Records the spikes of step t of every layer into `sc` and `z` (neuron j of layer l at bit sum_{l'<l} n_l' + j). */
-function recordSpikes(t: u32): void {
+/** Records this step's spikes of every layer (neuron j of layer l is unit sum_{l'<l} n_l' + j of `sc` and `z`). */
+function recordSpikes(): void {
   let bit: u32 = 0;
   for (let l = 0; l < nLayers(); l++) {
     const pZ = osPtr(O_Z, l), nl = <u32>layerN(l);
-    for (let j: u32 = 0; j < nl; j++, bit++) {
-      if (f32At(pZ, j) == 0) continue;
-      if (rScAt != 0) {
-        const a = rScAt + (<usize>bit << 1);
-        const c = load<u16>(a);
-        if (c != 0xffff) store<u16>(a, c + 1);
-      }
-      if (rZAt != 0) {
-        const a = rZAt + <usize>(t * rZRow) + <usize>(bit >> 3);
-        store<u8>(a, load<u8>(a) | <u8>(1 << <u8>(bit & 7)));
-      }
-    }
+    for (let j: u32 = 0; j < nl; j++, bit++) if (f32At(pZ, j) != 0) stepSpike(bit);
   }
 }
 
 /** Advances the RUN by a bounded amount of work; finishes the response when the last step is done. */
 function runSome(): i32 {
-  const nIn = cfgNIn(), nOut = cfgNOut();
   const pAct = osPtr(O_ACT, 0), pTarget = osPtr(O_TARGET, 0), pY = osPtr(O_Y, 0);
-  const tgRow = <usize>nOut << 2;
-  let perStep: u64 = <u64>nOut * <u64>nTop() + 1;
+  let perStep: u64 = <u64>cfgNOut() * <u64>nTop() + 1;
   for (let l = 0; l < nLayers(); l++) perStep += <u64>(nPrev(l) + 1) * <u64>layerN(l);
   let budget: u64 = WORK_PER_POLL;
-  do {
-    const t = rT;
-    if (rXf == 0) { // x^t: bits as 0/1 floats
-      const row = rX + <usize>(t * rXRow);
-      for (let i = 0; i < nIn; i++) {
-        store<f32>(pAct + (<usize>i << 2), ((load<u8>(row + <usize>(i >> 3)) >> <u8>(i & 7)) & 1) != 0 ? <f32>1 : <f32>0);
-      }
-    } else {
-      memory.copy(pAct, rX + <usize>t * (<usize>nIn << 2), <usize>nIn << 2);
-    }
-    if (rTg != 0) memory.copy(pTarget, rTg + <usize>t * tgRow, tgRow);
-    else memory.fill(pTarget, 0, tgRow);
-    const mask: f32 = rM != 0 ? <f32>((load<u8>(rM + <usize>(t >> 3)) >> <u8>(t & 7)) & 1) : 1;
-    if (rLearn) osStep(mask);
+  let more = true;
+  while (more && budget > 0) {
+    const mask = stepInputs(pAct, pTarget);
+    if (runLearn) osStep(mask);
     else osForward(mask);
-    if (rYAt != 0) memory.copy(rYAt + <usize>t * tgRow, pY, tgRow);
-    if (rScAt != 0 || rZAt != 0) recordSpikes(t);
-    rT++;
+    stepOutputs(pY);
+    if (wantsSpikes()) recordSpikes();
+    more = stepDone();
     budget = budget > perStep ? budget - perStep : 0;
-  } while (rT < rSteps && budget > 0);
+  }
   trial = TRIAL_OPEN;
-  if (rT < rSteps) return H_PENDING;
-  rActive = false;
-  // t as uint32 (0xce + big-endian): a valid, if not minimal, MessagePack uint
-  store<u8>(rTAt, 0xce);
-  store<u32>(rTAt + 1, bswap<u32>(<u32>osSteps()));
-  if (rEnd) {
+  if (more) return H_PENDING;
+  endRun(<u32>osSteps());
+  if (runEnd) {
     const loss = osFinish();
     trial = TRIAL_ENDED;
     mpWriteStr("loss");
@@ -504,14 +406,7 @@ function runSome(): i32 {
 
 /** The next slice of a pending RUN (the writer is at the body start again). */
 function hContinue(): i32 {
-  if (!rActive) return fail(E_INTERNAL, "", "no pending request");
-  // the response body written so far is still in the buffer: move the writer past it
-  const at = mpReserve(rBodyLen);
-  if (at == 0 || rTAt < at || rTAt >= at + <usize>rBodyLen) {
-    rActive = false;
-    return fail(E_INTERNAL, "", "pending response buffer moved");
-  }
-  return runSome();
+  return resumeRun() ? runSome() : errCode;
 }
 
 // ---------------------------------------------------------------- APPLY
@@ -522,15 +417,15 @@ function hApply(): i32 {
   for (let i = 0; i < n; i++) {
     if (!readKey()) return errCode;
     if (mpStrIs("opt")) { if (!mpReadU32(1)) return fail(E_BAD_FIELD, "opt", "must be 0 (gd) or 1 (adam)"); opt = vU32; }
-    else if (mpStrIs("lr")) { if (!readNum("lr", 0, false)) return errCode; lr = vF64; }
+    else if (mpStrIs("lr")) { if (!readNum("lr", false)) return errCode; lr = vF64; }
     else if (mpStrIs("b1") || mpStrIs("b2")) {
       const isB1 = mpStrIs("b1");
-      if (!readNum(isB1 ? "b1" : "b2", 0, true)) return errCode;
+      if (!readNum(isB1 ? "b1" : "b2", true)) return errCode;
       if (vF64 >= 1) return fail(E_BAD_VALUE, isB1 ? "b1" : "b2", "must be in [0, 1)");
       if (isB1) b1 = vF64; else b2 = vF64;
       adamField = true;
     }
-    else if (mpStrIs("eps")) { if (!readNum("eps", 0, false)) return errCode; eps = vF64; adamField = true; }
+    else if (mpStrIs("eps")) { if (!readNum("eps", false)) return errCode; eps = vF64; adamField = true; }
     else if (mpStrIs("wMin")) { if (!mpReadNum() || !isFinite(vF64)) return fail(E_BAD_FIELD, "wMin", "must be a finite number"); wMin = vF64; }
     else if (mpStrIs("wMax")) { if (!mpReadNum() || !isFinite(vF64)) return fail(E_BAD_FIELD, "wMax", "must be a finite number"); wMax = vF64; }
     else if (mpStrIs("k")) { if (!mpReadU32() || vU32 == 0) return fail(E_BAD_FIELD, "k", "must be an unsigned integer >= 1"); k = vU32; adamField = true; }
@@ -626,12 +521,7 @@ function ckFinish(): i32 {
 }
 
 function ckSizeK(): i32 {
-  mpWriteMap(2);
-  mpWriteStr("size");
-  mpWriteUint(CK_PREFIX + osArenaBytes());
-  mpWriteStr("k");
-  mpWriteUint(<u32>osUpdates());
-  return H_DONE;
+  return writeSizeK(CK_PREFIX + osArenaBytes(), <u32>osUpdates());
 }
 
 /** WRITE: chunks in order from 0; the first holds the prefix, the arena's header is adopted as soon as it is complete. */
@@ -686,63 +576,19 @@ function ckLoad(): i32 {
   return ckSizeK();
 }
 
-/** SAVE: the arena first, the prefix last, so a torn save leaves no valid checkpoint behind. */
-function ckSave(): i32 {
-  const total = CK_PREFIX + osArenaBytes();
-  const avail = storage_size();
-  if (total > avail) return fail(E_STORAGE, "", "checkpoint of % bytes does not fit the board's % bytes of storage", total, avail);
-  ckFillPrefix();
-  store<u32>(ckHdr, 0xffffffff);
-  if (storage_write(0, ckHdr, 4) != 4) return fail(E_STORAGE, "", "storage write failed");
-  if (storage_write(CK_PREFIX, arenaStart(), osArenaBytes()) != osArenaBytes()) return fail(E_STORAGE, "", "storage write failed");
-  store<u32>(ckHdr, CK_MAGIC);
-  if (storage_write(0, ckHdr, CK_PREFIX) != CK_PREFIX) return fail(E_STORAGE, "", "storage write failed");
-  return ckSizeK();
-}
-
-/** READ: bytes [o, o + n) of the blob. */
-function ckRead(o: u32, cnt: u32, hasN: bool): i32 {
-  const total = CK_PREFIX + osArenaBytes();
-  if (!hasN) cnt = o < total ? total - o : 0;
-  if (<u64>o + <u64>cnt > <u64>total) return fail(E_BAD_SHAPE, "n", "offset + count exceeds the checkpoint's % bytes", total);
-  if (cnt > 0xffff) return fail(E_BAD_SHAPE, "n", "at most 65535 bytes per request");
-  if (o < CK_PREFIX) ckFillPrefix();
-  mpWriteMap(3);
-  mpWriteStr("size");
-  mpWriteUint(total);
-  mpWriteStr("o");
-  mpWriteUint(o);
-  mpWriteStr("d");
-  const dst = mpWriteBinReserve(cnt);
-  if (dst != 0) {
-    for (let i: u32 = 0; i < cnt; i++) {
-      const at = o + i;
-      store<u8>(dst + <usize>i, at < CK_PREFIX ? load<u8>(ckHdr + <usize>at) : load<u8>(arenaStart() + <usize>(at - CK_PREFIX)));
-    }
-  }
-  return H_DONE;
-}
-
 function hCheckpoint(): i32 {
-  const n = mpReadMap();
-  let op: u32 = 0xffffffff, o: u32 = 0, cnt: u32 = 0, hasN = false;
-  let dPtr: usize = 0, dLen: u32 = 0, hasD = false;
-  for (let i = 0; i < n; i++) {
-    if (!readKey()) return errCode;
-    if (isRuleKey()) continue;
-    if (mpStrIs("op")) { if (!mpReadU32(4)) return fail(E_BAD_FIELD, "op", "must be 0 read, 1 write, 2 save, 3 load or 4 info"); op = vU32; }
-    else if (mpStrIs("o")) { if (!mpReadU32()) return fail(E_BAD_FIELD, "o", "must be an unsigned integer"); o = vU32; }
-    else if (mpStrIs("n")) { if (!mpReadU32()) return fail(E_BAD_FIELD, "n", "must be an unsigned integer"); cnt = vU32; hasN = true; }
-    else if (mpStrIs("d")) { if (!mpReadBin()) return fail(E_BAD_FIELD, "d", "must be a bin"); dPtr = tPtr; dLen = tLen; hasD = true; }
-    else return failKey(E_BAD_FIELD, "unknown field");
-  }
-  if (op == 0xffffffff) return fail(E_BAD_FIELD, "op", "missing");
-  if (op == 1) return hasD ? ckWrite(o, dPtr, dLen) : fail(E_BAD_FIELD, "d", "missing");
-  if (op == 3) return ckLoad();
+  if (!readCheckpoint()) return errCode;
+  if (ckOp == 1) return ckHasD ? ckWrite(ckO, ckD, ckDLen) : fail(E_BAD_FIELD, "d", "missing");
+  if (ckOp == 3) return ckLoad();
   if (!configured) return fail(E_NOT_CONFIGURED, "", "OSTL: CHECKPOINT before CONFIGURE");
-  if (op == 4) return ckSizeK();
-  if (op == 2) return ckSave();
-  return ckRead(o, cnt, hasN);
+  if (ckOp == 4) return ckSizeK();
+  if (ckOp == 2) { // SAVE
+    ckFillPrefix();
+    const r = saveBlob(ckHdr, CK_PREFIX, arenaStart(), osArenaBytes());
+    return r != H_DONE ? r : ckSizeK();
+  }
+  if (ckO < CK_PREFIX) ckFillPrefix(); // READ
+  return readBlobChunk(ckHdr, CK_PREFIX, arenaStart(), CK_PREFIX + osArenaBytes());
 }
 
 // ---------------------------------------------------------------- RESET
