@@ -111,7 +111,7 @@ describe("OSTL firmware over the protocol (in process) = wasm backend, bit for b
     await s.close();
   });
 
-  it("training with gd and Adam ends with the wasm kernels' weights, bit for bit", async () => {
+  it("training with gd and Adam ends with the wasm kernels' weights, bit for bit; RESET", async () => {
     const c = randomOstlCase({ layers: [10, 8], neuron: ["alif", "lif"], T: 60, seed: 48 });
     for (const optimizer of ["gd", "adam"] as const) {
       const wdev = await OstlDevice.create(c.model, { optimizer });
@@ -127,6 +127,15 @@ describe("OSTL firmware over the protocol (in process) = wasm backend, bit for b
         else wdev.applyAdam(0.01, 0.9, 0.999, 1e-8, it);
       }
       expect(await board.readParams()).toEqual(wdev.readParams());
+      // RESET 1|2 starts a new trial (gradients 0, a RUN without rs is welcome); 4 restarts the optimizer's count
+      await board.runTrial(c.inputs, c.targets, c.mask);
+      await dev.reset(3);
+      expect((await board.readGrads()).layers[0]!.w.flat().every((g) => g === 0)).toBe(true);
+      const x = packBits(c.inputs.slice(0, 2), c.model.nIn);
+      expect((await dev.request(MsgType.RUN, { n: 2, x, tg: f32le(c.targets.slice(0, 2).flat()), end: true })).t).toBe(2);
+      await dev.reset(4);
+      expect(await dev.checkpointInfo()).toMatchObject({ updates: 0 });
+      expect(await board.apply({ optimizer, lr: 0.01 })).toBe(1);
       await s.close();
     }
   });
