@@ -10,6 +10,7 @@
 import { epropRule } from "../rules/eprop/handlers";
 import { decolleRule } from "../rules/decolle/handlers";
 import { eqpropRule } from "../rules/eqprop/handlers";
+import { ostlRule } from "../rules/ostl/handlers";
 
 /** ruleCall's answer for a rule this build leaves out. */
 export const OMITTED: i32 = -0x7ffe;
@@ -24,5 +25,6 @@ export function ruleCall(i: i32, op: i32, arg: u32): i32 {
   if (i == 0) return isDefined(FW_OMIT_EPROP) ? OMITTED : epropRule(op, arg);
   if (i == 1) return isDefined(FW_OMIT_DECOLLE) ? OMITTED : decolleRule(op, arg);
   if (i == 2) return isDefined(FW_OMIT_EQPROP) ? OMITTED : eqpropRule(op, arg);
+  if (i == 3) return isDefined(FW_OMIT_OSTL) ? OMITTED : ostlRule(op, arg);
   return END;
 }

@@ -14,9 +14,9 @@
 // cannot). Everything here mirrors host/device/driver.ts (same flags, same f32 constants, same
 // layout, same call order), so a case run through the firmware equals the `wasm` backend bit for bit.
 import {
-  mpReadMap, mpNext, mpStrIs, mpReadU32, vU32, mpReadNum, vF64, mpReadBool, vBool, mpReadBin,
+  mpReadMap, mpNext, mpStrIs, mpReadU32, vU32, mpReadNum, vF64, mpReadBool, vBool,
   tPtr, tLen, tInt, tFloat, T_NIL, T_MAP, T_STR, T_BIN, T_INT, T_FLOAT,
-  mpWriteMap, mpWriteStr, mpWriteUint, mpWriteF64, mpWriteBinReserve, mpReserve, mpWritten,
+  mpWriteMap, mpWriteStr, mpWriteUint, mpWriteF64, mpWriteBinReserve,
 } from "../../firmware/msgpack";
 import {
   fail, errCode, E_BAD_FIELD, E_BAD_SHAPE, E_BAD_VALUE, E_NO_MEMORY, E_NOT_CONFIGURED, E_UNSUPPORTED,
@@ -26,7 +26,12 @@ import { readKey, failKey, M_CONFIGURE, M_WRITE, M_READ, M_RUN, M_APPLY, M_GRADS
 import { H_DONE, H_PENDING, OP_NAME, OP_CONTINUE, OP_RESET, OP_BYTES, OP_CAPS, arenaStart, isRuleKey } from "../../firmware/rule";
 import { hFreeRam } from "../../firmware/handlers";
 import { crc32c } from "../../firmware/crc32c";
-import { storage_size, storage_read, storage_write } from "../../firmware/hal";
+import { storage_size, storage_read } from "../../firmware/hal";
+import {
+  readChoice, readPOND, fP, fO, fN, fHasN, fD, fDLen, fHasD, readRun, checkRun, beginRun, stepInputs, stepOutputs,
+  wantsSpikes, stepSpike, stepDone, endRun, resumeRun, rT, runRs, runEnd, runLearn, runHasLs, runLs, readCheckpoint,
+  ckOp, ckO, ckD, ckDLen, ckHasD, readBlobChunk, saveBlob, writeSizeK,
+} from "../../firmware/model-io";
 import {
   epConfigure, epConstants, epInjectL, epReset, epForward, epLearn, epStep, epFinish, epSteps,
   epApplyGd, epApplyAdam, epResetOptimizer, epPtr, epStride, epArenaBytes,
@@ -148,14 +153,6 @@ function readDim(field: string): bool {
   if (!mpReadU32()) { fail(E_BAD_FIELD, field, "must be an unsigned integer"); return false; }
   if (vU32 < 1 || vU32 > 65535) { fail(E_BAD_VALUE, field, "must be in 1..65535 (got %)", vU32); return false; }
   return true;
-}
-/** Reads a str among two choices: returns 0/1, or -1 with the error set. */
-function readChoice(field: string, a: string, b: string): i32 {
-  if (mpNext() != T_STR) { fail(E_BAD_FIELD, field, "must be a string"); return -1; }
-  if (mpStrIs(a)) return 0;
-  if (mpStrIs(b)) return 1;
-  fail(E_BAD_VALUE, field, "unknown choice");
-  return -1;
 }
 
 /** Upper bound of the arena bytes (u64: no overflow for any u16 sizes). */
@@ -318,25 +315,6 @@ function placeArena(nI: u32, nR: u32, nO: u32, f: i32): i32 {
 }
 
 // ---------------------------------------------------------------- WRITE / READ / GRADS
-let fP: u32 = 0, fO: u32 = 0, fN: u32 = 0, fHasN: bool = false;
-let fD: usize = 0, fDLen: u32 = 0, fHasD: bool = false;
-
-/** Reads {p, o, n?, d?}; returns false with the error set. */
-function readPOND(allowN: bool, allowD: bool): bool {
-  fP = 0xffffffff; fO = 0; fN = 0; fHasN = false; fD = 0; fDLen = 0; fHasD = false;
-  const n = mpReadMap();
-  for (let i = 0; i < n; i++) {
-    if (!readKey()) return false;
-    if (mpStrIs("p")) { if (!mpReadU32()) { fail(E_BAD_FIELD, "p", "must be an unsigned integer"); return false; } fP = vU32; }
-    else if (mpStrIs("o")) { if (!mpReadU32()) { fail(E_BAD_FIELD, "o", "must be an unsigned integer"); return false; } fO = vU32; }
-    else if (allowN && mpStrIs("n")) { if (!mpReadU32()) { fail(E_BAD_FIELD, "n", "must be an unsigned integer"); return false; } fN = vU32; fHasN = true; }
-    else if (allowD && mpStrIs("d")) { if (!mpReadBin()) { fail(E_BAD_FIELD, "d", "must be a bin of little-endian f32"); return false; } fD = tPtr; fDLen = tLen; fHasD = true; }
-    else { failKey(E_BAD_FIELD, "unknown field"); return false; }
-  }
-  if (fP == 0xffffffff) { fail(E_BAD_FIELD, "p", "missing"); return false; }
-  return true;
-}
-
 function hWrite(): i32 {
   if (!readPOND(false, true)) return errCode;
   if (!fHasD) return fail(E_BAD_FIELD, "d", "missing");
@@ -403,76 +381,16 @@ function hGrads(): i32 {
 
 // ---------------------------------------------------------------- RUN
 function hRun(): i32 {
-  const n = mpReadMap();
-  let steps: u32 = 0, xf: u32 = 0, o: u32 = 0;
-  let xPtr: usize = 0, xLen: u32 = 0, hasX = false;
-  let tgPtr: usize = 0, tgLen: u32 = 0, hasTg = false;
-  let mPtr: usize = 0, mLen: u32 = 0, hasM = false;
-  let lsPtr: usize = 0, lsLen: u32 = 0, hasLs = false;
-  let rs = false, end = false, learn = true, learnSet = false;
-  for (let i = 0; i < n; i++) {
-    if (!readKey()) return errCode;
-    if (mpStrIs("n")) { if (!mpReadU32(65535)) return fail(E_BAD_FIELD, "n", "must be an unsigned integer <= 65535"); steps = vU32; }
-    else if (mpStrIs("xf")) { if (!mpReadU32(1)) return fail(E_BAD_FIELD, "xf", "must be 0 (bits) or 1 (f32)"); xf = vU32; }
-    else if (mpStrIs("o")) { if (!mpReadU32(15)) return fail(E_BAD_FIELD, "o", "must be a bitmask <= 15"); o = vU32; }
-    else if (mpStrIs("x")) { if (!mpReadBin()) return fail(E_BAD_FIELD, "x", "must be a bin"); xPtr = tPtr; xLen = tLen; hasX = true; }
-    else if (mpStrIs("tg")) { if (!mpReadBin()) return fail(E_BAD_FIELD, "tg", "must be a bin of f32"); tgPtr = tPtr; tgLen = tLen; hasTg = true; }
-    else if (mpStrIs("m")) { if (!mpReadBin()) return fail(E_BAD_FIELD, "m", "must be a bin (bitmap)"); mPtr = tPtr; mLen = tLen; hasM = true; }
-    else if (mpStrIs("ls")) { if (!mpReadBin()) return fail(E_BAD_FIELD, "ls", "must be a bin of f32"); lsPtr = tPtr; lsLen = tLen; hasLs = true; }
-    else if (mpStrIs("rs")) { if (!mpReadBool()) return fail(E_BAD_FIELD, "rs", "must be a bool"); rs = vBool; }
-    else if (mpStrIs("end")) { if (!mpReadBool()) return fail(E_BAD_FIELD, "end", "must be a bool"); end = vBool; }
-    else if (mpStrIs("learn")) { if (!mpReadBool()) return fail(E_BAD_FIELD, "learn", "must be a bool"); learn = vBool; learnSet = true; }
-    else return failKey(E_BAD_FIELD, "unknown field");
-  }
+  if (!readRun(true, 15)) return errCode;
   if (!configured) return fail(E_NOT_CONFIGURED, "", "RUN before CONFIGURE");
-  if (steps == 0) return fail(E_BAD_FIELD, "n", "missing or 0");
-  if (!hasX) return fail(E_BAD_FIELD, "x", "missing");
-  const xRow: u32 = xf == 0 ? (<u32>nIn + 7) >> 3 : <u32>nIn * 4;
-  if (<u64>xLen != <u64>steps * xRow) return fail(E_BAD_SHAPE, "x", "must be n x % bytes (got % bytes)", xRow, xLen);
-  if (hasTg && <u64>tgLen != <u64>steps * <u64>nOut * 4) return fail(E_BAD_SHAPE, "tg", "must be n x nOut f32 (nOut = %, got % bytes)", <u32>nOut, tgLen);
-  if (hasM && mLen != (steps + 7) >> 3) return fail(E_BAD_SHAPE, "m", "must be a bitmap of n bits (% bytes)", (steps + 7) >> 3);
-  if (hasLs && <u64>lsLen != <u64>steps * <u64>nRec * 4) return fail(E_BAD_SHAPE, "ls", "must be n x nRec f32 (nRec = %, got % bytes)", <u32>nRec, lsLen);
-  if (xf == 1 && !allFinite(xPtr, xLen >> 2)) return fail(E_BAD_VALUE, "x", "contains NaN or infinity");
-  if (hasTg && !allFinite(tgPtr, tgLen >> 2)) return fail(E_BAD_VALUE, "tg", "contains NaN or infinity");
-  if (hasLs && !allFinite(lsPtr, lsLen >> 2)) return fail(E_BAD_VALUE, "ls", "contains NaN or infinity");
-  if (!learnSet) learn = hasTg || hasLs;
-
+  if (!checkRun(<u32>nIn, <u32>nOut, <u32>nRec)) return errCode;
   // response: n, t, then the requested arrays, then loss (when the trial ends)
-  mpWriteMap(2 + ((o & 1) != 0 ? 1 : 0) + ((o & 2) != 0 ? 1 : 0) + ((o & 4) != 0 ? 1 : 0) + (end ? 1 : 0));
-  mpWriteStr("n");
-  mpWriteUint(steps);
-  // t is known only after the steps: reserve a fixed-size uint32
-  mpWriteStr("t");
-  const tAt = mpReserve(5);
-  let yAt: usize = 0, scAt: usize = 0, zAt: usize = 0;
-  const zRow: u32 = (<u32>nRec + 7) >> 3;
-  if ((o & 1) != 0) { mpWriteStr("y"); yAt = mpWriteBinReserve(steps * <u32>nOut * 4); }
-  if ((o & 2) != 0) { mpWriteStr("sc"); scAt = mpWriteBinReserve(<u32>nRec * 2); }
-  if ((o & 4) != 0) { mpWriteStr("z"); zAt = mpWriteBinReserve(steps * zRow); }
-  if (tAt == 0 || ((o & 1) != 0 && yAt == 0) || ((o & 2) != 0 && scAt == 0) || ((o & 4) != 0 && zAt == 0)) {
-    return H_DONE; // the writer overflowed: the dispatcher answers TOO_LARGE (nothing was run)
-  }
-  if (scAt != 0) memory.fill(scAt, 0, <usize>nRec * 2);
-  if (zAt != 0) memory.fill(zAt, 0, <usize>steps * zRow);
-
-  if (rs) epReset();
-  epInjectL(hasLs);
+  if (!beginRun(<u32>nIn, <u32>nOut, <u32>nRec)) return H_DONE; // the writer overflowed: TOO_LARGE, nothing run
+  if (runRs) epReset();
+  epInjectL(runHasLs);
   // the run continues over several polls if it is long (bounded work per poll, device/HAL.md)
-  rSteps = steps; rT = 0; rXf = xf; rXRow = xRow; rX = xPtr; rTg = hasTg ? tgPtr : 0; rM = hasM ? mPtr : 0;
-  rLs = hasLs ? lsPtr : 0; rLearn = learn; rEnd = end; rYAt = yAt; rScAt = scAt; rZAt = zAt; rTAt = tAt;
-  rBodyStart = tAt - 0; // any address inside the body: checked when the writer is re-established
-  rBodyLen = mpWritten();
-  rActive = true;
   return runSome();
 }
-
-// ---- the RUN in progress (pointers into the request frame, which the dispatcher keeps) ----
-let rActive: bool = false;
-let rSteps: u32 = 0, rT: u32 = 0, rXf: u32 = 0, rXRow: u32 = 0;
-let rX: usize = 0, rTg: usize = 0, rM: usize = 0, rLs: usize = 0;
-let rLearn: bool = false, rEnd: bool = false;
-let rYAt: usize = 0, rScAt: usize = 0, rZAt: usize = 0, rTAt: usize = 0, rBodyStart: usize = 0;
-let rBodyLen: u32 = 0;
 
 /** Synapse-steps of work per poll (at least one step): ~15 ms on a Cortex-M4 at 180 MHz. */
 const WORK_PER_POLL: u64 = 1 << 18;
@@ -480,58 +398,30 @@ const WORK_PER_POLL: u64 = 1 << 18;
 /** Advances the RUN by a bounded amount of work; finishes the response when the last step is done. */
 function runSome(): i32 {
   const pAct = epPtr(FLD_ACT), pTarget = epPtr(FLD_TARGET), pZ = epPtr(FLD_Z), pY = epPtr(FLD_Y), pL = epPtr(FLD_L);
-  const tgRow = <usize>nOut << 2;
-  const zRow: u32 = (<u32>nRec + 7) >> 3;
   const perStep: u64 = <u64>(nIn + nRec + nOut) * <u64>nRec + 1;
   let budget: u64 = WORK_PER_POLL;
-  do {
-    const t = rT;
-    // x^t
-    if (rXf == 0) {
-      const row = rX + <usize>(t * rXRow);
-      for (let i = 0; i < nIn; i++) {
-        store<f32>(pAct + (<usize>i << 2), ((load<u8>(row + <usize>(i >> 3)) >> <u8>(i & 7)) & 1) != 0 ? <f32>1 : <f32>0);
-      }
-    } else {
-      memory.copy(pAct, rX + <usize>t * (<usize>nIn << 2), <usize>nIn << 2);
-    }
-    if (rTg != 0) memory.copy(pTarget, rTg + <usize>t * tgRow, tgRow);
-    else memory.fill(pTarget, 0, tgRow);
-    const mask: f32 = rM != 0 ? <f32>((load<u8>(rM + <usize>(t >> 3)) >> <u8>(t & 7)) & 1) : 1;
-    if (rLs != 0) {
+  let more = true;
+  while (more && budget > 0) {
+    const mask = stepInputs(pAct, pTarget);
+    if (runHasLs) {
       epForward(mask);
-      memory.copy(pL, rLs + <usize>t * (<usize>nRec << 2), <usize>nRec << 2);
-      if (rLearn) epLearn();
-    } else if (rLearn) {
+      memory.copy(pL, runLs + <usize>rT * (<usize>nRec << 2), <usize>nRec << 2);
+      if (runLearn) epLearn();
+    } else if (runLearn) {
       epStep(mask);
     } else {
       epForward(mask);
     }
-    if (rYAt != 0) memory.copy(rYAt + <usize>t * tgRow, pY, tgRow);
-    if (rScAt != 0 || rZAt != 0) {
-      for (let j = 0; j < nRec; j++) {
-        if (load<f32>(pZ + (<usize>j << 2)) != 0) {
-          if (rScAt != 0) {
-            const a = rScAt + (<usize>j << 1);
-            const c = load<u16>(a);
-            if (c != 0xffff) store<u16>(a, c + 1);
-          }
-          if (rZAt != 0) {
-            const a = rZAt + <usize>(t * zRow) + <usize>(j >> 3);
-            store<u8>(a, load<u8>(a) | <u8>(1 << <u8>(j & 7)));
-          }
-        }
-      }
+    stepOutputs(pY);
+    if (wantsSpikes()) {
+      for (let j = 0; j < nRec; j++) if (load<f32>(pZ + (<usize>j << 2)) != 0) stepSpike(<u32>j);
     }
-    rT++;
+    more = stepDone();
     budget = budget > perStep ? budget - perStep : 0;
-  } while (rT < rSteps && budget > 0);
-  if (rT < rSteps) return H_PENDING;
-  rActive = false;
-  // t as uint32 (0xce + big-endian): a valid, if not minimal, MessagePack uint
-  store<u8>(rTAt, 0xce);
-  store<u32>(rTAt + 1, bswap<u32>(<u32>epSteps()));
-  if (rEnd) {
+  }
+  if (more) return H_PENDING;
+  endRun(<u32>epSteps());
+  if (runEnd) {
     const loss = epFinish();
     mpWriteStr("loss");
     mpWriteF64(loss);
@@ -541,19 +431,7 @@ function runSome(): i32 {
 
 /** Called by the dispatcher from each poll() while a request is pending (the writer is at the body start). */
 function hContinue(): i32 {
-  if (!rActive) return fail(E_INTERNAL, "", "no pending request");
-  // the response body written so far is still in the buffer: move the writer past it
-  const at = mpReserve(rBodyLen);
-  if (at == 0 || rBodyStart < at || rBodyStart >= at + <usize>rBodyLen) {
-    rActive = false;
-    return fail(E_INTERNAL, "", "pending response buffer moved");
-  }
-  return runSome();
-}
-
-function allFinite(p: usize, n: u32): bool {
-  for (let i: u32 = 0; i < n; i++) if (!isFinite(load<f32>(p + (<usize>i << 2)))) return false;
-  return true;
+  return resumeRun() ? runSome() : errCode;
 }
 
 // ---------------------------------------------------------------- APPLY
@@ -674,31 +552,15 @@ function ckVerify(): i32 {
 
 /** {size, k}: the blob size and the number of updates it holds (where training resumes). */
 function ckSizeK(): i32 {
-  mpWriteMap(2);
-  mpWriteStr("size");
-  mpWriteUint(ckSize());
-  mpWriteStr("k");
-  mpWriteUint(updates);
-  return H_DONE;
+  return writeSizeK(ckSize(), updates);
 }
 
 function hCheckpoint(): i32 {
-  const n = mpReadMap();
-  let op: u32 = 0xffffffff, o: u32 = 0, cnt: u32 = 0, hasN = false;
-  let dPtr: usize = 0, dLen: u32 = 0, hasD = false;
-  for (let i = 0; i < n; i++) {
-    if (!readKey()) return errCode;
-    if (isRuleKey()) continue;
-    if (mpStrIs("op")) { if (!mpReadU32(4)) return fail(E_BAD_FIELD, "op", "must be 0 read, 1 write, 2 save, 3 load or 4 info"); op = vU32; }
-    else if (mpStrIs("o")) { if (!mpReadU32()) return fail(E_BAD_FIELD, "o", "must be an unsigned integer"); o = vU32; }
-    else if (mpStrIs("n")) { if (!mpReadU32()) return fail(E_BAD_FIELD, "n", "must be an unsigned integer"); cnt = vU32; hasN = true; }
-    else if (mpStrIs("d")) { if (!mpReadBin()) return fail(E_BAD_FIELD, "d", "must be a bin"); dPtr = tPtr; dLen = tLen; hasD = true; }
-    else return failKey(E_BAD_FIELD, "unknown field");
-  }
-  if (op == 0xffffffff) return fail(E_BAD_FIELD, "op", "missing");
-
+  if (!readCheckpoint()) return errCode;
+  const op = ckOp;
+  let o = ckO, dPtr = ckD, dLen = ckDLen;
   if (op == 1) { // WRITE: sequential chunks; the first carries the header
-    if (!hasD) return fail(E_BAD_FIELD, "d", "missing");
+    if (!ckHasD) return fail(E_BAD_FIELD, "d", "missing");
     const got = dLen;
     if (o == 0) {
       if (dLen < CK_HDR) return fail(E_BAD_SHAPE, "d", "the first chunk must hold the % byte header", CK_HDR);
@@ -748,38 +610,13 @@ function hCheckpoint(): i32 {
   if (!configured) return fail(E_NOT_CONFIGURED, "", "CHECKPOINT before CONFIGURE");
   if (op == 4) return ckSizeK();
   if (op == 2) { // SAVE to storage
-    const total = ckSize();
-    const avail = storage_size();
-    if (total > avail) return fail(E_STORAGE, "", "checkpoint of % bytes does not fit the board's % bytes of storage", total, avail);
     ckFillHeader();
-    // arena first, header last: a torn save leaves no valid header behind
-    store<u32>(ckHdr, 0xffffffff);
-    if (storage_write(0, ckHdr, 4) != 4) return fail(E_STORAGE, "", "storage write failed");
-    if (storage_write(CK_HDR, arenaBase, epArenaBytes()) != epArenaBytes()) return fail(E_STORAGE, "", "storage write failed");
-    store<u32>(ckHdr, CK_MAGIC);
-    if (storage_write(0, ckHdr, CK_HDR) != CK_HDR) return fail(E_STORAGE, "", "storage write failed");
-    return ckSizeK();
+    const r = saveBlob(ckHdr, CK_HDR, arenaBase, epArenaBytes());
+    return r != H_DONE ? r : ckSizeK();
   }
   // op 0: READ a chunk
-  const total = ckSize();
-  if (!hasN) cnt = o < total ? total - o : 0;
-  if (<u64>o + <u64>cnt > <u64>total) return fail(E_BAD_SHAPE, "n", "offset + count exceeds the checkpoint's % bytes", total);
-  if (cnt > 0xffff) return fail(E_BAD_SHAPE, "n", "at most 65535 bytes per request");
-  if (o < CK_HDR) ckFillHeader();
-  mpWriteMap(3);
-  mpWriteStr("size");
-  mpWriteUint(total);
-  mpWriteStr("o");
-  mpWriteUint(o);
-  mpWriteStr("d");
-  const dst = mpWriteBinReserve(cnt);
-  if (dst != 0) {
-    for (let i: u32 = 0; i < cnt; i++) {
-      const at = o + i;
-      store<u8>(dst + <usize>i, at < CK_HDR ? load<u8>(ckHdr + <usize>at) : load<u8>(arenaBase + <usize>(at - CK_HDR)));
-    }
-  }
-  return H_DONE;
+  if (ckO < CK_HDR) ckFillHeader();
+  return readBlobChunk(ckHdr, CK_HDR, arenaBase, ckSize());
 }
 
 // ---------------------------------------------------------------- RESET, continue

@@ -1,7 +1,8 @@
 // OSTL as a rule module (host side): the stack case schema, the float64 streaming reference,
-// the float32 kernels in Node and the device bytes a stack needs. `--rule bptt` on a stack
-// case reaches stackBpttGrad (./bptt.ts) through the bptt rule.
+// the float32 kernels in Node, a board over the protocol (./board.ts) and the device bytes a
+// stack needs. `--rule bptt` on a stack case reaches stackBpttGrad (./bptt.ts) through the bptt rule.
 import type { RuleModule } from "../rule.ts";
+import { ostlOnBoard } from "./board.ts";
 import { planOstlModel } from "./layout.ts";
 import { ostlGrad } from "./reference.ts";
 import { parseOstlCase, type OstlCase } from "./schema.ts";
@@ -17,5 +18,6 @@ export const ostlRule: RuleModule<OstlCase> = {
     const { loss, grads } = await ostlWasmGrad(c, build);
     return { loss, grads };
   },
+  board: (c, client) => ostlOnBoard(c, client),
   deviceBytes: (c) => planOstlModel(c.model).bytes,
 };
