@@ -6,6 +6,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { getBoard } from "../../boards/index.ts";
+import { firmwareWasmFor } from "../firmware/source.ts";
 import { ruleOn, type GradBackend, type GradOptions } from "./backend.ts";
 import { InputError } from "../input/errors.ts";
 import { deviceRuleNames } from "../rules/index.ts";
@@ -46,7 +48,7 @@ export const simBackend: GradBackend = {
     const faultRate = opts.flags["fault-rate"] !== undefined ? Number(opts.flags["fault-rate"]) : 0;
     if (!(faultRate >= 0 && faultRate < 0.1)) throw new InputError("--fault-rate", `a byte error rate in [0, 0.1), got '${opts.flags["fault-rate"]}'`);
     const dir = mkdtempSync(join(tmpdir(), "edgeprop-sim-"));
-    const sim = await startSim({ dir, faultRate });
+    const sim = await startSim({ dir, faultRate, wasm: await firmwareWasmFor(getBoard("sim")) });
     try {
       // on a noisy line smaller frames get through more often
       return await gradOverSerial<Out>(c, sim.port, { rule, maxFrame: faultRate > 0 ? 512 : undefined });

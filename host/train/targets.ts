@@ -7,6 +7,7 @@ import { getBoard } from "../../boards/index.ts";
 import { checkFits } from "../device/planner.ts";
 import { InputError } from "../input/errors.ts";
 import { startQemuBoard } from "../firmware/qemu-board.ts";
+import { firmwareWasmFor } from "../firmware/source.ts";
 import { getRule } from "../rules/index.ts";
 import { startSim } from "../sim/sim.ts";
 import { DeviceTarget } from "./device-target.ts";
@@ -39,7 +40,7 @@ export async function openTarget(board: string, spec: RunSpec, initial: TrainSta
   const device = { board, faultRate: opts.faultRate, iteration: opts.iteration };
   if (opts.port) return DeviceTarget.open(spec, initial, { ...device, port: opts.port });
   if (b.id === "sim") {
-    const sim = await startSim({ dir: join(opts.runDir, "sim") });
+    const sim = await startSim({ dir: join(opts.runDir, "sim"), wasm: await firmwareWasmFor(b) });
     return DeviceTarget.open(spec, initial, { ...device, port: sim.port, release: () => sim.stop() });
   }
   if (b.flash.method === "qemu") {
