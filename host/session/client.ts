@@ -71,8 +71,13 @@ export class DeviceClient {
     return r;
   }
 
-  hello(): Promise<HelloInfo> {
-    return this.session.connect();
+  /** The rules the firmware listed at the last HELLO (undefined: firmware from before the rule seam, e-prop only). */
+  rules: string[] | undefined;
+
+  async hello(): Promise<HelloInfo> {
+    const h = await this.session.connect();
+    this.rules = h.rules;
+    return h;
   }
 
   /**
@@ -267,19 +272,25 @@ export class DeviceClient {
 
   /** Restores a blob from checkpointRead() (configures the device from it). */
   async checkpointWrite(blob: Uint8Array, model: ModelConfig, feedback: FeedbackKind): Promise<void> {
-    await this.restoreBlob(blob);
+    await this.restoreBlob(blob, "eprop");
     this.model = model;
     this.feedback = feedback;
   }
 
-  /** Writes a checkpoint blob back in chunks; `rule` (any rule but the default) selects the rule it belongs to first. */
-  async restoreBlob(blob: Uint8Array, rule?: string): Promise<void> {
+  /**
+   * Writes a checkpoint blob of `rule` back in chunks (the first selects the rule on the board,
+   * whichever rule was active there).
+   */
+  async restoreBlob(blob: Uint8Array, rule: string): Promise<void> {
     const chunk = Math.max(96, this.session.maxBody - 40);
     for (let o = 0; o < blob.length; o += chunk) {
-      const body: Body = { op: CheckpointOp.WRITE, o, d: blob.subarray(o, o + chunk) };
-      if (rule !== undefined && o === 0) body.rule = rule;
-      await this.request(MsgType.CHECKPOINT, body);
+      await this.request(MsgType.CHECKPOINT, { op: CheckpointOp.WRITE, o, d: blob.subarray(o, o + chunk), ...(o === 0 ? this.ruleField(rule) : {}) });
     }
+  }
+
+  /** `{ rule }` for a CONFIGURE or CHECKPOINT, unless the firmware predates the rule seam (it would refuse the field). */
+  ruleField(rule: string): Body {
+    return this.rules ? { rule } : {};
   }
 
   /** Blob → the board's persistent storage; returns its size. */
@@ -292,7 +303,7 @@ export class DeviceClient {
    * the number of updates the restored state holds (resume at iteration k + 1).
    */
   async checkpointLoad(model: ModelConfig, feedback: FeedbackKind): Promise<{ size: number; updates: number }> {
-    const r = await this.request(MsgType.CHECKPOINT, { op: CheckpointOp.LOAD });
+    const r = await this.request(MsgType.CHECKPOINT, { op: CheckpointOp.LOAD, ...this.ruleField("eprop") });
     this.model = model;
     this.feedback = feedback;
     return { size: r.size as number, updates: r.k as number };

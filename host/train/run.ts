@@ -6,8 +6,8 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../input/errors.ts";
 import { RUN_FILES, RunWriter, type MetricRow, type RunSummary } from "../report/rundir.ts";
-import { CHECKPOINT_FILE, readCheckpoint, runHash, writeCheckpoint } from "./checkpoint.ts";
 import { trainingOf } from "../rules/index.ts";
+import { CHECKPOINT_FILE, readCheckpoint, runHash, writeCheckpoint } from "./checkpoint.ts";
 import { runLoop } from "./loop.ts";
 import { Progress } from "./progress.ts";
 import type { TrainState } from "./target.ts";
@@ -65,7 +65,7 @@ export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunSummary &
         lastLoss = outcome.loss;
         writer.appendMetric(row);
         progress.update({ iteration: n, loss: outcome.loss });
-        const sample = training.sample?.(spec, n, spec.trial(n), outcome);
+        const sample = training.sample?.(spec, n, outcome);
         if (sample) writer.writeTrajectory(sample);
         if (st) {
           writeCheckpoint(dir, { iteration: n, runHash: hash, state: st });

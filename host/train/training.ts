@@ -127,5 +127,6 @@ export interface RuleTraining<C = unknown, S extends TrainState = TrainState, It
   initialState(spec: RunSpec<C, Item>): S;
   host(spec: RunSpec<C, Item>, initial: S): TrainTarget<S, Item>;
   device?: DeviceTrainer<C, S, Item>;
-  sample?(spec: RunSpec<C, Item>, n: number, item: Item, outcome: TrialOutcome): TrajectorySample | undefined;
+  /** trajectory.json of recorded iteration n (its item is spec.trial(n)); undefined: nothing to draw. */
+  sample?(spec: RunSpec<C, Item>, n: number, outcome: TrialOutcome): TrajectorySample | undefined;
 }

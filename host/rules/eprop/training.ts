@@ -101,8 +101,9 @@ export function recurrentTraining(grad: (c: Case) => GradResult, device?: Device
 
     ...(device ? { device } : {}),
 
-    sample(spec, n, trial, outcome) {
+    sample(spec, n, outcome) {
       if (!outcome.z || !outcome.y) return undefined;
+      const trial = spec.trial(n);
       return { iteration: n, dt: spec.base.model.dt, inputs: trial.inputs, z: outcome.z, y: outcome.y, targets: trial.targets, mask: trial.mask, loss: outcome.loss, label: trial.label };
     },
   };
