@@ -151,12 +151,15 @@ describe("a firmware without a rule refuses it", () => {
     await expect(dev.helloFor("eprop")).rejects.toThrow(InputError);
     await expect(dev.helloFor("eprop")).rejects.toThrow("--rule: board 'bare' runs firmware without rule 'eprop' (it carries no rule)");
     await dev.session.close();
-    // `grad --backend sim --port` on a running board with that firmware, from outside the repo
+    // `grad --port` on a running board with that firmware, from outside the repo
     const sim = await startSim({ dir: join(dir, "bare-sim"), wasm: nonePath, boardId: "bare" });
     try {
-      const r = edgeprop(["grad", "case.json", "--backend", "sim", "--port", sim.port]);
+      const r = edgeprop(["grad", "case.json", "--port", sim.port]);
       expect(r.code).toBe(2);
-      expect(r.stderr).toContain("board 'bare' runs firmware without rule 'eprop'");
+      expect(r.stderr).toContain("--rule: board 'bare' runs firmware without rule 'eprop' (it carries no rule)");
+      const host = edgeprop(["grad", "case.json", "--backend", "host", "--port", sim.port]);
+      expect(host.code).toBe(2);
+      expect(host.stderr).toContain("--port: a board's serial port, for --backend sim|qemu; backend 'host' runs no board");
     } finally {
       await sim.stop();
     }

@@ -1,7 +1,7 @@
 // `edgeprop grad CASE.json --rule NAME --backend NAME`: a case's loss and gradients as JSON. The
 // rule (host/rules/) reads the case and says what is computed; the backend (host/backends/)
-// where: `host` the rule's float64 reference, `wasm` its device kernels in Node, `sim`/`qemu`/
-// `--port` a board whose firmware carries the rule, `fpga-sim` the generated Verilog (e-prop).
+// where: `host` the rule's float64 reference, `wasm` its device kernels in Node, `sim`/`qemu`
+// (or `--port` alone) a board whose firmware carries the rule, `fpga-sim` the generated Verilog (e-prop).
 import { backends } from "../../backends/index.ts";
 import { ruleOn } from "../../backends/backend.ts";
 import { readJsonFile } from "../../input/fields.ts";
@@ -13,6 +13,8 @@ import { InputError } from "../../input/errors.ts";
 const BACKEND_FLAGS = ["build", "port", "board", "fault-rate", "config"] as const;
 const RULES = rules.map((r) => r.name);
 const BACKENDS = backends.map((b) => b.name);
+/** Backends that talk to a board over a serial port. */
+const BOARD_BACKENDS = ["sim", "qemu"];
 
 export const gradCommand: Command = {
   name: "grad",
@@ -23,7 +25,10 @@ export const gradCommand: Command = {
     const [file, ...extra] = args.positionals;
     if (file === undefined || extra.length) throw new InputError("CASE.json", "expected exactly one case file");
     const name = flagChoice(args, "rule", RULES, "eprop");
-    const backend = backends.find((b) => b.name === flagChoice(args, "backend", BACKENDS, "host"))!;
+    // `--port` alone means a board at that port (whatever firmware it runs: HELLO says)
+    const port = typeof args.flags.get("port") === "string";
+    const backend = backends.find((b) => b.name === flagChoice(args, "backend", BACKENDS, port ? "sim" : "host"))!;
+    if (port && !BOARD_BACKENDS.includes(backend.name)) throw new InputError("--port", `a board's serial port, for --backend ${BOARD_BACKENDS.join("|")}; backend '${backend.name}' runs no board`);
     const rule = ruleOn(backend, name); // before the case is read: a rule the backend cannot run is refused first
     const c = parseCaseFor(rule, readJsonFile(file), file);
     const flags: Record<string, string> = {};
