@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { WASM_PAGE_BYTES, type Board } from "../../boards/index.ts";
 import { InputError } from "../input/errors.ts";
+import { deviceRuleNames } from "../rules/index.ts";
 import { BOOT2_BYTES, HEAP_RESERVE_BYTES, STACK_BYTES, linkerScript } from "./linker.ts";
 import { NEWLIB_NANO, WASM2C_HEADER, WASM2C_RUNTIME_DIR, requireFile, requireTool } from "./tools.ts";
 import { UF2_FAMILY_RP2040, crc32Rp2040, toUf2 } from "./uf2.ts";
@@ -102,6 +103,19 @@ function shimFiles(): string[] {
   };
   walk(SHIM_DIR);
   return out.sort();
+}
+
+/**
+ * asc flags that leave out of a board's firmware the rules its boards/*.json `rules` does not
+ * list (`--use FW_OMIT_<NAME>=1`, read by device/firmware/rules.ts); none without `rules`.
+ */
+export function ruleOmitFlags(board: Board): string[] {
+  if (!board.rules) return [];
+  const known = deviceRuleNames();
+  board.rules.forEach((r, i) => {
+    if (!known.includes(r)) throw new InputError(`boards/${board.id}.json.rules[${i}]`, `expected a rule with a device kernel (${known.join(", ")}), got '${r}'`);
+  });
+  return known.filter((r) => !board.rules!.includes(r)).flatMap((r) => ["--use", `FW_OMIT_${r.toUpperCase().replace(/[^A-Z0-9]/g, "_")}=1`]);
 }
 
 /** RAM the module needs on this board before anything is compiled (static part estimated). */

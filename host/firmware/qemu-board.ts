@@ -36,7 +36,7 @@ let seq = 0;
 
 export async function startQemuBoard(opts: QemuBoardOptions = {}): Promise<QemuBoard> {
   const board = getBoard(opts.board ?? "qemu-mps2-an386");
-  const build = await buildFirmware({ board, wasmPath: await resolveWasm(opts.wasm ?? "firmware") });
+  const build = await buildFirmware({ board, wasmPath: await resolveWasm(opts.wasm ?? "firmware", board) });
   mkdirSync(QEMU_DIR, { recursive: true });
   const out = join(QEMU_DIR, `costs-${process.pid}-${++seq}-${Date.now()}.txt`);
   const s = build.symbols;

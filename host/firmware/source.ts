@@ -5,8 +5,9 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../input/errors.ts";
+import type { Board } from "../../boards/index.ts";
 import { buildFirmware as buildFirmwareWasm } from "../../device/firmware/build.ts";
-import { REPO_ROOT } from "./build.ts";
+import { REPO_ROOT, ruleOmitFlags } from "./build.ts";
 
 export const ECHO_SOURCE = join(REPO_ROOT, "tests/fixtures/echo.ts");
 /** AssemblyScript flags for MCU modules (device/HAL.md): no GC, no SIMD, no non-trapping f2i. */
@@ -31,10 +32,18 @@ export function buildEchoWasm(): Promise<string> {
   return compileAssemblyScript(ECHO_SOURCE, "echo");
 }
 
-export async function resolveWasm(spec: string | undefined): Promise<string> {
+/** The edgeprop firmware .wasm for `board` (every rule without one): the rules it carries, the rest compiled out. */
+export async function firmwareWasmFor(board?: Board): Promise<string> {
+  const omit = board ? ruleOmitFlags(board) : [];
+  const name = omit.length ? `firmware-${board!.rules!.join("-") || "no-rules"}` : "firmware";
+  return (await buildFirmwareWasm(undefined, name, omit)).wasmPath;
+}
+
+/** `firmware` is built with the learning rules `board` carries (boards/*.json `rules`; every rule without a board). */
+export async function resolveWasm(spec: string | undefined, board?: Board): Promise<string> {
   const s = spec ?? "firmware";
   if (s === "echo") return buildEchoWasm();
-  if (s === "firmware") return (await buildFirmwareWasm()).wasmPath;
+  if (s === "firmware") return firmwareWasmFor(board);
   if (!existsSync(s)) throw new InputError("--wasm", `file '${s}' not found; expected a .wasm path, 'echo' or 'firmware'`);
   return s;
 }

@@ -1,17 +1,18 @@
-// One training run into a run directory: what `edgeprop train` and `edgeprop demo` execute.
-// Writes run.json, metrics.jsonl, checkpoint.json (atomically, every `checkpointEvery`),
-// trajectory.json (the last trial), params.json and summary.json; resumes exactly.
+// One training run into a run directory, for any rule: what `edgeprop train` and `edgeprop demo`
+// execute. Writes run.json, metrics.jsonl, checkpoint.json (atomically, every `checkpointEvery`),
+// trajectory.json (the last trial), params.json and summary.json; resumes exactly. What is the
+// rule's — its state, tensors, targets and trajectory — comes from its training (training.ts).
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../input/errors.ts";
 import { RUN_FILES, RunWriter, type MetricRow, type RunSummary } from "../report/rundir.ts";
+import { trainingOf } from "../rules/index.ts";
 import { CHECKPOINT_FILE, readCheckpoint, runHash, writeCheckpoint } from "./checkpoint.ts";
 import { runLoop } from "./loop.ts";
-import { newOptimizerState } from "./optimizer.ts";
 import { Progress } from "./progress.ts";
-import type { RunSetup } from "./setup.ts";
 import type { TrainState } from "./target.ts";
 import { openTarget } from "./targets.ts";
+import type { RunSetup } from "./training.ts";
 
 export interface RunOptions {
   board: string;
@@ -29,14 +30,15 @@ const PERIODIC_TEST_TRIALS = 10;
 export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunSummary & { params: TrainState["params"] }> {
   const { spec } = s;
   const { dir } = o;
+  const training = trainingOf(spec.rule, "rule");
   const hash = runHash({ definition: s.definition, board: o.board });
   const writer = new RunWriter(dir);
 
-  let state: TrainState = { params: structuredClone(spec.base.params), B: structuredClone(spec.base.feedback.B), optimizer: newOptimizerState() };
+  let state: TrainState = training.initialState(spec);
   let start = 1;
   let elapsedBefore = 0; // wall time of the iterations before a resume
   if (o.resume) {
-    const cp = readCheckpoint(dir, spec.base.model);
+    const cp = readCheckpoint(dir, training.tensors(spec.base));
     if (cp.runHash !== hash) throw new InputError("--resume", `the checkpoint in ${dir} belongs to a different run (config, task or board changed)`);
     state = cp.state;
     start = cp.iteration + 1;
@@ -47,7 +49,7 @@ export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunSummary &
     writer.writeRun({ ...s.info, board: o.board, started: new Date().toISOString() });
   }
 
-  const target = await openTarget(o.board, spec, state, { port: o.port, faultRate: o.faultRate, runDir: dir });
+  const target = await openTarget(o.board, spec, state, { port: o.port, faultRate: o.faultRate, runDir: dir, iteration: start - 1 });
   const progress = new Progress(spec.iterations, start, o.json);
   const t0 = performance.now();
   let lastLoss = NaN;
@@ -63,10 +65,8 @@ export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunSummary &
         lastLoss = outcome.loss;
         writer.appendMetric(row);
         progress.update({ iteration: n, loss: outcome.loss });
-        if (outcome.z && outcome.y) {
-          const trial = spec.trial(n);
-          writer.writeTrajectory({ iteration: n, dt: spec.base.model.dt, inputs: trial.inputs, z: outcome.z, y: outcome.y, targets: trial.targets, mask: trial.mask, loss: outcome.loss, label: trial.label });
-        }
+        const sample = training.sample?.(spec, n, outcome);
+        if (sample) writer.writeTrajectory(sample);
         if (st) {
           writeCheckpoint(dir, { iteration: n, runHash: hash, state: st });
           state = st;

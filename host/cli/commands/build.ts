@@ -14,7 +14,7 @@ export const buildCommand: Command = {
   async run(argv) {
     const args = parseArgs(argv, ["board", "wasm"], ["json", "force"]);
     const board = getBoard(flagString(args, "board"));
-    const wasmPath = await resolveWasm(flagString(args, "wasm"));
+    const wasmPath = await resolveWasm(flagString(args, "wasm"), board);
     const build = await buildFirmware({ board, wasmPath, force: args.flags.has("force") });
     if (args.flags.has("json")) {
       process.stdout.write(JSON.stringify(build, null, 2) + "\n");

@@ -62,7 +62,7 @@ export const flashCommand: Command = {
     }
     const wasmSpec = flagString(args, "wasm");
     const ready = flagChoice<ReadyKind>(args, "ready", ["greeting", "hello"], wasmSpec === undefined || wasmSpec === "firmware" ? "hello" : "greeting");
-    const wasmPath = await resolveWasm(wasmSpec);
+    const wasmPath = await resolveWasm(wasmSpec, board);
     const build = await buildFirmware({ board, wasmPath });
     const events: FlashEvent[] = [];
     const onEvent = (e: FlashEvent): void => {

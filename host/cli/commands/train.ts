@@ -1,11 +1,13 @@
-// `edgeprop train`: MODEL.md's training loop on a target (`host` reference or a board), with
-// a run directory (run.json, metrics.jsonl, checkpoint.json, trajectory.json, params.json,
+// `edgeprop train`: a rule's training loop (MODEL.md's for e-prop and BPTT) on a target (`host`
+// reference or a board), with a run directory (run.json, metrics.jsonl, checkpoint.json, trajectory.json, params.json,
 // summary.json), a progress bar or JSON lines, and exact resumption with --resume.
 import { join } from "node:path";
-import type { FeedbackKind, Rule } from "../../model/types.ts";
+import type { FeedbackKind } from "../../model/types.ts";
+import { rules } from "../../rules/index.ts";
 import { parseOptimizer } from "../../train/optimizer.ts";
 import { trainRun } from "../../train/run.ts";
-import { setupFromConfig, setupFromTask, type RunSetup } from "../../train/setup.ts";
+import { setupFromConfig, setupFromTask } from "../../train/setup.ts";
+import type { RunSetup } from "../../train/training.ts";
 import { flagChoice, flagInt, flagNumber, flagString, parseArgs, type ParsedArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { InputError } from "../../input/errors.ts";
@@ -22,6 +24,9 @@ function taskOptions(args: ParsedArgs): Record<string, number | string | boolean
   return out;
 }
 
+/** `--rule` choices: the registered rules that train. */
+const TRAINING_RULES = rules.filter((r) => r.training).map((r) => r.name);
+
 function setup(args: ParsedArgs): RunSetup {
   const config = flagString(args, "config");
   const task = flagString(args, "task");
@@ -33,7 +38,7 @@ function setup(args: ParsedArgs): RunSetup {
     quick: args.flags.has("quick"),
     seed: flagInt(args, "seed", 1, 0, 2 ** 32 - 1),
     taskOptions: taskOptions(args),
-    rule: flagChoice<Rule>(args, "rule", ["eprop", "bptt"], "eprop"),
+    rule: flagChoice(args, "rule", TRAINING_RULES, "eprop"),
     feedback: flagChoice<FeedbackKind>(args, "feedback", ["symmetric", "random"], "symmetric"),
     optimizer,
     iterations: flagInt(args, "iterations", 200, 1, 100_000_000),
@@ -46,7 +51,7 @@ export const trainCommand: Command = {
   summary: "train a network (MODEL.md training loop) on the host reference or a board",
   usage:
     "edgeprop train (--config run.json | --task pattern|evidence|store-recall|fashion-mnist [--seed N] [--iterations N] " +
-    "[--quick] [--rule eprop|bptt] [--feedback symmetric|random] [--optimizer adam|gd] [--lr X] [--task-opt k=v,...]) " +
+    `[--quick] [--rule ${TRAINING_RULES.join("|")}] [--feedback symmetric|random] [--optimizer adam|gd] [--lr X] [--task-opt k=v,...]) ` +
     "[--board host|sim|BOARD] [--port PATH] [--fault-rate X] [--out DIR] [--checkpoint-every N] [--resume] [--json]",
   async run(argv) {
     const args = parseArgs(

@@ -1,10 +1,9 @@
 // Equilibrium propagation on the rule seam (EQPROP.md): `eqprop` is the estimate every backend
 // computes; `eqprop-exact` is the true gradient at the exact fixed point with the case-validity
-// report, so a user sees when the estimate is a gradient; `bptt` on an EqProp case is the exact
-// gradient of `loss` through the free steps, a self-check.
+// report, so a user sees when the estimate is a gradient. `bptt` on an EqProp case (the exact
+// gradient of `loss` through the free steps, ./bptt.ts) is reached through the bptt rule.
 import type { RuleModule } from "../rule.ts";
 import { eqpropBoard } from "./board.ts";
-import { eqpropBptt } from "./bptt.ts";
 import { eqpropExact } from "./exact.ts";
 import { eqpropArena } from "./layout.ts";
 import { eqpropReference } from "./reference.ts";
@@ -28,12 +27,4 @@ export const eqpropExactRule: RuleModule<EqpropCase> = {
   kinds: ["eqprop"],
   parseCase: parseEqpropCase,
   reference: eqpropExact,
-};
-
-export const eqpropBpttRule: RuleModule<EqpropCase> = {
-  name: "bptt",
-  summary: "on an EqProp case: the exact gradient of the free-phase loss by backpropagation through the freeSteps relaxation steps",
-  kinds: ["eqprop"],
-  parseCase: parseEqpropCase,
-  reference: eqpropBptt,
 };
