@@ -9,8 +9,8 @@
 // constant-folded chain of direct calls (the firmware allocates nothing).
 import { epropRule } from "../rules/eprop/handlers";
 import { decolleRule } from "../rules/decolle/handlers";
-import { eqpropRule } from "../rules/eqprop/handlers";
 import { ostlRule } from "../rules/ostl/handlers";
+import { eqpropRule } from "../rules/eqprop/handlers";
 
 /** ruleCall's answer for a rule this build leaves out. */
 export const OMITTED: i32 = -0x7ffe;
@@ -24,7 +24,7 @@ export function ruleCall(i: i32, op: i32, arg: u32): i32 {
   // FW_OMIT_* are compile-time constants given with asc --use (absent: the rule is carried)
   if (i == 0) return isDefined(FW_OMIT_EPROP) ? OMITTED : epropRule(op, arg);
   if (i == 1) return isDefined(FW_OMIT_DECOLLE) ? OMITTED : decolleRule(op, arg);
-  if (i == 2) return isDefined(FW_OMIT_EQPROP) ? OMITTED : eqpropRule(op, arg);
-  if (i == 3) return isDefined(FW_OMIT_OSTL) ? OMITTED : ostlRule(op, arg);
+  if (i == 2) return isDefined(FW_OMIT_OSTL) ? OMITTED : ostlRule(op, arg);
+  if (i == 3) return isDefined(FW_OMIT_EQPROP) ? OMITTED : eqpropRule(op, arg);
   return END;
 }
