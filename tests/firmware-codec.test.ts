@@ -35,7 +35,7 @@ let OUT = 0;
 
 beforeAll(async () => {
   [testWasm, fwWasm] = await Promise.all([
-    buildFirmware("device/firmware/test_entry.ts", "firmware-test").then((r) => r.bytes),
+    buildFirmware("device/firmware/test-entry.ts", "firmware-test").then((r) => r.bytes),
     buildFirmware().then((r) => r.bytes),
   ]);
   const fw = await FirmwareHost.create(testWasm);

@@ -3,27 +3,26 @@
 // a missing or stale .wasm (older than any source under device/kernels, device/node or
 // asconfig.json) is rebuilt in-process with the AssemblyScript compiler.
 import { mkdirSync, readdirSync, renameSync, statSync, existsSync, rmSync, openSync, closeSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
 import { execFile } from "node:child_process";
+import { REPO_ROOT, cacheDir } from "../paths.ts";
 import type { Build } from "./planner.ts";
 
 function run(cmd: string, args: string[]): Promise<void> {
   return new Promise((res, rej) => {
-    execFile(cmd, args, { cwd: ROOT, maxBuffer: 1 << 24 }, (err, _stdout, stderr) => (err ? rej(new Error(`${err.message}\n${stderr}`)) : res()));
+    execFile(cmd, args, { cwd: REPO_ROOT, maxBuffer: 1 << 24 }, (err, _stdout, stderr) => (err ? rej(new Error(`${err.message}\n${stderr}`)) : res()));
   });
 }
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const SOURCES = ["device/kernels", "device/node"];
 const ENTRY = "device/node/entry.ts";
 
 export function wasmPath(build: Build): string {
-  return join(ROOT, "build", "device", `${build}.wasm`);
+  return cacheDir("device", `${build}.wasm`);
 }
 
 function newestSource(): number {
-  let newest = statSync(join(ROOT, "asconfig.json")).mtimeMs;
+  let newest = statSync(join(REPO_ROOT, "asconfig.json")).mtimeMs;
   const walk = (dir: string): void => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const p = join(dir, e.name);
@@ -31,7 +30,7 @@ function newestSource(): number {
       else if (e.name.endsWith(".ts")) newest = Math.max(newest, statSync(p).mtimeMs);
     }
   };
-  for (const s of SOURCES) walk(join(ROOT, s));
+  for (const s of SOURCES) walk(join(REPO_ROOT, s));
   return newest;
 }
 
@@ -87,8 +86,8 @@ async function compileLocked(build: Build, out: string): Promise<string> {
   // Write to a private name and rename: parallel test workers may build at the same time.
   const tmp = `${out}.${process.pid}.${Date.now()}.tmp`;
   // A child process: the compiler is plain JS, and loading it through tsx's loader is ~10x slower.
-  const asc = join(ROOT, "node_modules", "assemblyscript", "bin", "asc.js");
-  const args = [asc, join(ROOT, ENTRY), "--config", join(ROOT, "asconfig.json"), "--target", build, "--outFile", tmp, "--textFile", `${tmp}.wat`];
+  const asc = join(REPO_ROOT, "node_modules", "assemblyscript", "bin", "asc.js");
+  const args = [asc, join(REPO_ROOT, ENTRY), "--config", join(REPO_ROOT, "asconfig.json"), "--target", build, "--outFile", tmp, "--textFile", `${tmp}.wat`];
   try {
     await run(process.execPath, args);
   } catch (e) {

@@ -12,7 +12,8 @@
 // trial i is test image i.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { InputError, MissingToolError } from "../input/errors.ts";
+import { InputError } from "../input/errors.ts";
+import { missingTool } from "../toolchains.ts";
 import type { Matrix } from "../model/types.ts";
 import type { Pcg32 } from "../rng/pcg32.ts";
 import { Stream, accuracy, initParams, int, modelConfig, oneHot, real, resolveOptions, rng, rateRegOf } from "./common.ts";
@@ -54,7 +55,7 @@ export function fashionDir(dataDir?: string): string {
     return env;
   }
   const found = FASHION_DIRS.find((d) => hasFile(d, FILES.testLabels));
-  if (!found) throw new MissingToolError("Fashion-MNIST IDX files", "dataset-fashion-mnist");
+  if (!found) throw missingTool(FASHION_DIRS[0]!, "Fashion-MNIST IDX files");
   return found;
 }
 
