@@ -6,11 +6,14 @@
 //  - AssemblyScript sources in device/ import only device/ (its Node build scripts, which import
 //    node: modules, may use the ground floor);
 //  - nothing outside tests/ imports tests/.
+// A way to reach a board (transport, flashing, USB) is either reached by a command or labelled
+// as untried library code by `edgeprop boards`.
 // And the "one of each" rules: one table of tools -> Debian packages (scripts/toolchains.txt),
 // one repository root and one build cache (host/paths.ts), kebab-case file names.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { UNTRIED_LIBRARY } from "../host/cli/commands/boards.ts";
 import { REPO_ROOT } from "../host/paths.ts";
 import { toolchainTable } from "../host/toolchains.ts";
 
@@ -99,6 +102,30 @@ describe("import boundaries", () => {
 
   it("no upward arrows in the code base", () => {
     expect(upwardArrows(mods)).toEqual([]);
+  });
+});
+
+describe("features are what a command reaches", () => {
+  const mods = new Map(CODE.map((f) => [f, scan(f)]));
+  const reached = new Set<string>();
+  const queue = ["bin/edgeprop.mjs"];
+  while (queue.length > 0) {
+    const f = queue.pop()!;
+    if (reached.has(f)) continue;
+    reached.add(f);
+    queue.push(...(mods.get(f)?.imports ?? []));
+  }
+  const labelled = new Set<string>(UNTRIED_LIBRARY.flatMap((u) => [...u.modules]));
+
+  it("every transport, flashing and USB module is reached from bin/edgeprop.mjs or labelled untried", () => {
+    expect(reached.has("host/firmware/flash.ts")).toBe(true);
+    const board = CODE.filter((f) => /^host\/(transport|flash|usb|firmware)\//.test(f));
+    expect(board.filter((f) => !reached.has(f) && !labelled.has(f))).toEqual([]);
+  });
+
+  it("what `edgeprop boards` labels as untried is indeed reached by no command", () => {
+    expect([...labelled].filter((f) => reached.has(f))).toEqual([]);
+    for (const f of labelled) expect(mods.has(f), f).toBe(true);
   });
 });
 
