@@ -87,24 +87,33 @@ ${cases.join("\n")}
 `;
 }
 
-/** Builds (once per scalar.wasm content) the native replay binary; returns its path. */
-export async function buildNativeReplay(): Promise<string> {
-  const wasm = await ensureWasm("scalar");
-  const src = harnessSource();
-  const hash = createHash("sha256").update(readFileSync(wasm)).update(src).digest("hex").slice(0, 16);
+/**
+ * A native program from a .wasm and a C harness: wasm2c (module name `mod`, so the harness
+ * includes "<mod>.h") and the host gcc with -O2 -ffp-contract=off, as the MCU pipeline compiles
+ * it. Cached by the content of both; returns the executable's path.
+ */
+export async function buildNativeProgram(wasmPath: string, mod: string, harness: string): Promise<string> {
+  const wasm = readFileSync(wasmPath);
+  const hash = createHash("sha256").update(wasm).update(mod).update(harness).digest("hex").slice(0, 16);
   const dir = cacheDir("native", hash);
-  const exe = join(dir, "replay");
+  const exe = join(dir, "program");
   if (existsSync(exe)) return exe;
   mkdirSync(dir, { recursive: true });
-  await run("wasm2c", [wasm, "-n", MOD, "-o", join(dir, `${MOD}.c`)]);
-  writeFileSync(join(dir, "harness.c"), src);
+  const c = join(dir, `${mod}.c`);
+  await run("wasm2c", [wasmPath, "-n", mod, "-o", c]);
+  writeFileSync(join(dir, "harness.c"), harness);
   const tmp = `${exe}.${process.pid}.tmp`;
   await run("gcc", [
     "-O2", "-ffp-contract=off", "-I", WASM2C_RUNTIME, "-I", dir,
-    join(dir, "harness.c"), join(dir, `${MOD}.c`), join(WASM2C_RUNTIME, "wasm-rt-impl.c"), "-lm", "-o", tmp,
+    join(dir, "harness.c"), c, join(WASM2C_RUNTIME, "wasm-rt-impl.c"), "-lm", "-o", tmp,
   ]);
   renameSync(tmp, exe);
   return exe;
+}
+
+/** Builds (once per scalar.wasm content) the native replay binary; returns its path. */
+export async function buildNativeReplay(): Promise<string> {
+  return buildNativeProgram(await ensureWasm("scalar"), MOD, harnessSource());
 }
 
 function encodeArg(t: "i32" | "f32" | "f64", x: number): Buffer {
