@@ -52,10 +52,11 @@ describe("QEMU instruction counter", () => {
         for (let i = 0; i < 3; i++) {
           // One byte per request, so that it cannot be split across two polls.
           await b.link.write("x");
-          await b.link.waitFor(/x/, 5000);
+          await b.link.waitFor(/x/, 20_000);
         }
-        // The poll that echoed the last bytes reports when it returns, just after they arrive.
-        const deadline = Date.now() + 5000;
+        // The poll that echoed the last bytes reports when it returns, just after they arrive:
+        // wait for that third report (the deadline only turns "never" into a failure).
+        const deadline = Date.now() + 30_000;
         while (parseIcount(readFileSync(out, "utf8")).polls.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       } finally {
         await b.link.close();
