@@ -1,9 +1,11 @@
-// Builds the device kernels' Node-facing .wasm on demand (build/device/{scalar,simd}.wasm from
-// device/node/entry.ts with asconfig.json's targets), so a clean clone needs no build step:
-// a missing or stale .wasm (older than any source under device/kernels, device/node or
-// asconfig.json) is rebuilt in-process with the AssemblyScript compiler.
-import { mkdirSync, readdirSync, renameSync, statSync, existsSync, rmSync, openSync, closeSync } from "node:fs";
-import { dirname, join } from "node:path";
+// Builds the device kernels' Node-facing .wasm on demand (cacheDir("device")/{scalar,simd}.wasm
+// from device/node/entry.ts with asconfig.json's targets), so a clean clone needs no build step.
+// As every cached build of edgeprop, it is keyed by the content of its inputs (asconfig.json and
+// every source under device/kernels and device/node), recorded next to the output
+// ({scalar,simd}.hash): a missing output or another key means a rebuild with the compiler.
+import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, existsSync, rmSync, openSync, closeSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import { execFile } from "node:child_process";
 import { REPO_ROOT, cacheDir } from "../paths.ts";
 import type { Build } from "./planner.ts";
@@ -21,22 +23,26 @@ export function wasmPath(build: Build): string {
   return cacheDir("device", `${build}.wasm`);
 }
 
-function newestSource(): number {
-  let newest = statSync(join(REPO_ROOT, "asconfig.json")).mtimeMs;
+const hashPath = (build: Build): string => cacheDir("device", `${build}.hash`);
+
+/** sha-256 of the build name, asconfig.json and every source (path and bytes, in path order). */
+function sourceKey(build: Build): string {
+  const h = createHash("sha256").update(build).update(readFileSync(join(REPO_ROOT, "asconfig.json")));
   const walk = (dir: string): void => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const p = join(dir, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith(".ts")) newest = Math.max(newest, statSync(p).mtimeMs);
+      else if (e.name.endsWith(".ts")) h.update(relative(REPO_ROOT, p)).update(readFileSync(p));
     }
   };
   for (const s of SOURCES) walk(join(REPO_ROOT, s));
-  return newest;
+  return h.digest("hex");
 }
 
 export function isStale(build: Build): boolean {
   const out = wasmPath(build);
-  return !existsSync(out) || statSync(out).mtimeMs < newestSource();
+  const hp = hashPath(build);
+  return !existsSync(out) || !existsSync(hp) || readFileSync(hp, "utf8") !== sourceKey(build);
 }
 
 const pending = new Map<Build, Promise<string>>();
@@ -83,6 +89,7 @@ async function compile(build: Build): Promise<string> {
 }
 
 async function compileLocked(build: Build, out: string): Promise<string> {
+  const key = sourceKey(build); // of the sources as they are when the compiler reads them
   // Write to a private name and rename: parallel test workers may build at the same time.
   const tmp = `${out}.${process.pid}.${Date.now()}.tmp`;
   // A child process: the compiler is plain JS, and loading it through tsx's loader is ~10x slower.
@@ -97,5 +104,6 @@ async function compileLocked(build: Build, out: string): Promise<string> {
   }
   if (existsSync(`${tmp}.wat`)) renameSync(`${tmp}.wat`, out.replace(/\.wasm$/, ".wat"));
   renameSync(tmp, out);
+  writeFileSync(hashPath(build), key);
   return out;
 }
