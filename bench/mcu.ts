@@ -5,7 +5,8 @@
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { loadBoards, getBoard } from "../boards/index.ts";
-import { REPO_ROOT, buildFirmware, type FirmwareBuild } from "../host/firmware/build.ts";
+import { buildFirmware, type FirmwareBuild } from "../host/firmware/build.ts";
+import { cacheDir } from "../host/paths.ts";
 import { bootQemu, parseIcount, stopQemu } from "../host/firmware/qemu.ts";
 import { buildEchoWasm, resolveWasm } from "../host/firmware/source.ts";
 import { startQemuBoard } from "../host/firmware/qemu-board.ts";
@@ -87,7 +88,7 @@ interface QemuCost {
 async function qemuCost(build: FirmwareBuild, boardId: string, boots: number): Promise<QemuCost> {
   const board = getBoard(boardId);
   const s = build.symbols;
-  const dir = join(REPO_ROOT, "build/qemu");
+  const dir = cacheDir("qemu");
   mkdirSync(dir, { recursive: true });
   const bootTimes: number[] = [];
   let init = 0;

@@ -1,12 +1,12 @@
 // Board definitions are data (boards/<id>.json, PlatformIO-like); this module loads and validates
 // them. Unknown or malformed boards are an InputError naming the field and the known boards.
 import { readFileSync, readdirSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { InputError } from "../host/input/errors.ts";
+import { repoPath } from "../host/paths.ts";
 import { bool as boolOf, choice as choiceOf, intIn, obj, text } from "../host/input/fields.ts";
 
-export const BOARDS_DIR = dirname(fileURLToPath(import.meta.url));
+export const BOARDS_DIR = repoPath("boards");
 
 export type Runtime = "node-wasm" | "wasm2c" | "wamr";
 export type Support = "full" | "build-only" | "unsupported";

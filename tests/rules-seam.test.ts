@@ -11,6 +11,7 @@ import { getBoard, validateBoard } from "../boards/index.ts";
 import { buildFirmware } from "../device/firmware/build.ts";
 import { randomCase } from "../host/case/random.ts";
 import { ruleOmitFlags } from "../host/firmware/build.ts";
+import { cacheDir } from "../host/paths.ts";
 import { firmwareWasmFor } from "../host/firmware/source.ts";
 import { InputError } from "../host/input/errors.ts";
 import { deviceRuleNames, rules } from "../host/rules/index.ts";
@@ -169,7 +170,7 @@ describe("a firmware without a rule refuses it", () => {
 describe("the firmware allocates nothing", () => {
   it("no allocator call and no function table in the compiled firmware (the arena starts at __heap_base)", async () => {
     await buildFirmware();
-    const wat = readFileSync(join(ROOT, "build/firmware/firmware.wat"), "utf8");
+    const wat = readFileSync(cacheDir("firmware", "firmware.wat"), "utf8");
     expect(wat).toContain("$device/firmware/handlers/hModel");
     expect(wat).not.toMatch(/call \$~lib\/rt\/stub\/__(alloc|new)/);
     expect(wat).not.toContain("call_indirect");

@@ -1,16 +1,16 @@
 // The MCU firmware pipeline: firmware .wasm -> wasm2c -> arm-none-eabi-gcc (+ the C shim in
 // device/mcu/, + a linker script generated from boards/<id>.json) -> ELF/BIN(/UF2), with sizes
 // checked against the board's flash and RAM. Builds are cached by a hash of
-// every input (build/mcu/<board>/<hash>/), so tests and repeated CLI calls pay for a compile once.
+// every input (cacheDir("mcu")/<board>/<hash>/), so tests and repeated CLI calls pay for a compile once.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import { WASM_PAGE_BYTES, type Board } from "../../boards/index.ts";
 import { InputError } from "../input/errors.ts";
 import { deviceRuleNames } from "../rules/index.ts";
+import { REPO_ROOT, cacheDir, repoPath } from "../paths.ts";
 import { BOOT2_BYTES, HEAP_RESERVE_BYTES, STACK_BYTES, linkerScript } from "./linker.ts";
 import { NEWLIB_NANO, WASM2C_HEADER, WASM2C_RUNTIME_DIR, requireFile, requireTool } from "./tools.ts";
 import { UF2_FAMILY_RP2040, crc32Rp2040, toUf2 } from "./uf2.ts";
@@ -18,9 +18,8 @@ import { checkHalModule, readWasm, type WasmInfo } from "./wasm.ts";
 
 const run = promisify(execFile);
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-export const SHIM_DIR = join(REPO_ROOT, "device/mcu");
-export const BUILD_ROOT = join(REPO_ROOT, "build/mcu");
+export const SHIM_DIR = repoPath("device", "mcu");
+export const BUILD_ROOT = cacheDir("mcu");
 /** Bump when the pipeline changes in a way the input hash does not see. */
 const PIPELINE_VERSION = "1";
 
@@ -79,7 +78,7 @@ export interface BuildOptions {
   board: Board;
   /** Path of the firmware .wasm (used for messages and the record). */
   wasmPath: string;
-  /** Root for cached builds (default build/firmware). */
+  /** Root for cached builds (default cacheDir("mcu")). */
   buildRoot?: string;
   /** Rebuild even when a cached build exists. */
   force?: boolean;
@@ -88,7 +87,7 @@ export interface BuildOptions {
 export function driverSources(board: Board): string[] {
   const driver = board.toolchain!.driver;
   const files = ["startup.c", "syscalls.c", "hal.c", `boards/${driver}.c`];
-  if (board.toolchain!.boot2) files.push(`boards/${driver}_boot2.S`);
+  if (board.toolchain!.boot2) files.push(`boards/${driver}-boot2.S`);
   return files;
 }
 
@@ -216,10 +215,10 @@ export async function buildFirmware(opts: BuildOptions): Promise<FirmwareBuild> 
 
   const wasm2c = requireTool("wasm2c");
   const cc = requireTool(tc.cc as "arm-none-eabi-gcc");
-  requireFile(join(WASM2C_RUNTIME_DIR, "wasm-rt-impl.c"), "wabt");
-  requireFile(WASM2C_HEADER, "wabt");
-  if (tc.libc === "newlib-nano") requireFile(NEWLIB_NANO, "libnewlib-arm-none-eabi");
-  else requireFile("/usr/lib/picolibc/arm-none-eabi/picolibc.specs", "picolibc-arm-none-eabi");
+  requireFile(join(WASM2C_RUNTIME_DIR, "wasm-rt-impl.c"));
+  requireFile(WASM2C_HEADER);
+  if (tc.libc === "newlib-nano") requireFile(NEWLIB_NANO);
+  else requireFile("/usr/lib/picolibc/arm-none-eabi/picolibc.specs");
 
   const cflags = [...tc.cflags, ...COMMON_CFLAGS];
   const hash = createHash("sha256");

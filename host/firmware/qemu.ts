@@ -14,18 +14,18 @@ import { promisify } from "node:util";
 import { SerialPort } from "serialport";
 import type { Board } from "../../boards/index.ts";
 import { InputError } from "../input/errors.ts";
-import { REPO_ROOT } from "./build.ts";
+import { cacheDir, repoPath } from "../paths.ts";
 import { requireTool } from "./tools.ts";
 
 const run = promisify(execFile);
-export const QEMU_DIR = join(REPO_ROOT, "build/qemu");
-const PLUGIN_SRC = join(REPO_ROOT, "host/firmware/qemu/icount.c");
+export const QEMU_DIR = cacheDir("qemu");
+const PLUGIN_SRC = repoPath("host", "firmware", "qemu", "icount.c");
 
 /** Compile the icount plugin with the host gcc (cached by source hash); returns the .so path. */
 export async function buildIcountPlugin(): Promise<string> {
   const src = readFileSync(PLUGIN_SRC);
   const key = createHash("sha256").update(src).digest("hex").slice(0, 12);
-  const dir = join(REPO_ROOT, "build/qemu-plugins");
+  const dir = cacheDir("qemu-plugins");
   const so = join(dir, `icount-${key}.so`);
   if (existsSync(so)) return so;
   mkdirSync(dir, { recursive: true });

@@ -7,16 +7,17 @@ import { join } from "node:path";
 import { InputError } from "../input/errors.ts";
 import type { Board } from "../../boards/index.ts";
 import { buildFirmware as buildFirmwareWasm } from "../../device/firmware/build.ts";
-import { REPO_ROOT, ruleOmitFlags } from "./build.ts";
+import { ruleOmitFlags } from "./build.ts";
+import { cacheDir, repoPath } from "../paths.ts";
 
-export const ECHO_SOURCE = join(REPO_ROOT, "tests/fixtures/echo.ts");
+export const ECHO_SOURCE = repoPath("tests", "fixtures", "echo.ts");
 /** AssemblyScript flags for MCU modules (device/HAL.md): no GC, no SIMD, no non-trapping f2i. */
 export const MCU_ASC_FLAGS = ["--runtime", "stub", "-O2", "--noAssert", "--disable", "simd", "--disable", "nontrapping-f2i", "--initialMemory", "1"];
 
-/** Compile an AssemblyScript module to build/mcu/wasm/<name>-<hash>.wasm (cached). */
+/** Compile an AssemblyScript module to cacheDir("mcu", "wasm")/<name>-<hash>.wasm (cached). */
 export async function compileAssemblyScript(source: string, name: string, flags: string[] = MCU_ASC_FLAGS): Promise<string> {
   const key = createHash("sha256").update(readFileSync(source)).update(JSON.stringify(flags)).digest("hex").slice(0, 12);
-  const dir = join(REPO_ROOT, "build/mcu/wasm");
+  const dir = cacheDir("mcu", "wasm");
   const out = join(dir, `${name}-${key}.wasm`);
   if (existsSync(out)) return out;
   mkdirSync(dir, { recursive: true });

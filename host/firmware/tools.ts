@@ -1,20 +1,18 @@
 // Locating the external tools the firmware pipeline drives; a missing one is a MissingToolError
-// naming its Debian package (scripts/toolchains.txt lists them for `npm test`).
+// naming its Debian package from the one table, scripts/toolchains.txt (host/toolchains.ts).
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { MissingToolError } from "../input/errors.ts";
+import { missingTool } from "../toolchains.ts";
 
-export const TOOL_PACKAGES = {
-  wasm2c: "wabt",
-  "arm-none-eabi-gcc": "gcc-arm-none-eabi",
-  "arm-none-eabi-size": "binutils-arm-none-eabi",
-  "arm-none-eabi-objcopy": "binutils-arm-none-eabi",
-  "arm-none-eabi-nm": "binutils-arm-none-eabi",
-  "arm-none-eabi-readelf": "binutils-arm-none-eabi",
-  "qemu-system-arm": "qemu-system-arm",
-  gcc: "gcc",
-} as const;
-export type Tool = keyof typeof TOOL_PACKAGES;
+export type Tool =
+  | "wasm2c"
+  | "arm-none-eabi-gcc"
+  | "arm-none-eabi-size"
+  | "arm-none-eabi-objcopy"
+  | "arm-none-eabi-nm"
+  | "arm-none-eabi-readelf"
+  | "qemu-system-arm"
+  | "gcc";
 
 /** wasm2c's runtime sources, shipped by Debian's wabt next to the tool. */
 export const WASM2C_RUNTIME_DIR = "/usr/share/wabt/wasm2c";
@@ -33,12 +31,13 @@ export function requireTool(tool: Tool): string {
   } catch {
     path = "";
   }
-  if (!path) throw new MissingToolError(tool, TOOL_PACKAGES[tool]);
+  if (!path) throw missingTool(tool);
   found.set(tool, path);
   return path;
 }
 
-export function requireFile(path: string, debianPackage: string): string {
-  if (!existsSync(path)) throw new MissingToolError(path, debianPackage);
+/** `path` if it exists, else the MissingToolError for the package scripts/toolchains.txt names. */
+export function requireFile(path: string): string {
+  if (!existsSync(path)) throw missingTool(path);
   return path;
 }

@@ -4,7 +4,8 @@
 import { spawnTied } from "../process/tied.ts";
 import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { buildFirmware, ROOT } from "../../device/firmware/build.ts";
+import { buildFirmware } from "../../device/firmware/build.ts";
+import { REPO_ROOT } from "../paths.ts";
 import { openPtyPair } from "../transport/pty-pair.ts";
 import type { PtyPair } from "../transport/pty-pair.ts";
 
@@ -36,11 +37,11 @@ export interface Sim {
 }
 
 export async function startSim(opts: SimOptions = {}): Promise<Sim> {
-  const dir = opts.dir ?? join(ROOT, "runs", "sim");
+  const dir = opts.dir ?? join(REPO_ROOT, "runs", "sim");
   const wasm = opts.wasm ?? (await buildFirmware()).wasmPath;
   const pty = await openPtyPair(dir);
   const args = [
-    "--import", "tsx", join(ROOT, "host/sim/board-main.ts"),
+    "--import", "tsx", join(REPO_ROOT, "host/sim/board-main.ts"),
     "--port", pty.boardLink, "--wasm", wasm, "--storage", opts.storage ?? join(dir, "storage.bin"),
     "--board-id", opts.boardId ?? "sim",
   ];
@@ -48,7 +49,7 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
 
   const launch = () =>
     new Promise<ChildProcess>((resolve, reject) => {
-      const p = spawnTied(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+      const p = spawnTied(process.execPath, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
       let out = "";
       let err = "";
       const onOut = (b: Buffer) => {

@@ -6,7 +6,8 @@
 // is `path`, else $EDGEPROP_DIGITS, else Debian's location.
 import { existsSync, readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
-import { InputError, MissingToolError } from "../input/errors.ts";
+import { InputError } from "../input/errors.ts";
+import { missingTool } from "../toolchains.ts";
 import { numpyPermutation } from "../rng/numpy-permutation.ts";
 import { oneHot } from "./common.ts";
 
@@ -39,7 +40,7 @@ export function digitsPath(path?: string, debian = DIGITS_DEBIAN_PATH): string {
     if (!existsSync(env)) throw new InputError("EDGEPROP_DIGITS", `no such file: ${env}`);
     return env;
   }
-  if (!existsSync(debian)) throw new MissingToolError(`sklearn's digits data (${debian})`, "python3-sklearn");
+  if (!existsSync(debian)) throw missingTool(DIGITS_DEBIAN_PATH, `sklearn's digits data (${debian})`);
   return debian;
 }
 

@@ -5,8 +5,7 @@ import type { InputScale, LossKind, LossReduction, NeuronKind, ReadoutScale } fr
 import { flagChoice, flagInt, flagNumber, flagString, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { InputError } from "../../input/errors.ts";
-import { DECOLLE_CASE_USAGE, decolleRandomCaseArgs } from "../../rules/decolle/random.ts";
-import { OSTL_CASE_USAGE, ostlRandomCaseArgs } from "../../rules/ostl/case-command.ts";
+import { DECOLLE_CASE_USAGE, OSTL_CASE_USAGE, decolleRandomCaseArgs, ostlRandomCaseArgs } from "./case-stack.ts";
 
 /** Layer-stack rules draw their own cases from their own flags (`--rule NAME --layers ...`). */
 const STACK_RULES: Record<string, (argv: string[]) => { json: unknown; out: string | undefined }> = { decolle: decolleRandomCaseArgs, ostl: ostlRandomCaseArgs };

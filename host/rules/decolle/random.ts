@@ -5,7 +5,6 @@
 // redrawn on the next PCG32 stream of the same seed.
 import { InputError } from "../../input/errors.ts";
 import { Pcg32 } from "../../rng/pcg32.ts";
-import { flagChoice, flagInt, flagNumber, flagString, parseArgs } from "../../cli/args.ts";
 import type { LossReduction } from "../../model/types.ts";
 import { DecolleStream } from "./reference.ts";
 import { MAX_LAYERS, parseDecolleCase, traceGains, type DecolleCase, type DecolleLoss, type Surrogate, type TraceScale } from "./schema.ts";
@@ -120,39 +119,4 @@ function draw(o: Resolved, rng: Pcg32): DecolleCase {
     targets,
     mask,
   });
-}
-
-/** `edgeprop case random --rule decolle ...`: the case and where to write it. */
-export const DECOLLE_CASE_USAGE =
-  "edgeprop case random --rule decolle [--layers 12,10] [--nIn N] [--nOut N] [--T N] [--loss mse|smoothL1|ce] " +
-  "[--surrogate box|sigmoid] [--trace-scale one|oneMinus|tau] [--reg LAMBDA] [--reduction sum|mean] [--burnin N] [--seed N] [--margin X] [--out FILE]";
-
-export function decolleRandomCaseArgs(argv: string[]): { json: DecolleCase; out: string | undefined } {
-  const args = parseArgs(
-    argv,
-    ["rule", "layers", "seed", "nIn", "nOut", "T", "loss", "surrogate", "trace-scale", "reg", "reduction", "burnin", "margin", "out"],
-    ["json"],
-  );
-  if (args.positionals[0] !== "random" || args.positionals.length > 1) throw new InputError("case", "expected the subcommand 'random'");
-  const layersFlag = flagString(args, "layers") ?? "12,10";
-  const layers = layersFlag.split(",").map(Number);
-  if (layers.length > MAX_LAYERS || layers.some((n) => !Number.isInteger(n) || n < 1 || n > 4096)) {
-    throw new InputError("--layers", `expected 1 to ${MAX_LAYERS} comma-separated layer sizes in [1, 4096], got '${layersFlag}'`);
-  }
-  const T = flagInt(args, "T", 60, 1, 1_000_000);
-  const json = decolleRandomCase({
-    layers,
-    seed: flagInt(args, "seed", 1, 0, 2 ** 53),
-    nIn: flagInt(args, "nIn", 6, 1, 4096),
-    nOut: flagInt(args, "nOut", 3, 1, 4096),
-    T,
-    loss: flagChoice<DecolleLoss>(args, "loss", ["mse", "smoothL1", "ce"], "mse"),
-    surrogate: flagChoice<Surrogate>(args, "surrogate", ["box", "sigmoid"], "box"),
-    traceScale: flagChoice<TraceScale>(args, "trace-scale", ["one", "oneMinus", "tau"], "one"),
-    reg: flagNumber(args, "reg", 0, 0, 1e6),
-    lossReduction: flagChoice<LossReduction>(args, "reduction", ["sum", "mean"], "sum"),
-    burnin: flagInt(args, "burnin", Math.min(5, T - 1), 0, T - 1),
-    margin: flagNumber(args, "margin", 5e-4, 0, 1),
-  });
-  return { json, out: flagString(args, "out") };
 }

@@ -75,6 +75,7 @@ export function recurrentTraining(grad: (c: Case) => GradResult, device?: Device
       if (o.feedback === "adaptive") throw new InputError("--feedback", "tasks train with 'symmetric' or 'random' feedback");
       const inst = createTask(o.task, o.seed, { ...(o.quick ? findTask(o.task).quick : {}), ...o.taskOptions });
       const base = toCase(inst, inst.trial(0), { feedback: o.feedback, name: `${o.task}-seed${o.seed}` });
+      if (o.testTrials > inst.nTest) throw new InputError("--test-trials", `${o.task} has ${inst.nTest} test trials, ${o.testTrials} asked for`);
       return {
         spec: { name: base.name, rule: o.rule, base, optimizer: o.optimizer, iterations: o.iterations, trial: (n) => inst.trial(n - 1), freeze: [], extras: {} },
         info: {

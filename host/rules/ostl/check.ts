@@ -6,7 +6,7 @@
 // of layer l, every layer above l (and the readout's filter, unless l is the top layer) has its
 // temporal state (v, a, the reset and adaptation inputs z^{t-1}, y^{t-1}) detached.
 import { Tape, type Node as Var } from "../../reference/autodiff.ts";
-import { heaviside } from "../../reference/spike.ts";
+import { heaviside } from "../../model/spike.ts";
 import type { OstlCase, OstlGrads } from "./schema.ts";
 
 interface Leaves {

@@ -1,7 +1,7 @@
 // The forward model of a layer stack (OSTL.md "Model"), float64: a constants record per layer,
 // a state record and a pure step function, plus the leaky readout and the per-step error. The
 // OSTL stream, BPTT and the random-case generator all run these same equations.
-import { heaviside } from "../../reference/spike.ts";
+import { heaviside } from "../../model/spike.ts";
 import { softmax } from "../../reference/simulate.ts";
 import type { LayerParams, OstlCase, OstlModel, OstlParams } from "./schema.ts";
 
