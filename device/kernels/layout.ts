@@ -59,7 +59,11 @@ export const FLD_SR: i32 = 39; //    SAL upper traces r [nOut]
 export const FLD_SBU: i32 = 40; //   SAL upper biases [nOut]
 export const FLD_STHU: i32 = 41; //  SAL upper thresholds [nOut] (written by the host)
 export const FLD_SPK: i32 = 42; //   [S] i32 indices of this step's spiking neurons (ascending), then unused
-export const NFIELDS: i32 = 43;
+export const FLD_SSC: i32 = 43; //   SAL scalars [SAL_SCALARS]: constants, gains, counters, PCG32 state (kernels/sal.ts)
+export const NFIELDS: i32 = 44;
+
+/** Words of the SAL scalar block (FLD_SSC); kernels/sal.ts names them. */
+export const SAL_SCALARS: i32 = 24;
 
 /** Arena field alignment in bytes (one v128). */
 export const ALIGN: usize = 16;
@@ -116,6 +120,7 @@ export function fieldElems(f: i32, nIn: i32, nRec: i32, nOut: i32, flags: i32, l
     case FLD_SBU: return sal ? nOut : 0;
     case FLD_STHU: return sal ? nOut : 0;
     case FLD_SPK: return S;
+    case FLD_SSC: return sal ? SAL_SCALARS : 0;
   }
   return 0;
 }

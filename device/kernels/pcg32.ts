@@ -26,3 +26,15 @@ export function pcgNext(): u32 {
 export function pcgUniform(): f32 {
   return <f32>(pcgNext() >>> 8) * 5.9604644775390625e-8;
 }
+
+/** The generator's state as u32 words: 0 state hi, 1 state lo, 2 inc hi, 3 inc lo (checkpoints). */
+export function pcgState(i: i32): u32 {
+  const x = i < 2 ? state : inc;
+  return (i & 1) == 0 ? <u32>(x >> 32) : <u32>x;
+}
+
+/** Puts back a state read with pcgState (the stream continues exactly where it was). */
+export function pcgRestore(stateHi: u32, stateLo: u32, incHi: u32, incLo: u32): void {
+  state = (<u64>stateHi << 32) | <u64>stateLo;
+  inc = (<u64>incHi << 32) | <u64>incLo;
+}

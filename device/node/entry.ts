@@ -6,8 +6,11 @@ export {
   LANES, epConfigure, epConstants, epInjectL, epReset, epForward, epLearn, epStep, epFinish, epSteps,
   epApplyGd, epApplyAdam, epResetOptimizer, epPtr, epStride, epArenaBytes, epBase,
 } from "../kernels/eprop";
-export { salConstants, salInit, salStep, salRun, salSteps, salLowerSpikes, salUpperSpikes } from "../kernels/sal";
-export { pcgSeed, pcgNext, pcgUniform } from "../kernels/pcg32";
+export {
+  salConstants, salParams, salGains, salDraw, salInit, salRestart, salReady, salStep, salRun, salSteps, salLowerSpikes,
+  salUpperSpikes, salCos,
+} from "../kernels/sal";
+export { pcgSeed, pcgNext, pcgUniform, pcgState, pcgRestore } from "../kernels/pcg32";
 export { fieldElems, layoutArena, fieldOffset } from "../kernels/layout";
 export { DC_LANES, dcShape, dcShapeLayer, dcPlan, dcConfigure, dcAttach, dcLayerConstants, dcPtr, dcLayerPtr, dcStride, dcArenaBytes, dcSteps, dcMasked, dcReset, dcStep, dcForward, dcFinish, dcLayerLoss, dcZeroGrad, dcApplyGd, dcApplyAdam, dcResetOptimizer, dcStepUpdate } from "../rules/decolle/kernel";
 export * from "../rules/ostl/kernel";

@@ -34,7 +34,13 @@ export const SIGNATURES = {
   epStride: { params: [], result: "i32" },
   epArenaBytes: { params: [], result: "i32" },
   salConstants: { params: ["f32", "f32", "f32", "f32", "f32", "f32", "f32", "f32", "f32", "f32"], result: null },
+  salParams: { params: ["f32", "f32", "f32", "f32", "f32", "f32", "f32", "f32", "f32"], result: null },
+  salGains: { params: [], result: "f32" },
+  salDraw: { params: ["f64", "f64", "f64"], result: null },
   salInit: { params: [], result: null },
+  salRestart: { params: [], result: null },
+  salReady: { params: [], result: "i32" },
+  salCos: { params: [], result: "f64" },
   salStep: { params: [], result: null },
   salRun: { params: ["i32"], result: null },
   salSteps: { params: [], result: "i32" },
@@ -42,6 +48,8 @@ export const SIGNATURES = {
   salUpperSpikes: { params: [], result: "i32" },
   pcgSeed: { params: ["i32", "i32", "i32", "i32"], result: null },
   pcgNext: { params: [], result: "i32" },
+  pcgState: { params: ["i32"], result: "i32" },
+  pcgRestore: { params: ["i32", "i32", "i32", "i32"], result: null },
 } as const satisfies Record<string, Sig>;
 export type ExportName = keyof typeof SIGNATURES;
 

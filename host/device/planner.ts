@@ -25,7 +25,7 @@ export const FLAG = {
 export const FIELDS = [
   "w", "wOut", "bOut", "fb", "beta", "v", "a", "z", "psi", "cur", "L", "zk", "hold", "nSpk", "act", "pre",
   "y", "err", "target", "gB", "epsA", "ebar", "g", "gOut", "eSum", "mW", "vW", "mOut", "vOut", "mB", "vB",
-  "salV", "salZ", "salQ", "salBL", "salThL", "salDraw", "salU", "salY", "salR", "salBU", "salThU", "spk",
+  "salV", "salZ", "salQ", "salBL", "salThL", "salDraw", "salU", "salY", "salR", "salBU", "salThU", "spk", "salScalars",
 ] as const;
 export type FieldName = (typeof FIELDS)[number];
 export const FIELD_ID: Record<FieldName, number> = Object.fromEntries(FIELDS.map((f, i) => [f, i])) as Record<FieldName, number>;
@@ -34,6 +34,9 @@ export const FIELD_ID: Record<FieldName, number> = Object.fromEntries(FIELDS.map
 const PER_SYNAPSE: ReadonlySet<FieldName> = new Set(["w", "wOut", "fb", "epsA", "ebar", "g", "gOut", "eSum", "mW", "vW", "mOut", "vOut"]);
 
 export const ALIGN = 16;
+
+/** Words of the SAL scalar block (device/kernels/layout.ts SAL_SCALARS; host/reference/sal-block.ts names them). */
+export const SAL_SCALARS = 24;
 
 export function lanesOf(build: Build): number {
   return build === "simd" ? 4 : 1;
@@ -73,6 +76,7 @@ function fieldElems(f: FieldName, d: Dims, flags: number, lanes: number): number
     case "salDraw": return sal ? S + d.nOut : 0;
     case "salU": case "salY": case "salR": case "salBU": case "salThU": return sal ? d.nOut : 0;
     case "spk": return S;
+    case "salScalars": return sal ? SAL_SCALARS : 0;
   }
 }
 
@@ -145,7 +149,7 @@ export function modelFlags(m: ModelConfig, feedback: FeedbackKind, opts: DeviceO
   if (m.refractory > 0) f |= FLAG.REFRACTORY;
   if (m.trainBias) f |= FLAG.TRAINBIAS;
   if (m.lossReduction === "mean") f |= FLAG.MEAN;
-  if (opts.sal) f |= FLAG.SAL;
+  if (opts.sal || feedback === "sal") f |= FLAG.SAL;
   return f;
 }
 

@@ -6,7 +6,11 @@ export type LossKind = "mse" | "ce";
 export type InputScale = "one" | "oneMinusAlpha";
 export type ReadoutScale = "one" | "oneMinusKappa";
 export type LossReduction = "sum" | "mean";
-export type FeedbackKind = "symmetric" | "random" | "adaptive";
+/**
+ * `sal`: B is learned on the device by SAL alignment phases between trials (MODEL.md "SAL");
+ * in a case it is carried like `adaptive` (its B is the current feedback matrix).
+ */
+export type FeedbackKind = "symmetric" | "random" | "adaptive" | "sal";
 export type Rule = "bptt" | "eprop";
 
 export interface RateReg {

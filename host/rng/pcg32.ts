@@ -29,6 +29,18 @@ export class Pcg32 {
     this.next();
   }
 
+  /** The generator's state as u32 words [state hi, state lo, inc hi, inc lo] (the device's pcgState order). */
+  words(): [number, number, number, number] {
+    return [this.hi, this.lo, this.incHi, this.incLo];
+  }
+
+  /** A generator that continues exactly from words() (checkpoints). */
+  static fromWords(w: readonly number[]): Pcg32 {
+    const g = new Pcg32(0, 0);
+    [g.hi, g.lo, g.incHi, g.incLo] = w.map((x) => x >>> 0) as [number, number, number, number];
+    return g;
+  }
+
   /** The next u32 of the stream. */
   next(): number {
     const oh = this.hi;
