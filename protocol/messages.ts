@@ -13,6 +13,7 @@ export const MsgType = {
   APPLY: 0x08,
   GRADS: 0x09,
   CHECKPOINT: 0x0a,
+  ALIGN: 0x0b,
   LOG: 0x10,
   ACK: 0x11,
   ERROR: 0x12,
@@ -24,7 +25,7 @@ export const MSG_TYPE_NAME: Record<number, MsgTypeName> = Object.fromEntries(
 /** Types a host may send as requests. */
 export const REQUEST_TYPES: readonly number[] = [
   MsgType.HELLO, MsgType.PING, MsgType.RESET, MsgType.CONFIGURE, MsgType.WRITE, MsgType.READ,
-  MsgType.RUN, MsgType.APPLY, MsgType.GRADS, MsgType.CHECKPOINT,
+  MsgType.RUN, MsgType.APPLY, MsgType.GRADS, MsgType.CHECKPOINT, MsgType.ALIGN,
 ];
 
 export const ErrorCode = {
@@ -194,6 +195,8 @@ export const RESPONSE_SCHEMA: Record<number, Schema> = {
   [MsgType.APPLY]: { k: req("uint") },
   [MsgType.GRADS]: { p: req("uint"), o: req("uint"), d: req("bin") },
   [MsgType.CHECKPOINT]: { size: req("uint"), k: opt("uint"), o: opt("uint"), n: opt("uint"), d: opt("bin") },
+  // e-prop with feedback "sal": an alignment phase (PROTOCOL.md ALIGN)
+  [MsgType.ALIGN]: { n: req("uint"), t: req("uint"), lo: req("uint"), up: req("uint"), gain: req("num"), cos: req("num") },
   [MsgType.ERROR]: { c: req("uint"), m: req("str"), f: opt("str"), rt: opt("uint") },
   [MsgType.ACK]: {},
   [MsgType.LOG]: { l: req("uint"), m: req("str"), boot: opt("bool") },

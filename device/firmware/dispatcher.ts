@@ -42,6 +42,8 @@ export const M_RUN: u32 = 0x07;
 export const M_APPLY: u32 = 0x08;
 export const M_GRADS: u32 = 0x09;
 export const M_CHECKPOINT: u32 = 0x0a;
+/** e-prop's SAL alignment phase (PROTOCOL.md ALIGN); routed like the model messages. */
+export const M_ALIGN: u32 = 0x0b;
 export const M_LOG: u32 = 0x10;
 export const M_ACK: u32 = 0x11;
 export const M_ERROR: u32 = 0x12;
@@ -199,7 +201,7 @@ function execute(buf: usize, type: u32, seq: u32, body: usize, bodyLen: u32): vo
   if (type == M_HELLO) r = doHello();
   else if (type == M_PING) r = doPing();
   else if (type == M_RESET) r = doReset();
-  else if (type >= M_CONFIGURE && type <= M_CHECKPOINT) r = hModel(type, body, bodyLen);
+  else if (type >= M_CONFIGURE && type <= M_ALIGN) r = hModel(type, body, bodyLen);
   else r = fail(E_UNKNOWN_TYPE, "type", "unknown message type %", type);
   if (r == H_PENDING) {
     // keep the request's bytes alive: receive into the other buffer from now on

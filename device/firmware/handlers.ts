@@ -6,7 +6,7 @@
 // the rules' help. The rules' side of the seam is rule.ts; the registry is rules.ts.
 import { mpReadBegin, mpReadMap, mpNext, mpSkip, mpStrIs, tPtr, tLen, T_STR, mpWriteArray, mpWriteStr } from "./msgpack";
 import { fail, failName, failNameStr, errCode, E_BAD_FIELD, E_UNSUPPORTED, E_NOT_CONFIGURED, E_INTERNAL } from "./errors";
-import { readKey, M_CONFIGURE, M_CHECKPOINT } from "./dispatcher";
+import { readKey, M_CONFIGURE, M_CHECKPOINT, M_ALIGN } from "./dispatcher";
 import { H_DONE, OP_NAME, OP_CONTINUE, OP_RESET, OP_BYTES, OP_CAPS, arenaStart } from "./rule";
 import { ruleCall, OMITTED, END, DEFAULT_RULE } from "./rules";
 
@@ -59,7 +59,10 @@ function selectRule(body: usize, len: u32, dflt: i32): i32 {
   return r;
 }
 
-/** A model message (CONFIGURE .. CHECKPOINT) with its body at [body, body+len). */
+/** The rule that answers ALIGN (its SAL feedback's alignment phase); other rules never see the message. */
+const ALIGN_RULE: string = "eprop";
+
+/** A model message (CONFIGURE .. CHECKPOINT, ALIGN) with its body at [body, body+len). */
 export function hModel(type: u32, body: usize, len: u32): i32 {
   // CONFIGURE selects the default rule unless it names one; so does anything else before the
   // first CONFIGURE (a CHECKPOINT restoring a model after a reboot, or a message the rule
@@ -72,6 +75,9 @@ export function hModel(type: u32, body: usize, len: u32): i32 {
   }
   if (r < 0 && type != M_CONFIGURE && type != M_CHECKPOINT) return fail(E_NOT_CONFIGURED, "", "model message before CONFIGURE");
   if (r < 0) return failNameStr(E_UNSUPPORTED, "rule", "this firmware does not carry the default rule '$' (send `rule`; HELLO lists its rules)", DEFAULT_RULE);
+  if (type == M_ALIGN && ruleName(r) != ALIGN_RULE) {
+    return failNameStr(E_UNSUPPORTED, "", "ALIGN is e-prop's SAL alignment phase; the configured rule is '$'", ruleName(r)!);
+  }
   if (r != active && (type == M_CONFIGURE || type == M_CHECKPOINT)) {
     if (active >= 0) ruleCall(active, OP_RESET, 8); // the arena is shared: the old model goes
     active = r;

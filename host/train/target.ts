@@ -10,6 +10,8 @@ export interface TrialOutcome {
   /** Spikes and readout of the iteration's trial, when asked for (report samples, metrics). */
   z?: Matrix;
   y?: Matrix;
+  /** Further numbers of the iteration for its metrics.jsonl row (e.g. SAL's angleDeg). */
+  metrics?: Record<string, number>;
 }
 
 /**

@@ -22,7 +22,7 @@ import {
   fail, errCode, E_BAD_FIELD, E_BAD_SHAPE, E_BAD_VALUE, E_NO_MEMORY, E_NOT_CONFIGURED, E_UNSUPPORTED,
   E_STORAGE, E_INTERNAL,
 } from "../../firmware/errors";
-import { readKey, failKey, M_CONFIGURE, M_WRITE, M_READ, M_RUN, M_APPLY, M_GRADS, M_CHECKPOINT } from "../../firmware/dispatcher";
+import { readKey, failKey, M_CONFIGURE, M_WRITE, M_READ, M_RUN, M_APPLY, M_GRADS, M_CHECKPOINT, M_ALIGN } from "../../firmware/dispatcher";
 import { H_DONE, H_PENDING, OP_NAME, OP_CONTINUE, OP_RESET, OP_BYTES, OP_CAPS, arenaStart, isRuleKey } from "../../firmware/rule";
 import { hFreeRam } from "../../firmware/handlers";
 import { crc32c } from "../../firmware/crc32c";
@@ -37,10 +37,11 @@ import {
   epApplyGd, epApplyAdam, epResetOptimizer, epPtr, epStride, epArenaBytes,
 } from "../../kernels/eprop";
 import {
-  layoutArena, F_ALIF, F_CE, F_RATEREG, F_ADAM, F_SEPB, F_REFRACTORY, F_TRAINBIAS, F_MEAN,
+  layoutArena, F_ALIF, F_CE, F_RATEREG, F_ADAM, F_SEPB, F_REFRACTORY, F_TRAINBIAS, F_MEAN, F_SAL, SAL_SCALARS,
   FLD_W, FLD_WOUT, FLD_BOUT, FLD_FB, FLD_BETA, FLD_V, FLD_A, FLD_Z, FLD_L, FLD_ACT, FLD_PRE, FLD_Y,
   FLD_TARGET, FLD_GB, FLD_EPSA, FLD_EBAR, FLD_G, FLD_GOUT,
 } from "../../kernels/layout";
+import { hAlign, alignPending, alignSome } from "./align";
 
 // ---------------------------------------------------------------- model state
 let configured: bool = false;
@@ -69,8 +70,9 @@ export function epropRule(op: i32, arg: u32): i32 {
     case M_APPLY: return hApply();
     case M_GRADS: return hGrads();
     case M_CHECKPOINT: return hCheckpoint();
+    case M_ALIGN: return hAlign(configured);
     case OP_NAME: return <i32>changetype<usize>("eprop");
-    case OP_CONTINUE: return hContinue();
+    case OP_CONTINUE: return alignPending() ? alignSome() : hContinue();
     case OP_RESET: return hReset(arg);
     case OP_BYTES: return configured ? <i32>epArenaBytes() : 0;
     case OP_CAPS: return writeCaps(arg);
@@ -80,12 +82,13 @@ export function epropRule(op: i32, arg: u32): i32 {
 
 /** HELLO caps of e-prop (the firmware adds its own after them). */
 function writeCaps(write: u32): i32 {
-  if (write == 0) return 5;
+  if (write == 0) return 6;
   mpWriteStr("lif");
   mpWriteStr("alif");
   mpWriteStr("eprop");
   mpWriteStr("adam");
   mpWriteStr("inject");
+  mpWriteStr("sal");
   return H_DONE;
 }
 
@@ -162,7 +165,8 @@ function arenaBound(nI: u64, nR: u64, nO: u64, f: i32): u64 {
   if ((f & F_ALIF) != 0) mats++;
   if ((f & F_RATEREG) != 0) mats++;
   if ((f & F_ADAM) != 0) mats += 2;
-  return (pre * mats + (nO * nR) * 6 + nR * 16 + (nI + nR) * 2 + nO * 12) * 4 + 64 * 16;
+  const sal: u64 = (f & F_SAL) != 0 ? nR * 6 + nO * 6 + <u64>SAL_SCALARS : 0;
+  return (pre * mats + (nO * nR) * 6 + nR * 16 + (nI + nR) * 2 + nO * 12 + sal) * 4 + 64 * 16;
 }
 
 function hConfigure(): i32 {
@@ -204,7 +208,8 @@ function hConfigure(): i32 {
       if (mpStrIs("symmetric")) fb = 0;
       else if (mpStrIs("random")) fb = 1;
       else if (mpStrIs("adaptive")) fb = 2;
-      else return fail(E_BAD_VALUE, "feedback", "must be symmetric, random or adaptive");
+      else if (mpStrIs("sal")) fb = 3; // B learned on the board by SAL (ALIGN)
+      else return fail(E_BAD_VALUE, "feedback", "must be symmetric, random, adaptive or sal");
     }
     else if (mpStrIs("beta")) {
       const k = mpNext();
@@ -252,6 +257,7 @@ function hConfigure(): i32 {
   if (rateReg) f |= F_RATEREG;
   if (adam) f |= F_ADAM;
   if (fb != 0) f |= F_SEPB;
+  if (fb == 3) f |= F_SAL;
   if (refr > 0) f |= F_REFRACTORY;
   if (trainBias) f |= F_TRAINBIAS;
   if (mean) f |= F_MEAN;
@@ -324,6 +330,7 @@ function hWrite(): i32 {
     if (fP == 4) return fail(E_BAD_VALUE, "p", "feedback is symmetric: B is wOut transposed and cannot be written");
     return fail(E_BAD_VALUE, "p", "unknown parameter id %", fP);
   }
+  if (fP == 4 && (flags & F_SAL) != 0) return fail(E_BAD_VALUE, "p", "feedback is sal: B is learned on the board (ALIGN) and cannot be written");
   if ((fDLen & 3) != 0) return fail(E_BAD_SHAPE, "d", "% bytes is not a whole number of f32", fDLen);
   const cnt = fDLen >> 2;
   if (<u64>fO + <u64>cnt > <u64>total) return fail(E_BAD_SHAPE, "d", "offset + count exceeds the parameter's % elements", <u32>total);
@@ -517,7 +524,7 @@ function ckApplyHeader(avail: u64): i32 {
   if (load<u32>(ckHdr + 4) != CK_VERSION) return fail(E_STORAGE, "", "checkpoint version % is not supported", load<u32>(ckHdr + 4));
   const nI = load<u32>(ckHdr + 16), nR = load<u32>(ckHdr + 20), nO = load<u32>(ckHdr + 24);
   const f = <i32>load<u32>(ckHdr + 28);
-  if (nI < 1 || nI > 65535 || nR < 1 || nR > 65535 || nO < 1 || nO > 65535 || (f & ~0xff) != 0) {
+  if (nI < 1 || nI > 65535 || nR < 1 || nR > 65535 || nO < 1 || nO > 65535 || (f & ~0x1ff) != 0) {
     return fail(E_STORAGE, "", "checkpoint header is corrupt");
   }
   const total = load<u32>(ckHdr + 8);

@@ -39,7 +39,7 @@ function setup(args: ParsedArgs): RunSetup {
     seed: flagInt(args, "seed", 1, 0, 2 ** 32 - 1),
     taskOptions: taskOptions(args),
     rule: flagChoice(args, "rule", TRAINING_RULES, "eprop"),
-    feedback: flagChoice<FeedbackKind>(args, "feedback", ["symmetric", "random"], "symmetric"),
+    feedback: flagChoice<FeedbackKind>(args, "feedback", ["symmetric", "random", "sal"], "symmetric"),
     optimizer,
     iterations: flagInt(args, "iterations", 200, 1, 100_000_000),
     testTrials: flagInt(args, "test-trials", 50, 0, 100_000),
@@ -51,7 +51,7 @@ export const trainCommand: Command = {
   summary: "train a network (MODEL.md training loop) on the host reference or a board",
   usage:
     "edgeprop train (--config run.json | --task pattern|evidence|store-recall|fashion-mnist [--seed N] [--iterations N] " +
-    `[--quick] [--rule ${TRAINING_RULES.join("|")}] [--feedback symmetric|random] [--optimizer adam|gd] [--lr X] [--task-opt k=v,...]) ` +
+    `[--quick] [--rule ${TRAINING_RULES.join("|")}] [--feedback symmetric|random|sal] [--optimizer adam|gd] [--lr X] [--task-opt k=v,...]) ` +
     "[--board host|sim|BOARD] [--port PATH] [--fault-rate X] [--out DIR] [--checkpoint-every N] [--resume] [--json]",
   async run(argv) {
     const args = parseArgs(

@@ -11,6 +11,7 @@ import { epropGrad } from "../../reference/eprop.ts";
 import type { RuleModule } from "../rule.ts";
 import { epropOnBoard } from "./board.ts";
 import { epropDevice } from "./device-trainer.ts";
+import { withSal } from "./sal-training.ts";
 import { recurrentTraining } from "./training.ts";
 
 /** A hil-case/1 recurrent case (MODEL.md), warning about model fields edgeprop does not read. */
@@ -32,5 +33,5 @@ export const epropRule: RuleModule<Case> = {
   board: epropOnBoard,
   deviceBytes: (c, opts = {}) => planModel(c.model, c.feedback.kind, opts).bytes,
   deviceSize: (c, opts = {}) => planSize(planModel(c.model, c.feedback.kind, opts)),
-  training: recurrentTraining(epropGrad, epropDevice),
+  training: withSal(recurrentTraining(epropGrad, epropDevice), epropGrad),
 };

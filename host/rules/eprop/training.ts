@@ -73,6 +73,7 @@ export function recurrentTraining(grad: (c: Case) => GradResult, device?: Device
 
     fromTask(o): RunSetup<Case, Trial> {
       if (o.feedback === "adaptive") throw new InputError("--feedback", "tasks train with 'symmetric' or 'random' feedback");
+      if (o.feedback === "sal") throw new InputError("--feedback", `'sal' learns e-prop's feedback matrix: use it with --rule eprop (got --rule ${o.rule})`);
       const inst = createTask(o.task, o.seed, { ...(o.quick ? findTask(o.task).quick : {}), ...o.taskOptions });
       const base = toCase(inst, inst.trial(0), { feedback: o.feedback, name: `${o.task}-seed${o.seed}` });
       if (o.testTrials > inst.nTest) throw new InputError("--test-trials", `${o.task} has ${inst.nTest} test trials, ${o.testTrials} asked for`);

@@ -1,0 +1,310 @@
+// e-prop training with SAL feedback (issue 12): the board learns B itself in alignment phases
+// between trials. Ties the combined loop's host float32 mode to the simulated board and QEMU bit
+// for bit (parameters, B, every SAL variable, PCG32 state, losses, angles); resume and board
+// resets give the uninterrupted run's state; B moves only by spike timing (never from wOut);
+// bad SAL parameters are named by the host and by the firmware.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { buildFirmware } from "../device/firmware/build.ts";
+import { randomCase } from "../host/case/random.ts";
+import type { Matrix } from "../host/model/types.ts";
+import { SalStream } from "../host/reference/sal.ts";
+import { alignInit } from "../host/rules/eprop/sal-board.ts";
+import { parseSalSchedule, salParamsOf } from "../host/rules/eprop/sal-config.ts";
+import type { SalRunState } from "../host/rules/eprop/sal-host.ts";
+import { FirmwareHost } from "../host/sim/firmware-host.ts";
+import { startSim } from "../host/sim/sim.ts";
+import { Session } from "../host/session/session.ts";
+import { DeviceClient } from "../host/session/client.ts";
+import { DeviceTarget } from "../host/train/device-target.ts";
+import { runLoop } from "../host/train/loop.ts";
+import { readRunSpec } from "../host/train/run-config.ts";
+import { trainingOf } from "../host/rules/index.ts";
+import { InProcessTransport } from "../host/transport/inprocess.ts";
+import { DeviceError, ErrorCode, MsgType, ParamId } from "../protocol/messages.ts";
+import { ROOT } from "./helpers/cli.ts";
+import { inputError } from "./helpers/errors.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "edgeprop-sal-train-"));
+
+/** A small e-prop run with SAL feedback: two cycled trials, short alignment phases. */
+function runConfig(name: string, feedback: object, iterations = 6, optimizer: object = { kind: "adam", lr: 0.01 }): string {
+  const c = randomCase({ neuron: "alif", seed: 21, T: 60, nIn: 5, nRec: 10, nOut: 2, recurrent: true });
+  const c2 = randomCase({ neuron: "alif", seed: 22, T: 60, nIn: 5, nRec: 10, nOut: 2, recurrent: true });
+  const { format: _f, inputs: _i, targets: _t, mask: _m, feedback: _b, ...body } = c;
+  const trials = [c, c2].map(({ inputs, targets, mask }) => ({ inputs, targets, mask }));
+  const path = join(dir, `${name}.json`);
+  writeFileSync(path, JSON.stringify({ ...body, rule: "eprop", optimizer, iterations, trials, feedback: { kind: "sal", seed: 5, initialSteps: 3000, steps: 400, ...feedback } }));
+  return path;
+}
+
+interface Checkpoint {
+  iteration: number;
+  state: SalRunState;
+}
+const checkpoint = (d: string): Checkpoint => JSON.parse(readFileSync(join(d, "checkpoint.json"), "utf8"));
+const metrics = (d: string) => readFileSync(join(d, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => {
+  const { elapsedMs: _e, ...row } = JSON.parse(l) as Record<string, number>;
+  return row;
+});
+
+/**
+ * The CLI in a child process, awaited (not spawnSync: a worker blocked for minutes misses vitest's
+ * own RPC deadline); `limitMs` kills a hung run.
+ */
+function edgeprop(args: string[], cwd = ROOT, limitMs = 280_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [`${ROOT}bin/edgeprop.mjs`, ...args], { cwd });
+    let stdout = "", stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), limitMs);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function train(cfg: string, out: string, extra: string[] = []): Promise<void> {
+  const r = await edgeprop(["train", "--config", cfg, "--out", out, "--json", ...extra]);
+  expect(r.code, r.stderr).toBe(0);
+}
+
+/** What must agree bit for bit between two runs: parameters, B and every SAL variable (PCG32 state included). */
+function learned(cp: Checkpoint) {
+  const { params, B, sal } = cp.state;
+  return { iteration: cp.iteration, params, B, sal };
+}
+
+const f32 = runConfig("f32", { precision: "f32" });
+const board = runConfig("board", {});
+
+describe("SAL training: host float32 mode = sim = QEMU, bit for bit", () => {
+  it("after 6 trials with an initial phase and a phase after every update", async () => {
+    await train(f32, join(dir, "host-f32"), ["--board", "host"]);
+    await train(board, join(dir, "sim"), ["--board", "sim"]);
+    const host = checkpoint(join(dir, "host-f32"));
+    const sim = checkpoint(join(dir, "sim"));
+    expect(learned(sim)).toEqual(learned(host));
+    // 3000 + 6 x 400 steps ran with restarts at every phase: t is the last phase's, the stream moved on
+    expect(sim.state.sal.counters[0]).toBe(400);
+    expect(sim.state.sal.counters[2]).toBeGreaterThan(20); // upper spikes: SAL was not idle
+    expect(metrics(join(dir, "sim"))).toEqual(metrics(join(dir, "host-f32")));
+    const angles = metrics(join(dir, "sim")).map((m) => m.angleDeg!);
+    expect(angles).toHaveLength(6);
+    angles.forEach((a) => expect(a).toBeGreaterThan(0));
+  }, 300_000); // the first runs build the kernels and the firmware
+
+  it("on the emulated Cortex-M4 too (the same firmware under QEMU)", async () => {
+    const cfg = runConfig("qemu", {}, 3);
+    await train(cfg, join(dir, "qemu"), ["--board", "qemu-mps2-an386"]);
+    await train(cfg, join(dir, "sim-3"), ["--board", "sim"]);
+    expect(learned(checkpoint(join(dir, "qemu")))).toEqual(learned(checkpoint(join(dir, "sim-3"))));
+  }, 600_000); // builds the QEMU firmware (wasm2c, arm-none-eabi-gcc) on a clean clone
+
+  it("with restart 'never' and plain gd (the eta schedule runs on across phases)", async () => {
+    const gd = { kind: "gd", lr: 0.02 };
+    await train(runConfig("never-f32", { precision: "f32", restart: "never" }, 4, gd), join(dir, "never-f32"), ["--board", "host"]);
+    await train(runConfig("never", { restart: "never" }, 4, gd), join(dir, "never-sim"), ["--board", "sim"]);
+    const sim = checkpoint(join(dir, "never-sim"));
+    expect(learned(sim)).toEqual(learned(checkpoint(join(dir, "never-f32"))));
+    expect(sim.state.sal.counters[0]).toBe(3000 + 4 * 400);
+  }, 120_000);
+});
+
+describe("SAL training: interrupted runs end where the uninterrupted run ends", () => {
+  it("a host killed mid-run resumes to the same weights, B and SAL state (sim, host f32, host f64)", async () => {
+    const f64 = runConfig("f64", {});
+    await train(f64, join(dir, "host-f64"), ["--board", "host"]);
+    for (const [cfg, ref, boardName] of [[board, "sim", "sim"], [f32, "host-f32", "host"], [f64, "host-f64", "host"]] as const) {
+      const killed = join(dir, `killed-${ref}`);
+      await new Promise<void>((resolve) => {
+        const child = spawn(process.execPath, [`${ROOT}bin/edgeprop.mjs`, "train", "--config", cfg, "--out", killed, "--json", "--board", boardName, "--checkpoint-every", "2"], { cwd: ROOT });
+        let lines = 0;
+        child.stdout.on("data", (d: Buffer) => {
+          lines += d.toString().split("\n").length - 1;
+          if (lines >= 3) child.kill("SIGKILL");
+        });
+        child.on("exit", () => resolve());
+      });
+      const cp = checkpoint(killed);
+      expect(cp.iteration, ref).toBeGreaterThanOrEqual(2);
+      expect(cp.iteration, ref).toBeLessThan(6);
+      await train(cfg, killed, ["--board", boardName, "--checkpoint-every", "2", "--resume"]);
+      expect(learned(checkpoint(killed)), ref).toEqual(learned(checkpoint(join(dir, ref))));
+    }
+  }, 240_000);
+
+  it("a board killed and restarted mid-run gets its last checkpoint back (SAL state inside) and replays: same state", async () => {
+    const spec = readRunSpec(runConfig("reset", {}, 8));
+    const training = trainingOf("eprop");
+    const once = async (killAfter?: number) => {
+      const sim = await startSim({ dir: mkdtempSync(join(dir, "board-")) });
+      const target = await DeviceTarget.open(spec, training.initialState(spec), { board: "sim", port: sim.port, release: () => sim.stop() });
+      let restart: Promise<void> | undefined;
+      try {
+        await runLoop(spec, target, {
+          start: 1,
+          checkpointEvery: 3,
+          record: () => false,
+          onIteration: (n) => {
+            if (n === killAfter) restart = sim.killBoard().then(() => sim.startBoard());
+          },
+        });
+        await restart;
+        const s = (await target.state()) as SalRunState;
+        return { params: s.params, B: s.B, sal: s.sal, recoveries: target.recoveries };
+      } finally {
+        await target.close();
+      }
+    };
+    const clean = await once();
+    const crashed = await once(5); // last checkpoint at 3: iterations 4..5 replayed with their phases
+    expect(crashed.recoveries).toBe(1);
+    expect({ ...crashed, recoveries: 0 }).toEqual({ ...clean, recoveries: 0 });
+  });
+});
+
+describe("under SAL, B is never set from wOut", () => {
+  it("with eta0 = 0 B stays exactly the board's own draw through training while wOut moves (sim and host f64)", async () => {
+    const frozen = runConfig("frozen", { eta0: 0 });
+    await train(frozen, join(dir, "frozen-sim"), ["--board", "sim"]);
+    await train(frozen, join(dir, "frozen-host"), ["--board", "host"]);
+    // the draw: thresholds then B from the stream seeded (5, 0x5a1), as the device's salDraw
+    const s = parseSalSchedule({ kind: "sal", seed: 5 }, 0);
+    const drawn = (precision: "f32" | "f64") => SalStream.draw({ nRec: 10, nOut: 2, seed: 5, seq: 0x5a1, draw: s, params: salParamsOf(s), precision }).B;
+    const sim = checkpoint(join(dir, "frozen-sim")).state;
+    const host = checkpoint(join(dir, "frozen-host")).state;
+    expect(sim.B).toEqual(drawn("f32"));
+    expect(host.B).toEqual(drawn("f64"));
+    const first = readRunSpec(frozen).base.params.wOut as Matrix;
+    expect(sim.params.wOut).not.toEqual(first); // wOut was trained meanwhile
+    expect(sim.sal.counters[2]).toBeGreaterThan(20); // and SAL ran, spikes and all
+  }, 120_000);
+
+  it("B after phases with changing wOut is replayed exactly from the recorded spike trains alone (float32 reference)", () => {
+    const nRec = 12, nOut = 3;
+    const sched = parseSalSchedule({ kind: "sal", seed: 9, eta0: 0.05 }, 0);
+    const stream = SalStream.draw({ nRec, nOut, seed: 9, seq: 0x5a1, draw: sched, params: salParamsOf(sched), precision: "f32" });
+    const B0 = structuredClone(stream.B);
+    const spikes: { z: number[]; y: number[]; t: number }[] = [];
+    stream.onStep = (z, y) => spikes.push({ z: z.slice(), y: y.slice(), t: stream.t });
+    let wOut: Matrix = Array.from({ length: nOut }, (_, k) => Array.from({ length: nRec }, (_, j) => Math.sin(1 + k * nRec + j)));
+    for (let ph = 0; ph < 4; ph++) {
+      stream.setForward(wOut);
+      stream.gains();
+      if (ph > 0) stream.restart();
+      stream.run(1500);
+      wOut = wOut.map((row, k) => row.map((w, j) => w + 0.3 * Math.cos(ph + k + j))); // training moves wOut
+    }
+    // The replay knows B0, the spike trains, t of each step and the constants — no wOut.
+    const r = Math.fround;
+    const k = stream.k;
+    const B = structuredClone(B0);
+    const q = new Array<number>(nRec).fill(0), rr = new Array<number>(nOut).fill(0);
+    for (const { z, y, t } of spikes) {
+      const c = r(r(k.eta0 / r(1 + r(t / k.Ta))) * k.lambda);
+      for (let kk = 0; kk < nOut; kk++) if (y[kk]) for (let j = 0; j < nRec; j++) B[j]![kk] = r(B[j]![kk]! + r(c * q[j]!));
+      for (let j = 0; j < nRec; j++) if (z[j]) for (let kk = 0; kk < nOut; kk++) B[j]![kk] = r(B[j]![kk]! - r(c * rr[kk]!));
+      for (let j = 0; j < nRec; j++) q[j] = r(r(k.lambda * q[j]!) + z[j]!);
+      for (let kk = 0; kk < nOut; kk++) rr[kk] = r(r(k.lambda * rr[kk]!) + y[kk]!);
+    }
+    expect(spikes.filter((s) => s.y.some((x) => x)).length).toBeGreaterThan(50);
+    expect(B).not.toEqual(B0);
+    expect(B).toEqual(stream.B);
+  });
+});
+
+describe("SAL on the wire and in run configs: bad input is named", () => {
+  let wasm: Uint8Array;
+  beforeAll(async () => {
+    wasm = (await buildFirmware()).bytes;
+  });
+
+  async function boardClient(): Promise<DeviceClient> {
+    const fw = await FirmwareHost.create(wasm, { boardId: "sim" });
+    fw.init();
+    const c = new DeviceClient(new Session(new InProcessTransport(fw), { timeoutMs: 40, retries: 60 }));
+    const h = await c.hello();
+    expect(h.caps).toContain("sal");
+    return c;
+  }
+
+  async function refused(p: Promise<unknown>): Promise<DeviceError> {
+    const err = await p.then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(DeviceError);
+    return err as DeviceError;
+  }
+
+  it("the firmware refuses ALIGN out of order and out of range, naming the field, and never takes B from the host", async () => {
+    const c = await boardClient();
+    const cs = randomCase({ seed: 3, nIn: 4, nRec: 8, nOut: 2 });
+    expect((await refused(c.request(MsgType.ALIGN, { n: 10 }))).code).toBe(ErrorCode.NOT_CONFIGURED);
+    await c.configure(cs.model, "random");
+    const plain = await refused(c.request(MsgType.ALIGN, { n: 10 }));
+    expect([plain.code, plain.field]).toEqual([ErrorCode.UNSUPPORTED, "feedback"]);
+    await c.configure(cs.model, "sal");
+    const early = await refused(c.request(MsgType.ALIGN, { n: 10 }));
+    expect([early.code, early.field]).toEqual([ErrorCode.BAD_VALUE, "init"]);
+    const init = alignInit(parseSalSchedule({ kind: "sal", seed: 1 }, 0));
+    for (const [field, value] of [["eta0", -0.01], ["etaH", -1], ["delta", 0], ["rhoTarget", 1], ["rhoTarget", 0], ["alpha", 1.5], ["Ta", 0], ["jitter", 1]] as const) {
+      const e = await refused(c.request(MsgType.ALIGN, { n: 1, init: { ...init, [field]: value } }));
+      expect([e.code, e.field], `${field} ${value}`).toEqual([ErrorCode.BAD_VALUE, `init.${field}`]);
+    }
+    const unknown = await refused(c.request(MsgType.ALIGN, { n: 1, init: { ...init, B: 1 } }));
+    expect(unknown.code).toBe(ErrorCode.BAD_FIELD);
+    const B = await refused(c.writeArray(ParamId.B, new Array(16).fill(0.5)));
+    expect([B.code, B.field]).toEqual([ErrorCode.BAD_VALUE, "p"]);
+    expect(B.message).toMatch(/learned on the board/);
+    // a well-formed start: the board's draw, and B moves only with n > 0
+    await c.writeArray(ParamId.wOut, cs.params.wOut.flat());
+    const a0 = await c.request(MsgType.ALIGN, { n: 0, init });
+    const B0 = await c.readFeedback();
+    const s = parseSalSchedule({ kind: "sal", seed: 1 }, 0);
+    expect(B0).toEqual(SalStream.draw({ nRec: 8, nOut: 2, seed: 1, seq: 0x5a1, draw: s, params: salParamsOf(s), precision: "f32" }).B);
+    expect(a0).toMatchObject({ n: 0, t: 0, lo: 0, up: 0 });
+    const a1 = await c.request(MsgType.ALIGN, { n: 5000 });
+    expect(a1.n).toBe(5000);
+    expect(await c.readFeedback()).not.toEqual(B0);
+    await c.session.close();
+  });
+
+  it("ALIGN reaches only e-prop: a board running another rule answers UNSUPPORTED", async () => {
+    const c = await boardClient();
+    await c.request(MsgType.CONFIGURE, { rule: "eqprop", layers: [2, 3, 1], beta: 0.5, freeSteps: 5, nudgedSteps: 5 });
+    const e = await refused(c.request(MsgType.ALIGN, { n: 1 }));
+    expect(e.code).toBe(ErrorCode.UNSUPPORTED);
+    expect(e.message).toMatch(/eqprop/);
+    await c.session.close();
+  });
+
+  it("a run config names the SAL field and its limit", async () => {
+    const bad: [object, string, RegExp][] = [
+      [{ eta0: -0.01 }, "feedback.eta0", /cannot be negative/],
+      [{ etaH: -1 }, "feedback.etaH", />= 0/],
+      [{ delta: 0 }, "feedback.delta", /> 0/],
+      [{ rhoTarget: 1 }, "feedback.rhoTarget", /\(0, 1\)/],
+      [{ rhoTarget: 0 }, "feedback.rhoTarget", /\(0, 1\)/],
+      [{ jitter: 1 }, "feedback.jitter", /\[0, 1\)/],
+      [{ steps: -5 }, "feedback.steps", /integer/],
+      [{ restart: "sometimes" }, "feedback.restart", /'phase', 'never'/],
+      [{ B: [[1]] }, "feedback.B", /learned on the board/],
+    ];
+    for (const [fb, field, text] of bad) {
+      const e = inputError(() => readRunSpec(runConfig("bad", fb)));
+      expect(e.field).toBe(field);
+      expect(e.message).toMatch(text);
+    }
+    runConfig("bad-cli", { delta: -1 });
+    const r = await edgeprop(["train", "--config", "bad-cli.json", "--out", "bad-cli"], dir); // from a folder outside the repo
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/feedback\.delta: must be > 0, got -1/);
+    const b = await edgeprop(["train", "--task", "pattern", "--quick", "--rule", "bptt", "--feedback", "sal", "--out", join(dir, "bptt")]);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/--feedback: 'sal' learns e-prop's feedback matrix/);
+  }, 120_000);
+});
