@@ -9,6 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildFirmware } from "../device/firmware/build.ts";
+import { chartsInDom, dumpDom } from "../host/report/chromium.ts";
+import { chartNames, renderReport } from "../host/report/html.ts";
+import { readRunDir } from "../host/report/rundir.ts";
 import { randomCase } from "../host/case/random.ts";
 import type { Matrix } from "../host/model/types.ts";
 import { SalStream } from "../host/reference/sal.ts";
@@ -90,14 +93,25 @@ describe("SAL training: host float32 mode = sim = QEMU, bit for bit", () => {
     const host = checkpoint(join(dir, "host-f32"));
     const sim = checkpoint(join(dir, "sim"));
     expect(learned(sim)).toEqual(learned(host));
-    // 3000 + 6 x 400 steps ran with restarts at every phase: t is the last phase's, the stream moved on
-    expect(sim.state.sal.counters[0]).toBe(400);
+    // 3000 + 6 x 400 steps ran on one eta schedule (restart "never", the default)
+    expect(sim.state.sal.counters[0]).toBe(3000 + 6 * 400);
     expect(sim.state.sal.counters[2]).toBeGreaterThan(20); // upper spikes: SAL was not idle
     expect(metrics(join(dir, "sim"))).toEqual(metrics(join(dir, "host-f32")));
     const angles = metrics(join(dir, "sim")).map((m) => m.angleDeg!);
     expect(angles).toHaveLength(6);
     angles.forEach((a) => expect(a).toBeGreaterThan(0));
-  }, 300_000); // the first runs build the kernels and the firmware
+  }, 300_000);
+
+  it("the run's report draws the angle per iteration in its own chart (headless chromium)", async () => {
+    const run = readRunDir(join(dir, "sim"));
+    const names = ["loss", "angles", "raster-inputs", "raster-recurrent", "traces"]; // no "metrics": angleDeg is the only other number
+    expect(chartNames(run)).toEqual(names);
+    const file = join(dir, "sim", "report.html");
+    writeFileSync(file, renderReport(run));
+    const charts = chartsInDom(await dumpDom(file));
+    expect(charts.map((c) => [c.name, c.rendered, c.error])).toEqual(names.map((n) => [n, true, undefined]));
+    expect(charts.find((c) => c.name === "angles")!.marks).toBe(2 * 6); // angleDeg of 6 iterations: raw and smoothed curves
+  }, 120_000); // the first runs build the kernels and the firmware
 
   it("on the emulated Cortex-M4 too (the same firmware under QEMU)", async () => {
     const cfg = runConfig("qemu", {}, 3);
@@ -106,13 +120,13 @@ describe("SAL training: host float32 mode = sim = QEMU, bit for bit", () => {
     expect(learned(checkpoint(join(dir, "qemu")))).toEqual(learned(checkpoint(join(dir, "sim-3"))));
   }, 600_000); // builds the QEMU firmware (wasm2c, arm-none-eabi-gcc) on a clean clone
 
-  it("with restart 'never' and plain gd (the eta schedule runs on across phases)", async () => {
+  it("with restart 'phase' and plain gd (the eta schedule restarts at every phase)", async () => {
     const gd = { kind: "gd", lr: 0.02 };
-    await train(runConfig("never-f32", { precision: "f32", restart: "never" }, 4, gd), join(dir, "never-f32"), ["--board", "host"]);
-    await train(runConfig("never", { restart: "never" }, 4, gd), join(dir, "never-sim"), ["--board", "sim"]);
-    const sim = checkpoint(join(dir, "never-sim"));
-    expect(learned(sim)).toEqual(learned(checkpoint(join(dir, "never-f32"))));
-    expect(sim.state.sal.counters[0]).toBe(3000 + 4 * 400);
+    await train(runConfig("phase-f32", { precision: "f32", restart: "phase" }, 4, gd), join(dir, "phase-f32"), ["--board", "host"]);
+    await train(runConfig("phase", { restart: "phase" }, 4, gd), join(dir, "phase-sim"), ["--board", "sim"]);
+    const sim = checkpoint(join(dir, "phase-sim"));
+    expect(learned(sim)).toEqual(learned(checkpoint(join(dir, "phase-f32"))));
+    expect(sim.state.sal.counters[0]).toBe(400); // t of the last phase alone
   }, 120_000);
 });
 

@@ -1,6 +1,7 @@
 // `edgeprop report`: one self-contained HTML page per run (no network, no CDN). The data is
 // embedded as JSON and drawn into inline SVG by a small inline script: loss curve, metric
-// curves (accuracy / NMSE / recall error, with the chance level), spike rasters of the
+// curves (accuracy / NMSE / recall error, with the chance level), angles in degrees (metrics
+// named *Deg, e.g. SAL's angleDeg between B and wOut^T) on their own axis, spike rasters of the
 // inputs and the recurrent layer, readout vs target traces, and the run's config and board.
 // Every chart is a <figure class="chart" data-chart=NAME>; once drawn it carries
 // data-rendered="true" and data-marks=<number of drawn marks>, which the Chromium test reads.
@@ -44,6 +45,9 @@ export function decimate(x: readonly number[], y: readonly number[], max = MAX_P
   }
   return { x: ox, y: oy };
 }
+
+/** Metrics in degrees (name ending in `Deg`): drawn in the `angles` chart, not beside accuracies. */
+const isAngle = (name: string): boolean => name.endsWith("Deg");
 
 function metricSeries(rows: readonly MetricRow[]): Series[] {
   const names: string[] = [];
@@ -154,7 +158,9 @@ export interface ReportModel {
 /** The charts a run's data yields (also what the test expects to find rendered). */
 export function chartNames(run: RunData): string[] {
   const names = run.metrics.length ? ["loss"] : [];
-  if (metricSeries(run.metrics).length) names.push("metrics");
+  const series = metricSeries(run.metrics);
+  if (series.some((s) => !isAngle(s.name))) names.push("metrics");
+  if (series.some((s) => isAngle(s.name))) names.push("angles");
   if (run.trajectory) names.push("raster-inputs", "raster-recurrent", "traces");
   return names;
 }
@@ -164,7 +170,9 @@ export function renderReport(run: RunData): string {
   const title = `edgeprop run: ${r.task ?? "custom case"} · ${r.rule} · ${r.board}`;
   const rows = [...run.metrics].sort((a, b) => a.iteration - b.iteration);
   const loss = decimate(rows.map((m) => m.iteration), rows.map((m) => m.loss));
-  const metrics = metricSeries(rows);
+  const allSeries = metricSeries(rows);
+  const metrics = allSeries.filter((s) => !isAngle(s.name));
+  const angles = allSeries.filter((s) => isAngle(s.name));
   const chance = r.metric?.chance ?? run.summary?.metric?.chance;
   const tr = run.trajectory;
   const ce = r.model?.loss === "ce";
@@ -172,6 +180,7 @@ export function renderReport(run: RunData): string {
   const data = {
     loss,
     metrics,
+    angles,
     chance,
     metricName: r.metric?.name ?? run.summary?.metric?.name,
     trajectory: tr
@@ -199,6 +208,7 @@ export function renderReport(run: RunData): string {
       const tail = s.y.slice(-Math.max(1, Math.ceil(s.y.length / 10)));
       tiles.push([`${s.name} (last 10%)`, fmt(tail.reduce((a, b) => a + b, 0) / tail.length)]);
     }
+  for (const s of angles) tiles.push([`${s.name} (last)`, `${fmt(s.y.at(-1))}°`]);
   const elapsed = run.summary?.elapsedMs ?? last?.elapsedMs;
   if (elapsed && rows.length) tiles.push(["rate", `${fmt((rows.length / elapsed) * 1000)} it/s`]);
   tiles.push(["board", r.board]);
@@ -217,6 +227,7 @@ export function renderReport(run: RunData): string {
         {
           loss: "Training loss per iteration",
           metrics: `Metrics per iteration${chance !== undefined ? ` (dashed: chance ${fmt(chance)})` : ""}`,
+          angles: "Angles per iteration, degrees (angleDeg: between the feedback B and wOut^T; 0 = weight transport)",
           "raster-inputs": `Input spikes (sample trial${tr?.iteration !== undefined ? `, iteration ${tr.iteration}` : ""})`,
           "raster-recurrent": "Recurrent spikes z (same trial)",
           traces: `${ce ? "Readout softmax(y)" : "Readout y"} (blue) vs target (red, dashed); shaded: the mask (decision) window`,
@@ -349,9 +360,15 @@ const CLIENT_JS = String.raw`
       return m;
     },
     metrics: function (svg) {
-      var S = D.metrics, xs = [], ys = [];
+      var chance = D.chance !== undefined && D.chance !== null ? D.chance : null;
+      return draw.series(svg, D.metrics, chance === null ? [] : [chance], chance);
+    },
+    angles: function (svg) { return draw.series(svg, D.angles, [0], null); },
+    // curves of the series S, the y range widened to include extra, a dashed line at chance (or none)
+    series: function (svg, S, extra, chance) {
+      var xs = [], ys = [];
       S.forEach(function (s) { xs = xs.concat(s.x); ys.push(s.y); });
-      var e = extent(ys, D.chance !== undefined && D.chance !== null ? [D.chance] : []);
+      var e = extent(ys, extra);
       var f = frame(svg, 260, Math.min.apply(null, xs.concat([0])), Math.max.apply(null, xs.concat([1])), e[0], e[1], false, "iteration");
       var m = 0;
       S.forEach(function (s, i) {
@@ -360,8 +377,8 @@ const CLIENT_JS = String.raw`
         m += path(svg, s.x, smooth(s.y), f, { stroke: c, "stroke-width": "2", "class": "series smooth" });
         el(svg, "text", { x: PAD.l + 8, y: PAD.t + 14 + 14 * i, fill: c, "font-size": "12" }, s.name);
       });
-      if (D.chance !== undefined && D.chance !== null) {
-        el(svg, "line", { x1: PAD.l, x2: W - PAD.r, y1: f.Y(D.chance), y2: f.Y(D.chance), stroke: "#888", "stroke-dasharray": "5 4", "class": "chance" });
+      if (chance !== null) {
+        el(svg, "line", { x1: PAD.l, x2: W - PAD.r, y1: f.Y(chance), y2: f.Y(chance), stroke: "#888", "stroke-dasharray": "5 4", "class": "chance" });
       }
       return m;
     },

@@ -24,9 +24,9 @@ export const SAL_SEQ = 0x5a1;
 
 /** The defaults: MODEL.md's prototype parameters, and a schedule that keeps the angle low through training (BENCHMARKS.md, RESULTS.md). */
 export const SAL_SCHEDULE_DEFAULTS: Omit<SalSchedule, "seed"> = {
-  initialSteps: 40_000,
+  initialSteps: 60_000,
   steps: 2_000,
-  restart: "phase",
+  restart: "never",
   theta: 1,
   jitter: 0.2,
   bScale: 0.1,
