@@ -59,9 +59,12 @@ export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunSummary &
       checkpointEvery: o.checkpointEvery,
       record: () => false,
       onIteration(n, outcome, st) {
-        const row: MetricRow = { iteration: n, loss: outcome.loss, elapsedMs: elapsedBefore + Math.round(performance.now() - t0) };
-        // At checkpoints a task also scores a few held-out trials, so the report can plot it.
-        if (st && s.evaluate && n < spec.iterations) row.test = s.evaluate(st.params, PERIODIC_TEST_TRIALS).value;
+        const row: MetricRow = { iteration: n, loss: outcome.loss, ...outcome.metrics, elapsedMs: elapsedBefore + Math.round(performance.now() - t0) };
+        // At checkpoints a task also scores held-out trials, so the report can plot it.
+        if (st && s.evaluate && n < spec.iterations) {
+          const ev = s.evaluate(st.params, s.periodicTestTrials ?? PERIODIC_TEST_TRIALS);
+          Object.assign(row, { test: ev.value, testTrials: ev.nTrials });
+        }
         lastLoss = outcome.loss;
         writer.appendMetric(row);
         progress.update({ iteration: n, loss: outcome.loss });
@@ -83,6 +86,7 @@ export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunSummary &
     iterations: spec.iterations,
     elapsedMs: elapsedBefore + Math.round(performance.now() - t0),
     ...(metric ? { metric: { ...metric, split: "test" } } : {}),
+    ...s.report?.(state.params),
   };
   writer.writeSummary(summary);
   return { ...summary, params: state.params };

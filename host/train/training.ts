@@ -79,6 +79,10 @@ export interface RuleRun<C, Item> {
   info: Partial<RunInfo>;
   /** The rule's own run-config fields (shown in run.json `extra` when there are any). */
   extras: Record<string, Json>;
+  /** A rule with its own update (EqProp: SGD with per-layer rates) gives the optimizer record itself instead of the config's `optimizer`. */
+  optimizer?: OptimizerConfig;
+  /** A rule that counts its own iterations (EqProp: `epochs` of mini-batches) gives them instead of the config's `iterations`. */
+  iterations?: number;
 }
 
 /** `--task NAME` options (host/cli/commands/train.ts, demo, results). */
@@ -93,6 +97,12 @@ export interface TaskRunOptions {
   optimizer: OptimizerConfig;
   iterations: number;
   testTrials: number;
+  /**
+   * The CLI flags the user gave (e.g. `iterations`, `lr`, `test-trials`). A task with training
+   * defaults of its own (EqProp's digits: epochs, per-layer rates) keeps them for every flag not
+   * given. Absent: none was given (a caller that means its values passes their flags).
+   */
+  explicit?: readonly string[];
 }
 
 /** A run and everything around it: what run.json records, its identity, its evaluation. */
@@ -105,6 +115,12 @@ export interface RunSetup<C = unknown, Item = unknown> {
   evaluate?: (params: unknown, nTrials: number) => { name: string; value: number; chance: number; higherIsBetter: boolean; nTrials: number };
   /** Held-out trials for the final score. */
   testTrials: number;
+  /** Iterations between checkpoints when the user gives none (default 10; digits: one epoch, as each checkpoint scores the held-out set). */
+  checkpointEvery?: number;
+  /** Held-out trials scored at each checkpoint (default: a few, host/train/run.ts). */
+  periodicTestTrials?: number;
+  /** Figures of the final parameters that summary.json carries for the report (e.g. `confusion`, `states`). */
+  report?: (params: unknown) => Record<string, unknown>;
 }
 
 /** A rule's training on a board, over a DeviceClient (the shared DeviceTarget calls it). */

@@ -43,6 +43,7 @@ function setup(args: ParsedArgs): RunSetup {
     optimizer,
     iterations: flagInt(args, "iterations", 200, 1, 100_000_000),
     testTrials: flagInt(args, "test-trials", 50, 0, 100_000),
+    explicit: [...args.flags.keys()],
   });
 }
 
@@ -50,7 +51,7 @@ export const trainCommand: Command = {
   name: "train",
   summary: "train a network (MODEL.md training loop) on the host reference or a board",
   usage:
-    "edgeprop train (--config run.json | --task pattern|evidence|store-recall|fashion-mnist [--seed N] [--iterations N] " +
+    "edgeprop train (--config run.json | --task pattern|evidence|store-recall|fashion-mnist|digits (digits: --rule eqprop) [--seed N] [--iterations N] " +
     `[--quick] [--rule ${TRAINING_RULES.join("|")}] [--feedback symmetric|random] [--optimizer adam|gd] [--lr X] [--task-opt k=v,...]) ` +
     "[--board host|sim|BOARD] [--port PATH] [--fault-rate X] [--out DIR] [--checkpoint-every N] [--resume] [--json]",
   async run(argv) {
@@ -66,7 +67,7 @@ export const trainCommand: Command = {
       board: flagString(args, "board") ?? "host",
       dir,
       json,
-      checkpointEvery: flagInt(args, "checkpoint-every", 10, 1, 100_000_000),
+      checkpointEvery: flagInt(args, "checkpoint-every", s.checkpointEvery ?? 10, 1, 100_000_000),
       resume: args.flags.has("resume"),
       port: flagString(args, "port"),
       faultRate: args.flags.has("fault-rate") ? flagNumber(args, "fault-rate", 0, 0, 0.5) : undefined,
