@@ -12,7 +12,7 @@
 // weights are symmetric by construction); --test-trials N scores the first N held-out images.
 import { InputError } from "../../input/errors.ts";
 import { positive, type Json } from "../../input/fields.ts";
-import type { RunInfo } from "../../report/rundir.ts";
+import type { ConfusionFigure, RunInfo, StatesFigure } from "../../report/rundir.ts";
 import { int, resolveOptions } from "../../tasks/common.ts";
 import { DIGITS, DIGITS_TASK, digitsSplit, digitTargets, type DigitSet } from "../../tasks/digits.ts";
 import type { RunSetup, TaskRunOptions } from "../../train/training.ts";
@@ -23,22 +23,6 @@ import { LIMITS, parseModel, type EqpropModel, type EqpropParams } from "./schem
 import { evaluate, glorotUniform } from "./train.ts";
 
 const TASK = DIGITS_TASK.name;
-
-/** The confusion matrix summary.json carries: counts[true class][predicted class]. */
-export interface Confusion {
-  labels: string[];
-  counts: number[][];
-  split: string;
-  nTrials: number;
-}
-
-/** Free and nudged states of a few samples, drawn as heat-maps by the report (summary.json `states`). */
-export interface StatesFigure {
-  title: string;
-  /** Each layer's name and the [rows, cols] grid its units are drawn in. */
-  layers: { name: string; shape: [number, number] }[];
-  samples: { label: string; phases: { name: string; layers: (number[] | null)[] }[] }[];
-}
 
 function options(o: TaskRunOptions) {
   const opts = resolveOptions(TASK, DIGITS_TASK.defaults, { ...(o.quick ? DIGITS_TASK.quick : {}), ...o.taskOptions });
@@ -76,7 +60,7 @@ function pick(set: DigitSet, n: number): DigitSet {
 /** The grid a layer of n units is drawn in: 8 wide (the input is the 8x8 image). */
 const grid = (n: number): [number, number] => (n <= 10 ? [1, n] : [Math.ceil(n / 8), 8]);
 
-export function confusionOf(labels: readonly number[], predictions: readonly number[], split: string): Confusion {
+export function confusionOf(labels: readonly number[], predictions: readonly number[], split: string): ConfusionFigure {
   const counts = Array.from({ length: DIGITS.classes }, () => new Array<number>(DIGITS.classes).fill(0));
   labels.forEach((k, i) => counts[k]![predictions[i]!]!++);
   return { labels: Array.from({ length: DIGITS.classes }, (_, k) => String(k)), counts, split, nTrials: labels.length };
