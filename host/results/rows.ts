@@ -42,7 +42,7 @@ const PATTERN_PAPER =
 const digitsFull: RowConfig = { taskOptions: { epochs: 30, batchSize: 10, lr0: 0.1, lr1: 0.05 }, iterations: 4320, lr: 0.1, testTrials: 360 };
 const digitsQuick: RowConfig = { taskOptions: { trainLimit: 500, epochs: 2, batchSize: 10, lr0: 0.1, lr1: 0.05 }, iterations: 100, lr: 0.1, testTrials: 360 };
 const DIGITS_PAPER = "EQPROP.md's numpy prototype of the spec: 97.2–98.9 % after 30 epochs (5 seeds; float32 97.2–98.6 %)";
-const DIGITS_GOAL = { value: 0.96, text: "held-out accuracy ≥ 96 % in ≤ 30 epochs (EQPROP.md, float32 on the device)" };
+const DIGITS_GOAL = { value: 0.96, text: "held-out accuracy ≥ 96 % in ≤ 30 epochs trained on the simulated board (EQPROP.md's on-device goal, float32)" };
 
 export const RESULT_ROWS: ResultRow[] = [
   { id: "pattern-eprop-host", task: "pattern", rule: "eprop", feedback: "symmetric", board: "host", full: patternFull, quick: patternQuick, paper: PATTERN_PAPER, goal: { value: 0.1, text: "NMSE ≤ ~0.1 (paper's e-prop, approx.)" } },
@@ -87,5 +87,5 @@ export const RESULT_ROWS: ResultRow[] = [
     goal: { value: 0.85, text: "accuracy ≥ 0.85" },
     paper: "not in the paper (Fashion-MNIST is the project's own on-device benchmark)",
   },
-  ...(["host", "sim"] as const).map((board): ResultRow => ({ id: `digits-eqprop-${board}`, task: "digits", rule: "eqprop", feedback: "symmetric", board, full: digitsFull, quick: digitsQuick, goal: DIGITS_GOAL, paper: DIGITS_PAPER })),
+  ...(["host", "sim"] as const).map((board): ResultRow => ({ id: `digits-eqprop-${board}`, task: "digits", rule: "eqprop", feedback: "symmetric", board, full: digitsFull, quick: digitsQuick, paper: DIGITS_PAPER, ...(board === "sim" ? { goal: DIGITS_GOAL } : {}) })),
 ];
