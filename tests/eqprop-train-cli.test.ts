@@ -8,7 +8,9 @@ import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { getBoard } from "../boards/index.ts";
+import { firmwareWasmFor } from "../host/firmware/source.ts";
 import { RESULT_ROWS } from "../host/results/rows.ts";
 import { digitsRun } from "../host/rules/eqprop/digits-run.ts";
 import { eqpropTraining } from "../host/rules/eqprop/training.ts";
@@ -50,6 +52,12 @@ function taskOptions(over: Partial<TaskRunOptions> = {}): TaskRunOptions {
 
 describe("edgeprop train --task digits --quick --rule eqprop, from a folder outside the repository", () => {
   const runs: Record<string, string> = {};
+  // The simulated board's firmware is built here, from the repository, before the CLI runs from the
+  // user's folder: asc names the compiled functions by their paths relative to the process's folder,
+  // and tests/rules-seam.test.ts reads those names in the cached build.
+  beforeAll(async () => {
+    await firmwareWasmFor(getBoard("sim"));
+  }, 300_000);
   for (const board of ["host", "sim"] as const) {
     it(`--board ${board}: beats chance (10 %) on the 360 held-out digits; metrics, confusion and states in the run folder`, async () => {
       // the host run goes to a relative folder; the sim board's is absolute (its pty lives under it)
