@@ -3,8 +3,11 @@
 // --resume are shared; a rule brings:
 //   - parseRun   its part of a run config (`--config run.json`): the base case, the item of each
 //                iteration, what run.json shows, and its own extra fields (e.g. DECOLLE's
-//                `decolleUpdate`), which also enter the run's identity for --resume;
-//   - fromTask   the same from a task (`--task NAME`), with the task's held-out evaluation;
+//                `decolleUpdate`), which also enter the run's identity for --resume; a rule with
+//                an update and a count of its own (EqProp: SGD per layer pair, `epochs`) gives
+//                the optimizer record and the iterations too;
+//   - fromTask   the same from a task (`--task NAME`), with the task's held-out evaluation (and,
+//                optionally, its checkpoint cadence and figures of the final weights for the report);
 //   - tensors    its named tensors with their shapes: the trained ones (what the optimizer updates,
 //                what `freeze` may name, what wMin/wMax clip) and the ones it carries along (e-prop's
 //                feedback B). Checkpoints are validated against them generically (shapes,
@@ -24,8 +27,9 @@
 //       it reports is the trial's, as it ran;
 //   (b) an iteration that is not one time-series trial (EqProp: a mini-batch of samples): Item
 //       is the batch, iterate() runs every sample and applies one update (per-layer learning
-//       rates: one applyTensorUpdate per layer group, or gradients scaled per tensor) and reports
-//       the batch's mean loss; `sample` returns undefined when there is nothing to draw.
+//       rates: one applyTensorUpdate per layer group, or gradients scaled per tensor, or the
+//       rule's own SGD as EqProp's) and reports the batch's mean loss and, in `metrics`, e.g. its
+//       accuracy; `sample` returns undefined when there is nothing to draw.
 // Checkpoints are taken between iterations only (every `--checkpoint-every`, and the last).
 import type { Json } from "../input/fields.ts";
 import type { FeedbackKind } from "../model/types.ts";
