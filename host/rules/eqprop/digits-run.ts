@@ -27,8 +27,6 @@ const TASK = DIGITS_TASK.name;
 function options(o: TaskRunOptions) {
   const opts = resolveOptions(TASK, DIGITS_TASK.defaults, { ...(o.quick ? DIGITS_TASK.quick : {}), ...o.taskOptions });
   const field = (k: string) => `${TASK}.options.${k}`;
-  const nudge = opts.nudge;
-  if (nudge !== "one-sided" && nudge !== "symmetric") throw new InputError(field("nudge"), `expected one-sided|symmetric, got '${String(nudge)}'`);
   const trainLimit = int(TASK, opts, "trainLimit", 1, DIGITS.train);
   return {
     opts,
@@ -38,8 +36,8 @@ function options(o: TaskRunOptions) {
     lr: ["lr0", "lr1"].map((k) => positive(opts[k]!, field(k))),
     trainLimit,
     states: int(TASK, opts, "states", 0, 16),
-    // beta, epsilon and the step counts are the case's fields: the case's checks name them
-    model: { kind: "eqprop", beta: opts.beta!, epsilon: opts.epsilon!, freeSteps: opts.freeSteps!, nudgedSteps: opts.nudgedSteps!, nudge } as Record<string, Json>,
+    // beta, epsilon, the step counts and the nudge are the case's fields: the case's checks name them
+    model: { kind: "eqprop", beta: opts.beta!, epsilon: opts.epsilon!, freeSteps: opts.freeSteps!, nudgedSteps: opts.nudgedSteps!, nudge: opts.nudge! } as Record<string, Json>,
   };
 }
 
