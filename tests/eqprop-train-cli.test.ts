@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { getBoard } from "../boards/index.ts";
 import { firmwareWasmFor } from "../host/firmware/source.ts";
+import { chartNames, renderReport } from "../host/report/html.ts";
+import { readRunDir, RunWriter } from "../host/report/rundir.ts";
 import { RESULT_ROWS } from "../host/results/rows.ts";
 import { digitsRun } from "../host/rules/eqprop/digits-run.ts";
 import { eqpropTraining } from "../host/rules/eqprop/training.ts";
@@ -104,6 +106,22 @@ describe("edgeprop train --task digits --quick --rule eqprop, from a folder outs
     expect(html).toContain("accuracy (10 trials per point)");
     expect(html).toMatch(/Confusion matrix, held-out \(360 trials\)/);
   }, 120_000);
+
+  it("a malformed confusion matrix or states figure in summary.json is named, not drawn wrong", () => {
+    const dir = mkdtempSync(join(user, "bad-report-"));
+    const w = new RunWriter(dir);
+    w.writeRun({ rule: "eqprop", board: "host" });
+    w.appendMetric({ iteration: 1, loss: 1 });
+    const good = readJson(runs.host!, "summary.json");
+    w.writeSummary({ ...good, confusion: { ...good.confusion, counts: good.confusion.counts.slice(1) } });
+    expect(inputError(() => renderReport(readRunDir(dir))).field).toBe("summary.json: confusion");
+    const states = structuredClone(good.states);
+    states.samples[0].phases[0].layers[1] = new Array(33).fill(0.5); // 33 values in a 4 x 8 grid
+    w.writeSummary({ ...good, states });
+    expect(inputError(() => chartNames(readRunDir(dir))).field).toBe("summary.json: states");
+    w.writeSummary(good);
+    expect(chartNames(readRunDir(dir))).toEqual(["loss", "confusion", "states"]);
+  });
 
   it("the results rows state what the digits task runs (30 epochs of 144 batches, lr [0.1, 0.05], 360 held-out images)", () => {
     const rows = RESULT_ROWS.filter((r) => r.task === "digits");
