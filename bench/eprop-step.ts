@@ -3,9 +3,10 @@
 // WASM (scalar and SIMD builds, run by Node) and a plain C version of the same step compiled
 // with gcc -O3 -march=native (bench/native/eprop_step.c, speed-of-light baseline only).
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../host/device/build.ts";
+import { stateSubdir } from "../host/paths/state-dir.ts";
 import { EpropDevice } from "../host/device/driver.ts";
 import { planModel } from "../host/device/planner.ts";
 import { decays } from "../host/model/decay.ts";
@@ -108,9 +109,7 @@ async function wasmRunner(s: Size, m: ModelConfig, d: ReturnType<typeof data>, b
 
 /** The C baseline: `native` = gcc -O3 -march=native; `sse` = 128-bit vectors without FMA, what WASM SIMD can express. */
 function nativeExe(kind: "native" | "sse"): string {
-  const dir = join(ROOT, "build", "bench");
-  mkdirSync(dir, { recursive: true });
-  const exe = join(dir, `eprop_step_${kind}`);
+  const exe = join(stateSubdir("bench"), `eprop_step_${kind}`);
   const flags = kind === "native" ? ["-O3", "-march=native"] : ["-O3", "-msse4.2", "-ffp-contract=off"];
   execFileSync("gcc", [...flags, "-o", exe, join(ROOT, "bench", "native", "eprop_step.c"), "-lm"]);
   return exe;
@@ -134,7 +133,7 @@ function nativeRunner(exe: string, s: Size, m: ModelConfig, d: ReturnType<typeof
     Buffer.from(Float32Array.from(d.inputs.slice(0, s.T).flat()).buffer),
     Buffer.from(Float32Array.from(d.targets.slice(0, s.T).flat()).buffer),
   ];
-  const file = join(ROOT, "build", "bench", `eprop-${s.nIn}-${s.nRec}.bin`);
+  const file = join(stateSubdir("bench"), `eprop-${s.nIn}-${s.nRec}.bin`);
   writeFileSync(file, Buffer.concat(parts));
   let loss = 0;
   return {

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { randomCase } from "../host/case/random.ts";
 import type { Params } from "../host/model/types.ts";
 import { startSim } from "../host/sim/sim.ts";
+import { connectBoard } from "../host/link/connect-board.ts";
 import { DeviceTarget } from "../host/train/device-target.ts";
 import { runLoop } from "../host/train/loop.ts";
 import { newOptimizerState } from "../host/train/optimizer.ts";
@@ -86,7 +87,8 @@ describe("edgeprop train --board sim", () => {
 async function trainOnSim(spec: ReturnType<typeof readRunSpec>, killAfter?: number): Promise<{ params: Params; recoveries: number }> {
   const initial = { params: structuredClone(spec.base.params), B: spec.base.feedback.B, optimizer: newOptimizerState() };
   const sim = await startSim({ dir: mkdtempSync(join(dir, "board-")) });
-  const target = await DeviceTarget.open(spec, initial, { board: "sim", port: sim.port, release: () => sim.stop() });
+  const conn = await connectBoard({ board: "sim", port: sim.port, timeouts: { waitMs: 30_000 } });
+  const target = await DeviceTarget.open(spec, initial, conn);
   let restart: Promise<void> | undefined;
   try {
     await runLoop(spec, target, {
@@ -102,6 +104,7 @@ async function trainOnSim(spec: ReturnType<typeof readRunSpec>, killAfter?: numb
     return { params: (await target.state()).params, recoveries: target.recoveries };
   } finally {
     await target.close();
+    await sim.stop();
   }
 }
 

@@ -1,10 +1,11 @@
 // Node-side build of the firmware .wasm (not AssemblyScript: run by tsx / imported by tests).
-// Builds on demand into build/firmware/, cached by a hash of the AssemblyScript sources and the
+// Builds on demand into the per-user cache (<state>/build/firmware/), cached by a hash of the AssemblyScript sources and the
 // flags, written atomically (two test workers may build at once).
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { stateSubdir } from "../../host/paths/state-dir.ts";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -45,8 +46,7 @@ export async function buildFirmware(
   name = "firmware",
   extraFlags: string[] = [],
 ): Promise<BuildResult> {
-  const outDir = join(ROOT, "build", "firmware");
-  mkdirSync(outDir, { recursive: true });
+  const outDir = stateSubdir("build", "firmware");
   const wasmPath = join(outDir, `${name}.wasm`);
   const hashPath = join(outDir, `${name}.hash`);
   const h = createHash("sha256");

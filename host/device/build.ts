@@ -1,4 +1,4 @@
-// Builds the device kernels' Node-facing .wasm on demand (build/device/{scalar,simd}.wasm from
+// Builds the device kernels' Node-facing .wasm on demand (<state>/build/device/{scalar,simd}.wasm from
 // device/node/entry.ts with asconfig.json's targets), so a clean clone needs no build step:
 // a missing or stale .wasm (older than any source under device/kernels, device/node or
 // asconfig.json) is rebuilt in-process with the AssemblyScript compiler.
@@ -7,6 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execFile } from "node:child_process";
 import type { Build } from "./planner.ts";
+import { stateSubdir } from "../paths/state-dir.ts";
 
 function run(cmd: string, args: string[]): Promise<void> {
   return new Promise((res, rej) => {
@@ -19,7 +20,7 @@ const SOURCES = ["device/kernels", "device/node"];
 const ENTRY = "device/node/entry.ts";
 
 export function wasmPath(build: Build): string {
-  return join(ROOT, "build", "device", `${build}.wasm`);
+  return join(stateSubdir("build", "device"), `${build}.wasm`);
 }
 
 function newestSource(): number {

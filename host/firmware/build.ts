@@ -1,7 +1,7 @@
 // The MCU firmware pipeline: firmware .wasm -> wasm2c -> arm-none-eabi-gcc (+ the C shim in
 // device/mcu/, + a linker script generated from boards/<id>.json) -> ELF/BIN(/UF2), with sizes
 // checked against the board's flash and RAM. Builds are cached by a hash of
-// every input (build/mcu/<board>/<hash>/), so tests and repeated CLI calls pay for a compile once.
+// every input (<state>/build/mcu/<board>/<hash>/), so tests and repeated CLI calls pay for a compile once.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { WASM_PAGE_BYTES, type Board } from "../../boards/index.ts";
 import { InputError } from "../input/errors.ts";
+import { stateSubdir } from "../paths/state-dir.ts";
 import { BOOT2_BYTES, HEAP_RESERVE_BYTES, STACK_BYTES, linkerScript } from "./linker.ts";
 import { NEWLIB_NANO, WASM2C_HEADER, WASM2C_RUNTIME_DIR, requireFile, requireTool } from "./tools.ts";
 import { UF2_FAMILY_RP2040, crc32Rp2040, toUf2 } from "./uf2.ts";
@@ -19,7 +20,8 @@ const run = promisify(execFile);
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const SHIM_DIR = join(REPO_ROOT, "device/mcu");
-export const BUILD_ROOT = join(REPO_ROOT, "build/mcu");
+/** Where builds are cached: the per-user state folder, never the package. */
+export const buildRoot = (): string => stateSubdir("build", "mcu");
 /** Bump when the pipeline changes in a way the input hash does not see. */
 const PIPELINE_VERSION = "1";
 
@@ -201,7 +203,7 @@ export async function buildFirmware(opts: BuildOptions): Promise<FirmwareBuild> 
   }
 
   const wasm2c = requireTool("wasm2c");
-  const cc = requireTool(tc.cc as "arm-none-eabi-gcc");
+  const cc = requireTool(tc.cc, `boards/${board.id}.json.toolchain.cc`);
   requireFile(join(WASM2C_RUNTIME_DIR, "wasm-rt-impl.c"), "wabt");
   requireFile(WASM2C_HEADER, "wabt");
   if (tc.libc === "newlib-nano") requireFile(NEWLIB_NANO, "libnewlib-arm-none-eabi");
@@ -213,7 +215,7 @@ export async function buildFirmware(opts: BuildOptions): Promise<FirmwareBuild> 
   for (const f of shimFiles()) hash.update(relative(SHIM_DIR, f)).update(readFileSync(f));
   for (const f of ["linker.ts", "build.ts", "uf2.ts"]) hash.update(readFileSync(join(REPO_ROOT, "host/firmware", f)));
   const key = hash.digest("hex").slice(0, 16);
-  const root = opts.buildRoot ?? BUILD_ROOT;
+  const root = opts.buildRoot ?? buildRoot();
   const dir = join(root, board.id, key);
   const record = join(dir, "build.json");
   const wasmSha256 = createHash("sha256").update(wasm).digest("hex");

@@ -2,23 +2,23 @@
 //   firmware  device/firmware, the edgeprop firmware (built by device/firmware/build.ts); default
 //   echo      tests/fixtures/echo.ts, the HAL test module (greets "HELLO echo 1", echoes bytes)
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
+import { existsSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../input/errors.ts";
 import { buildFirmware as buildFirmwareWasm } from "../../device/firmware/build.ts";
 import { REPO_ROOT } from "./build.ts";
+import { stateSubdir } from "../paths/state-dir.ts";
 
 export const ECHO_SOURCE = join(REPO_ROOT, "tests/fixtures/echo.ts");
 /** AssemblyScript flags for MCU modules (device/HAL.md): no GC, no SIMD, no non-trapping f2i. */
 export const MCU_ASC_FLAGS = ["--runtime", "stub", "-O2", "--noAssert", "--disable", "simd", "--disable", "nontrapping-f2i", "--initialMemory", "1"];
 
-/** Compile an AssemblyScript module to build/mcu/wasm/<name>-<hash>.wasm (cached). */
+/** Compile an AssemblyScript module to <state>/build/mcu-wasm/<name>-<hash>.wasm (cached). */
 export async function compileAssemblyScript(source: string, name: string, flags: string[] = MCU_ASC_FLAGS): Promise<string> {
   const key = createHash("sha256").update(readFileSync(source)).update(JSON.stringify(flags)).digest("hex").slice(0, 12);
-  const dir = join(REPO_ROOT, "build/mcu/wasm");
+  const dir = stateSubdir("build", "mcu-wasm");
   const out = join(dir, `${name}-${key}.wasm`);
   if (existsSync(out)) return out;
-  mkdirSync(dir, { recursive: true });
   const tmp = `${out}.tmp-${process.pid}-${Date.now()}.wasm`;
   const { default: asc } = await import("assemblyscript/asc");
   const res = await asc.main([source, ...flags, "--outFile", tmp], {});

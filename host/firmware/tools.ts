@@ -1,8 +1,10 @@
 // Locating the external tools the firmware pipeline drives; a missing one is a MissingToolError
 // naming its Debian package (scripts/toolchains.txt lists them for `npm test`).
-import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { MissingToolError } from "../input/errors.ts";
+// The lookup walks PATH in this process — no shell ever sees a tool name, which may come from a
+// board file — and accepts only the names in TOOL_PACKAGES.
+import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { delimiter, isAbsolute, join } from "node:path";
+import { InputError, MissingToolError } from "../input/errors.ts";
 
 export const TOOL_PACKAGES = {
   wasm2c: "wabt",
@@ -23,16 +25,36 @@ export const NEWLIB_NANO = "/usr/lib/arm-none-eabi/newlib/libc_nano.a";
 
 const found = new Map<string, string>();
 
-/** Absolute path of `tool`, or MissingToolError. */
-export function requireTool(tool: Tool): string {
+function isTool(name: string): name is Tool {
+  return Object.hasOwn(TOOL_PACKAGES, name);
+}
+
+/** The first executable file called `name` in PATH (absolute directories only), or undefined. */
+function whichSync(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    if (!dir || !isAbsolute(dir)) continue;
+    const p = join(dir, name);
+    try {
+      if (statSync(p).isFile()) {
+        accessSync(p, constants.X_OK);
+        return p;
+      }
+    } catch {
+      /* not here */
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Absolute path of `tool`, or MissingToolError. `field` names where an untrusted name came from
+ * (a board file's toolchain.cc): a name that is not one of ours is an InputError naming it.
+ */
+export function requireTool(tool: string, field = "tool"): string {
+  if (!isTool(tool)) throw new InputError(field, `expected one of ${Object.keys(TOOL_PACKAGES).join(", ")}, got '${tool.slice(0, 40)}'`);
   const hit = found.get(tool);
   if (hit) return hit;
-  let path = "";
-  try {
-    path = execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim();
-  } catch {
-    path = "";
-  }
+  const path = whichSync(tool);
   if (!path) throw new MissingToolError(tool, TOOL_PACKAGES[tool]);
   found.set(tool, path);
   return path;

@@ -6,21 +6,13 @@
 // that blob rather than the board's storage, which on MCUs is far smaller than a model.
 import { transpose } from "../model/matrix.ts";
 import { InputError } from "../input/errors.ts";
-import { DeviceClient } from "../session/client.ts";
-import { Session } from "../session/session.ts";
-import { openTransport } from "../transport/open.ts";
+import type { BoardConnection } from "../link/connect-board.ts";
+import type { LinkStats } from "../link/link-stats.ts";
+import type { DeviceClient } from "../session/client.ts";
 import type { Trial } from "../tasks/task.ts";
 import { DeviceError, ErrorCode } from "../../protocol/messages.ts";
 import type { RunSpec } from "./run-config.ts";
 import type { TrainState, TrainTarget, TrialOutcome } from "./target.ts";
-
-export interface DeviceTargetOptions {
-  board: string;
-  port: string;
-  faultRate?: number;
-  /** Stops whatever was started to provide the port (sim process, QEMU). */
-  release?: () => Promise<void>;
-}
 
 /** How often one iteration is retried after the board reset before the run gives up. */
 const MAX_RECOVERIES = 3;
@@ -32,39 +24,36 @@ export class DeviceTarget implements TrainTarget {
   private last: TrainState;
   /** Board resets recovered from so far (reported by `train`, asserted by tests). */
   recoveries = 0;
+  private readonly client: DeviceClient;
 
   private constructor(
     readonly board: string,
     private readonly spec: RunSpec,
-    private readonly client: DeviceClient,
+    private readonly conn: BoardConnection,
     initial: TrainState,
-    private readonly release: () => Promise<void>,
   ) {
+    this.client = conn.client;
     this.done = initial.optimizer.step;
     this.last = initial;
   }
 
-  static async open(spec: RunSpec, initial: TrainState, o: DeviceTargetOptions): Promise<DeviceTarget> {
+  /** What boards cannot train: refused before anything is started or connected. */
+  static check(spec: RunSpec): void {
     if (spec.base.feedback.kind === "adaptive") {
       throw new InputError("feedback.kind", "'adaptive' feedback is trained on the host only for now; use 'symmetric' or 'random' on a board");
     }
     if (spec.freeze.length) throw new InputError("freeze", "boards train every parameter; freezing is available with --board host");
     if (spec.rule !== "eprop") throw new InputError("rule", `boards learn with e-prop, not '${spec.rule}' (use --board host for BPTT)`);
-    let target: DeviceTarget | undefined;
-    const transport = await openTransport({ port: o.port, faultRate: o.faultRate }).catch(async (err) => {
-      await o.release?.();
-      throw err;
-    });
-    const session = new Session(transport, {
-      timeoutMs: 250,
-      retries: 20,
-      ...(o.faultRate ? { maxFrame: 512 } : {}),
-      onBoot: () => {
-        if (target) target.rebooted = true;
-      },
-    });
-    target = new DeviceTarget(o.board, spec, new DeviceClient(session), initial, o.release ?? (async () => {}));
+  }
+
+  /** Trains on the board behind `conn` (connectBoard); closing the target releases it. */
+  static async open(spec: RunSpec, initial: TrainState, conn: BoardConnection): Promise<DeviceTarget> {
+    const target = new DeviceTarget(conn.board?.id ?? conn.info.board, spec, conn, initial);
     try {
+      DeviceTarget.check(spec);
+      conn.onBoot = () => {
+        target.rebooted = true;
+      };
       await target.load(initial);
     } catch (err) {
       await target.close();
@@ -127,8 +116,11 @@ export class DeviceTarget implements TrainTarget {
     return structuredClone(this.last);
   }
 
+  link(): LinkStats {
+    return this.conn.stats();
+  }
+
   async close(): Promise<void> {
-    await this.client.session.close().catch(() => {});
-    await this.release();
+    await this.conn.release();
   }
 }

@@ -1,81 +1,147 @@
 // One training run into a run directory: what `edgeprop train` and `edgeprop demo` execute.
 // Writes run.json, metrics.jsonl, checkpoint.json (atomically, every `checkpointEvery`),
-// trajectory.json (the last trial), params.json and summary.json; resumes exactly.
+// trajectory.json (the last trial), params.json and summary.json (with the link statistics on a
+// board); resumes exactly. The folder must be new, empty or an edgeprop run; a checkpoint is
+// validated before it is trusted; nothing is written before the input has been checked and the
+// target is open.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../input/errors.ts";
-import { RUN_FILES, RunWriter, type MetricRow, type RunSummary } from "../report/rundir.ts";
+import type { BoardTimeouts } from "../link/connect-board.ts";
+import type { LinkStats } from "../link/link-stats.ts";
+import { RUN_FILES, RunWriter, checkOutputDir, isOutputDir, type MetricRow, type RunSummary } from "../report/rundir.ts";
 import { CHECKPOINT_FILE, readCheckpoint, runHash, writeCheckpoint } from "./checkpoint.ts";
-import { runLoop } from "./loop.ts";
+import { checkCheckpoint } from "./checkpoint-check.ts";
+import { DivergedError, runLoop } from "./loop.ts";
 import { newOptimizerState } from "./optimizer.ts";
 import { Progress } from "./progress.ts";
 import type { RunSetup } from "./setup.ts";
-import type { TrainState } from "./target.ts";
+import type { TrainState, TrainTarget } from "./target.ts";
 import { openTarget } from "./targets.ts";
 
 export interface RunOptions {
-  board: string;
+  /** `host`, a board id, or undefined with `port`: whatever board answers there. */
+  board: string | undefined;
   dir: string;
   json: boolean;
   checkpointEvery: number;
   resume: boolean;
   port?: string;
   faultRate?: number;
+  timeouts: BoardTimeouts;
+  /** Progress lines (stderr): where a resume restarts, what is started and waited for. */
+  say: (line: string) => void;
+  /** Aborted (Ctrl-C): the run stops after the current iteration with an Interrupted error. */
+  signal?: AbortSignal;
+}
+
+export interface RunResult extends RunSummary {
+  params: TrainState["params"];
+  /** The board that trained (`host`, or the id of the board). */
+  board: string;
+  /** First iteration this invocation ran (1, or the checkpoint's iteration + 1). */
+  start: number;
+  link?: LinkStats;
+}
+
+/** The run stopped on request after `iteration`; the checkpoint holds `checkpoint` (if any). */
+export class Interrupted extends Error {
+  constructor(
+    readonly iteration: number,
+    readonly checkpoint: number | undefined,
+  ) {
+    super(`interrupted after iteration ${iteration}`);
+    this.name = "Interrupted";
+  }
 }
 
 /** Held-out trials scored at each checkpoint (the final score uses the setup's testTrials). */
 const PERIODIC_TEST_TRIALS = 10;
 
-export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunSummary & { params: TrainState["params"] }> {
+function finite(p: TrainState["params"]): boolean {
+  return [p.wIn.flat(), p.wRec.flat(), p.wOut.flat(), p.bOut].every((a) => a.every(Number.isFinite));
+}
+
+export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunResult> {
   const { spec } = s;
   const { dir } = o;
-  const hash = runHash({ definition: s.definition, board: o.board });
-  const writer = new RunWriter(dir);
+  const hash = runHash({ definition: s.definition, board: o.board ?? "port" });
+  const cpPath = join(dir, CHECKPOINT_FILE);
+  const summaryPath = join(dir, RUN_FILES.summary);
 
   let state: TrainState = { params: structuredClone(spec.base.params), B: structuredClone(spec.base.feedback.B), optimizer: newOptimizerState() };
   let start = 1;
   let elapsedBefore = 0; // wall time of the iterations before a resume
+  let lastLoss = NaN;
+  let lastCheckpoint: number | undefined;
   if (o.resume) {
+    if (!isOutputDir(dir, "run")) throw new InputError("--resume", `${dir} is not an edgeprop run folder: nothing to resume`);
     const cp = readCheckpoint(dir, spec.base.model);
     if (cp.runHash !== hash) throw new InputError("--resume", `the checkpoint in ${dir} belongs to a different run (config, task or board changed)`);
+    checkCheckpoint(cp, { model: spec.base.model, iterations: spec.iterations, optimizer: spec.optimizer }, cpPath);
+    if (cp.iteration >= spec.iterations && existsSync(summaryPath)) {
+      o.say(`the run in ${dir} is complete (${spec.iterations} of ${spec.iterations} iterations): nothing to resume`);
+      const done = JSON.parse(readFileSync(summaryPath, "utf8")) as RunSummary;
+      return { ...done, params: cp.state.params, board: o.board ?? "port", start: spec.iterations + 1 };
+    }
     state = cp.state;
     start = cp.iteration + 1;
-    elapsedBefore = truncateMetrics(join(dir, RUN_FILES.metrics), cp.iteration);
+    lastCheckpoint = cp.iteration;
+    ({ elapsedMs: elapsedBefore, loss: lastLoss } = truncateMetrics(join(dir, RUN_FILES.metrics), cp.iteration));
+    o.say(start <= spec.iterations
+      ? `resuming ${dir} from its checkpoint at iteration ${cp.iteration}: iterations ${start} to ${spec.iterations}`
+      : `finishing ${dir}: its checkpoint holds all ${spec.iterations} iterations`);
   } else {
-    if (existsSync(join(dir, CHECKPOINT_FILE))) throw new InputError("--out", `${dir} already holds a run; use --resume to continue it or another --out`);
-    writeFileSync(join(dir, RUN_FILES.metrics), "");
-    writer.writeRun({ ...s.info, board: o.board, started: new Date().toISOString() });
+    checkOutputDir(dir, "run", "--out");
+    if (existsSync(cpPath)) throw new InputError("--out", `${dir} already holds a run; use --resume to continue it or another --out`);
   }
 
-  const target = await openTarget(o.board, spec, state, { port: o.port, faultRate: o.faultRate, runDir: dir });
-  const progress = new Progress(spec.iterations, start, o.json);
+  const target: TrainTarget | undefined = start <= spec.iterations
+    ? await openTarget(o.board, spec, state, { port: o.port, faultRate: o.faultRate, timeouts: o.timeouts, say: o.say })
+    : undefined;
+  const board = target?.board ?? o.board ?? "port";
+  let link: LinkStats | undefined;
+  let writer: RunWriter | undefined;
   const t0 = performance.now();
-  let lastLoss = NaN;
   try {
-    await runLoop(spec, target, {
-      start,
-      checkpointEvery: o.checkpointEvery,
-      record: () => false,
-      onIteration(n, outcome, st) {
-        const row: MetricRow = { iteration: n, loss: outcome.loss, elapsedMs: elapsedBefore + Math.round(performance.now() - t0) };
-        // At checkpoints a task also scores a few held-out trials, so the report can plot it.
-        if (st && s.evaluate && n < spec.iterations) row.test = s.evaluate(st.params, PERIODIC_TEST_TRIALS).value;
-        lastLoss = outcome.loss;
-        writer.appendMetric(row);
-        progress.update({ iteration: n, loss: outcome.loss });
-        if (outcome.z && outcome.y) {
-          const trial = spec.trial(n);
-          writer.writeTrajectory({ iteration: n, dt: spec.base.model.dt, inputs: trial.inputs, z: outcome.z, y: outcome.y, targets: trial.targets, mask: trial.mask, loss: outcome.loss, label: trial.label });
-        }
-        if (st) {
-          writeCheckpoint(dir, { iteration: n, runHash: hash, state: st });
-          state = st;
-        }
-      },
-    });
+    writer = new RunWriter(dir);
+    const w = writer;
+    if (!o.resume) {
+      writeFileSync(join(dir, RUN_FILES.metrics), "");
+      w.writeRun({ ...s.info, board, started: new Date().toISOString() });
+    }
+    if (target) {
+      const progress = new Progress(spec.iterations, start, o.json);
+      await runLoop(spec, target, {
+        start,
+        checkpointEvery: o.checkpointEvery,
+        record: () => false,
+        onIteration(n, outcome, st) {
+          const row: MetricRow = { iteration: n, loss: outcome.loss, elapsedMs: elapsedBefore + Math.round(performance.now() - t0) };
+          // At checkpoints a task also scores a few held-out trials, so the report can plot it.
+          if (st && s.evaluate && n < spec.iterations) row.test = s.evaluate(st.params, PERIODIC_TEST_TRIALS).value;
+          lastLoss = outcome.loss;
+          w.appendMetric(row);
+          progress.update({ iteration: n, loss: outcome.loss });
+          if (outcome.z && outcome.y) {
+            const trial = spec.trial(n);
+            w.writeTrajectory({ iteration: n, dt: spec.base.model.dt, inputs: trial.inputs, z: outcome.z, y: outcome.y, targets: trial.targets, mask: trial.mask, loss: outcome.loss, label: trial.label });
+          }
+          if (st) {
+            writeCheckpoint(dir, { iteration: n, runHash: hash, state: st });
+            state = st;
+            lastCheckpoint = n;
+          }
+          if (o.signal?.aborted && n < spec.iterations) throw new Interrupted(n, lastCheckpoint);
+        },
+      });
+      link = target.link?.();
+    }
   } finally {
-    await target.close();
+    await target?.close();
   }
+  // Never write weights that are not numbers over a run's results.
+  if (!finite(state.params)) throw new DivergedError(`the weights are not finite numbers: training diverged (lower the learning rate); params.json was not written and the last checkpoint is intact`);
   writeFileSync(join(dir, "params.json"), JSON.stringify(state.params));
   const metric = s.evaluate?.(state.params, s.testTrials);
   const summary: RunSummary = {
@@ -83,22 +149,30 @@ export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunSummary &
     iterations: spec.iterations,
     elapsedMs: elapsedBefore + Math.round(performance.now() - t0),
     ...(metric ? { metric: { ...metric, split: "test" } } : {}),
+    ...(link ? { link } : {}),
   };
   writer.writeSummary(summary);
-  return { ...summary, params: state.params };
+  return { ...summary, params: state.params, board, start, ...(link ? { link } : {}) };
 }
 
 /**
  * On resume, iterations after the checkpoint are run again, so their rows are dropped.
- * Returns the wall time the kept iterations took, so elapsedMs continues from it.
+ * Returns the wall time the kept iterations took, so elapsedMs continues from it, and the loss
+ * of the last kept iteration (the final loss when nothing is left to run).
  */
-function truncateMetrics(path: string, upTo: number): number {
-  if (!existsSync(path)) return 0;
-  const kept = readFileSync(path, "utf8")
-    .split("\n")
-    .filter((line) => line.trim())
-    .map((line) => JSON.parse(line) as MetricRow)
-    .filter((row) => row.iteration <= upTo);
+function truncateMetrics(path: string, upTo: number): { elapsedMs: number; loss: number } {
+  if (!existsSync(path)) return { elapsedMs: 0, loss: NaN };
+  const kept: MetricRow[] = [];
+  readFileSync(path, "utf8").split("\n").forEach((line, i) => {
+    if (!line.trim()) return;
+    let row: MetricRow;
+    try {
+      row = JSON.parse(line) as MetricRow;
+    } catch {
+      throw new InputError(`${path}:${i + 1}`, "expected one JSON object per line");
+    }
+    if (row.iteration <= upTo) kept.push(row);
+  });
   writeFileSync(path, kept.map((row) => JSON.stringify(row) + "\n").join(""));
-  return kept.at(-1)?.elapsedMs ?? 0;
+  return { elapsedMs: kept.at(-1)?.elapsedMs ?? 0, loss: kept.at(-1)?.loss ?? NaN };
 }

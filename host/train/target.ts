@@ -3,6 +3,7 @@
 import type { Matrix, Params } from "../model/types.ts";
 import type { Trial } from "../tasks/task.ts";
 import type { OptimizerState } from "./optimizer.ts";
+import type { LinkStats } from "../link/link-stats.ts";
 
 export interface TrialOutcome {
   /** Task loss of the trial, measured with the weights before this iteration's update. */
@@ -27,5 +28,7 @@ export interface TrainTarget {
   /** Runs one trial with the current weights, then applies the optimizer update. */
   iterate(trial: Trial, record: boolean): Promise<TrialOutcome>;
   state(): Promise<TrainState>;
+  /** Boards: what happened on the link so far (frames, retransmissions, CRC failures, faults). */
+  link?(): LinkStats;
   close(): Promise<void>;
 }

@@ -2,24 +2,40 @@
 import { writeFileSync } from "node:fs";
 import { randomCase } from "../../case/random.ts";
 import type { InputScale, LossKind, LossReduction, NeuronKind, ReadoutScale } from "../../model/types.ts";
-import { flagChoice, flagInt, flagNumber, flagString, parseArgs } from "../args.ts";
-import type { Command } from "../command.ts";
+import { flagChoice, flagInt, flagNumber, flagString } from "../args.ts";
+import { defineCommand, type FlagSpec } from "../command.ts";
 import { InputError } from "../../input/errors.ts";
 
-export const caseCommand: Command = {
+const n = (value: string, dflt: string, description: string): FlagSpec => ({ type: "string", value, default: dflt, description });
+
+export const caseCommand = defineCommand({
   name: "case",
   summary: "write a random hil-case/1 whose every step keeps |v - A| above a margin",
-  usage:
-    "edgeprop case random [--neuron lif|alif] [--recurrent] [--loss mse|ce] [--feedback symmetric|random] [--seed N] " +
-    "[--nIn N] [--nRec N] [--nOut N] [--T N] [--margin X] [--refractory N] [--input-scale one|oneMinusAlpha] " +
-    "[--readout-scale one|oneMinusKappa] [--no-bias] [--rate-reg C,F_HZ] [--reduction sum|mean] [--out FILE]",
-  async run(argv) {
-    const args = parseArgs(
-      argv,
-      ["neuron", "loss", "feedback", "seed", "nIn", "nRec", "nOut", "T", "margin", "refractory", "input-scale", "readout-scale", "rate-reg", "reduction", "out"],
-      ["recurrent", "no-bias", "json"],
-    );
-    if (args.positionals[0] !== "random") throw new InputError("case", "expected the subcommand 'random'");
+  usage: "random [options] [--out FILE]",
+  description: "A seeded random case (network, weights, inputs, targets) for `edgeprop grad`; printed on stdout unless --out.",
+  flags: {
+    neuron: n("lif|alif", "lif", "neuron model"),
+    recurrent: { type: "boolean", description: "random recurrent weights (else wRec = 0)" },
+    loss: n("mse|ce", "mse", "loss"),
+    feedback: n("symmetric|random", "symmetric", "e-prop feedback"),
+    seed: n("N", "1", "random seed"),
+    nIn: n("N", "8", "inputs (at most 4096)"),
+    nRec: n("N", "12", "recurrent neurons (at most 4096)"),
+    nOut: n("N", "3", "outputs (at most 4096)"),
+    T: n("N", "120", "time steps"),
+    margin: n("X", "1e-4", "smallest |v - A| allowed at any step"),
+    refractory: n("N", "0", "refractory steps"),
+    "input-scale": n("one|oneMinusAlpha", "one", "MODEL.md inputScale"),
+    "readout-scale": n("one|oneMinusKappa", "one", "MODEL.md readoutScale"),
+    "no-bias": { type: "boolean", description: "do not train bOut" },
+    "rate-reg": n("C,F_HZ", "none", "firing-rate regulariser strength and target rate"),
+    reduction: n("sum|mean", "sum", "loss reduction over time"),
+    out: n("FILE", "stdout", "write the case here"),
+    json: { type: "boolean", default: "on (the case is JSON)", description: "accepted for symmetry with the other verbs" },
+  },
+  examples: ["edgeprop case random --neuron alif --recurrent --seed 3 --out case.json", "edgeprop case random | edgeprop grad /dev/stdin"],
+  async main(args) {
+    if (args.positionals[0] !== "random" || args.positionals.length !== 1) throw new InputError("case", "expected the subcommand 'random'");
     const rateReg = flagString(args, "rate-reg");
     let reg = null;
     if (rateReg !== undefined) {
@@ -51,4 +67,4 @@ export const caseCommand: Command = {
     else writeFileSync(out, text);
     return 0;
   },
-};
+});
