@@ -113,8 +113,9 @@ export interface MetricRow {
   accuracy?: number;
   nmse?: number;
   recallError?: number;
-  /** Held-out metric, written every few iterations. */
+  /** Held-out metric, written every few iterations, and how many held-out trials it used. */
   test?: number;
+  testTrials?: number;
   /** Wall time since the run started, ms. */
   elapsedMs?: number;
   [key: string]: number | undefined;

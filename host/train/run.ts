@@ -119,7 +119,11 @@ export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunResult> {
         onIteration(n, outcome, st) {
           const row: MetricRow = { iteration: n, loss: outcome.loss, elapsedMs: elapsedBefore + Math.round(performance.now() - t0) };
           // At checkpoints a task also scores a few held-out trials, so the report can plot it.
-          if (st && s.evaluate && n < spec.iterations) row.test = s.evaluate(st.params, PERIODIC_TEST_TRIALS).value;
+          if (st && s.evaluate && n < spec.iterations) {
+            const e = s.evaluate(st.params, PERIODIC_TEST_TRIALS);
+            row.test = e.value;
+            row.testTrials = e.nTrials;
+          }
           lastLoss = outcome.loss;
           w.appendMetric(row);
           progress.update({ iteration: n, loss: outcome.loss });
