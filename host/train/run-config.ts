@@ -6,7 +6,7 @@ import { choice, intIn, obj, readJsonFile, type Json } from "../input/fields.ts"
 import { parseCase, warnUnknownFields } from "../case/parse.ts";
 import type { Case, Rule } from "../model/types.ts";
 import type { Trial } from "../tasks/task.ts";
-import { parseOptimizer, type OptimizerConfig } from "./optimizer.ts";
+import { parseOptimizer, unknownOptimizerFields, type OptimizerConfig } from "./optimizer.ts";
 
 export const TRAINABLE = ["wIn", "wRec", "wOut", "bOut"] as const;
 export type Trainable = (typeof TRAINABLE)[number];
@@ -70,5 +70,9 @@ export function parseRunSpec(x: Json, source = "run"): RunSpec {
 export function readRunSpec(path: string): RunSpec {
   const json = readJsonFile(path);
   warnUnknownFields(json, path);
+  const opt = typeof json === "object" && json !== null ? (json as Record<string, Json>).optimizer : undefined;
+  for (const k of unknownOptimizerFields(opt)) {
+    process.stderr.write(`edgeprop: warning: ${path}: optimizer.${k} is not a field edgeprop reads (ignored); known: kind, lr, beta1, beta2, eps, wMin, wMax\n`);
+  }
   return parseRunSpec(json, path);
 }
