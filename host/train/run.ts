@@ -112,6 +112,13 @@ export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunResult> {
     }
     if (target) {
       const progress = new Progress(spec.iterations, start, o.json);
+      // Between iterations, let the event loop run: a host target computes synchronously, and
+      // Ctrl-C or a closed stdout must be noticed after the iteration, not after the run.
+      const iterate = target.iterate.bind(target);
+      target.iterate = async (trial, record) => {
+        await new Promise((r) => setImmediate(r));
+        return iterate(trial, record);
+      };
       await runLoop(spec, target, {
         start,
         checkpointEvery: o.checkpointEvery,
