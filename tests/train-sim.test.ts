@@ -16,7 +16,8 @@ import { DeviceTarget } from "../host/train/device-target.ts";
 import { runLoop } from "../host/train/loop.ts";
 import { newOptimizerState } from "../host/train/optimizer.ts";
 import { readRunSpec } from "../host/train/run-config.ts";
-import { edgepropIn, startEdgeprop } from "./helpers/cli.ts";
+import { runIn, startEdgeprop } from "./helpers/cli.ts";
+import { freshState } from "./helpers/state.ts";
 import { flat, GRAD_KEYS, maxRelErr } from "./helpers/compare.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "edgeprop-train-sim-"));
@@ -34,8 +35,8 @@ function runConfig(name: string, iterations: number, optimizer: object): string 
 const params = (d: string): Params => JSON.parse(readFileSync(join(d, "params.json"), "utf8"));
 
 /** `edgeprop train --config CFG --out OUT --json` in the test folder; the JSON lines and stderr. */
-function train(cfg: string, out: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}) {
-  const r = edgepropIn(dir, ["train", "--config", cfg, "--out", out, "--json", ...extra], { env });
+async function train(cfg: string, out: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}) {
+  const r = await runIn(dir, ["train", "--config", cfg, "--out", out, "--json", ...extra], { env });
   expect(r.code, r.stderr).toBe(0);
   const rows = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { iteration: number; loss: number });
   return Object.assign(rows, { stderr: r.stderr });
@@ -46,17 +47,17 @@ const summary = (d: string) => JSON.parse(readFileSync(join(dir, d, "summary.jso
 describe("edgeprop train --board sim", () => {
   const adam = runConfig("adam", 16, { kind: "adam", lr: 0.01 });
 
-  it("ends with the float64 reference's weights within float32 tolerance", () => {
-    const sim = train(adam, "sim", ["--board", "sim"]);
-    const host = train(adam, "host", ["--board", "host"]);
+  it("ends with the float64 reference's weights within float32 tolerance", async () => {
+    const sim = await train(adam, "sim", ["--board", "sim"]);
+    const host = await train(adam, "host", ["--board", "host"]);
     sim.forEach((row, i) => expect(Math.abs(row.loss - host[i]!.loss)).toBeLessThanOrEqual(1e-4 * Math.abs(host[i]!.loss)));
     for (const k of GRAD_KEYS) {
       expect(maxRelErr(flat(params(join(dir, "sim")), k), flat(params(join(dir, "host")), k)), k).toBeLessThan(1e-4);
     }
   });
 
-  it("over a link with a 1e-3 byte error rate ends with the clean run's weights, bit for bit, and records the faults", () => {
-    const faulty = train(adam, "faulty", ["--board", "sim", "--fault-rate", "1e-3"]);
+  it("over a link with a 1e-3 byte error rate ends with the clean run's weights, bit for bit, and records the faults", async () => {
+    const faulty = await train(adam, "faulty", ["--board", "sim", "--fault-rate", "1e-3"]);
     expect(params(join(dir, "faulty"))).toEqual(params(join(dir, "sim")));
     // The faults happened, and the protocol repaired them: the run's link statistics say so.
     const link = summary("faulty").link;
@@ -72,7 +73,7 @@ describe("edgeprop train --board sim", () => {
 
   it("a host killed mid-run resumes to the uninterrupted run's weights", async () => {
     // Its own state folder, so the board's processes can be told apart by their arguments.
-    const state = mkdtempSync(join(tmpdir(), "edgeprop-killed-state-"));
+    const state = await freshState("edgeprop-killed-state-");
     const run = startEdgeprop(dir, ["train", "--config", adam, "--out", "killed", "--json", "--board", "sim", "--checkpoint-every", "3"], { env: { XDG_CACHE_HOME: state } });
     await run.line(/"iteration":7\b/, "stdout");
     run.child.kill("SIGKILL");
@@ -84,7 +85,7 @@ describe("edgeprop train --board sim", () => {
     const cp = JSON.parse(readFileSync(join(dir, "killed", "checkpoint.json"), "utf8"));
     expect(cp.iteration).toBeGreaterThanOrEqual(3);
     expect(cp.iteration).toBeLessThan(16);
-    const resumed = train(adam, "killed", ["--board", "sim", "--checkpoint-every", "3", "--resume"]);
+    const resumed = await train(adam, "killed", ["--board", "sim", "--checkpoint-every", "3", "--resume"]);
     expect(resumed.stderr).toMatch(new RegExp(`resuming killed from its checkpoint at iteration ${cp.iteration}: iterations ${cp.iteration + 1} to 16`));
     expect(params(join(dir, "killed"))).toEqual(params(join(dir, "sim")));
   });

@@ -18,12 +18,22 @@ export function edgeprop(args: string[], input?: string): CliResult {
   return edgepropIn(ROOT, args, { input });
 }
 
-/** The CLI run to completion in `cwd` (relative paths in `args` are relative to it). */
-export function edgepropIn(cwd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): CliResult {
+/** The CLI run to completion in `cwd` (relative paths in `args` are relative to it); blocks this process. */
+function edgepropIn(cwd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): CliResult {
   const r = spawnSync(process.execPath, [BIN, ...args], {
     cwd, input: opts.input, encoding: "utf8", timeout: opts.timeoutMs ?? 120_000, env: { ...process.env, ...opts.env },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * The CLI run to completion in `cwd`, without blocking this process (vitest's worker must keep
+ * answering its runner while a slow command runs; spawnSync would stall it).
+ */
+export async function runIn(cwd: string, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  const r = startEdgeprop(cwd, args, opts);
+  const code = await r.exited;
+  return { code, stdout: r.stdout(), stderr: r.stderr() };
 }
 
 export interface RunningCli {
@@ -64,7 +74,12 @@ export function startEdgeprop(cwd: string, args: string[], opts: { env?: NodeJS.
     text.stderr += d.toString();
     check();
   });
-  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on("close", (code, signal) => {
+      if (signal) text.stderr += `\n[test helper: killed by ${signal}]\n`;
+      resolve(code);
+    }),
+  );
   return {
     child,
     stdout: () => text.stdout,

@@ -33,16 +33,18 @@ export const faultProxyCommand = defineCommand({
     const given = flagString(args, "dir");
     const dir = given !== undefined ? resolve(given) : instanceDir("fault-proxy");
     const p = await startFaultProxy(port, dir, { rate, seed });
+    // Stop handlers first, then the port: whoever reads the port may signal at once.
+    const stopped = new Promise<void>((done) => {
+      const stop = () => void p.stop().then(done);
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
     if (args.flags.has("json")) process.stdout.write(JSON.stringify({ port: p.port, device: p.pty.hostPath, rate, seed }) + "\n");
     else {
       process.stdout.write(`${p.port}\n`);
       say(`fault proxy (byte fault rate ${rate}, seed ${seed}) to ${port} on ${p.port} (${p.pty.hostPath}); Ctrl-C stops it`);
     }
-    await new Promise<void>((done) => {
-      const stop = () => void p.stop().then(done);
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
-    });
+    await stopped;
     if (given === undefined) rmSync(dir, { recursive: true, force: true });
     const s = (x: typeof p.toBoard.stats) => `${x.bytes} bytes: ${x.dropped} dropped, ${x.flipped} flipped, ${x.duplicated} duplicated`;
     say(`to board ${s(p.toBoard.stats)}; to host ${s(p.toHost.stats)}`);

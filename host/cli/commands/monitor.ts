@@ -38,10 +38,8 @@ export const monitorCommand = defineCommand({
       onLog: (level, text) => print({ event: "log", level: LEVELS[level] ?? level, text }, `[${LEVELS[level] ?? level}] ${text}`),
     });
     try {
-      const info = conn.info;
-      print({ event: "hello", ...info }, `connected: board ${info.board}, firmware ${info.fw}, runtime ${info.rt}, ${info.ram} bytes free RAM, max frame ${info.mf}`);
-      say(`monitoring ${port}${Number.isFinite(duration) ? ` for ${duration} s` : ""} (Ctrl-C stops)`);
-      await new Promise<void>((resolve) => {
+      // Stop handlers first, then the HELLO line: whoever reads it may signal at once.
+      const stopped = new Promise<void>((resolve) => {
         const timer = Number.isFinite(duration) ? setTimeout(stop, duration * 1000) : undefined;
         function stop() {
           clearTimeout(timer);
@@ -52,6 +50,10 @@ export const monitorCommand = defineCommand({
         process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
       });
+      const info = conn.info;
+      print({ event: "hello", ...info }, `connected: board ${info.board}, firmware ${info.fw}, runtime ${info.rt}, ${info.ram} bytes free RAM, max frame ${info.mf}`);
+      say(`monitoring ${port}${Number.isFinite(duration) ? ` for ${duration} s` : ""} (Ctrl-C stops)`);
+      await stopped;
     } finally {
       await conn.release();
     }

@@ -39,13 +39,8 @@ export const simCommand = defineCommand({
       faultSeed: faultSeed(args),
       ...(args.flags.has("verbose") ? { log: (l: string) => process.stderr.write(`[board] ${l}`) } : {}),
     });
-    if (args.flags.has("json")) {
-      process.stdout.write(JSON.stringify({ port: sim.port, device: sim.pty.hostPath, pid: sim.board.pid }) + "\n");
-    } else {
-      process.stdout.write(`${sim.port}\n`);
-      say(`sim board running (pid ${sim.board.pid}) on ${sim.port} (${sim.pty.hostPath}); Ctrl-C stops it`);
-    }
-    await new Promise<void>((done) => {
+    // Stop handlers first, then the port: whoever reads the port may signal at once.
+    const stopped = new Promise<void>((done) => {
       let stopping = false;
       const stop = () => {
         stopping = true;
@@ -59,6 +54,13 @@ export const simCommand = defineCommand({
         void sim.stop().then(done);
       });
     });
+    if (args.flags.has("json")) {
+      process.stdout.write(JSON.stringify({ port: sim.port, device: sim.pty.hostPath, pid: sim.board.pid }) + "\n");
+    } else {
+      process.stdout.write(`${sim.port}\n`);
+      say(`sim board running (pid ${sim.board.pid}) on ${sim.port} (${sim.pty.hostPath}); Ctrl-C stops it`);
+    }
+    await stopped;
     return 0;
   },
 });
