@@ -39,7 +39,7 @@ export interface BuildResult {
 
 /**
  * Compiles an AssemblyScript entry (default: the firmware, device/firmware/main.ts) to
- * build/firmware/<name>.wasm (+ .wat). `name` defaults to the entry's base name.
+ * <state>/build/firmware/<name>.wasm (+ .wat). `name` defaults to the entry's base name.
  */
 export async function buildFirmware(
   entry = "device/firmware/main.ts",

@@ -80,7 +80,7 @@ export interface BuildOptions {
   board: Board;
   /** Path of the firmware .wasm (used for messages and the record). */
   wasmPath: string;
-  /** Root for cached builds (default build/firmware). */
+  /** Root for cached builds (default: <state>/build/mcu, the per-user state folder). */
   buildRoot?: string;
   /** Rebuild even when a cached build exists. */
   force?: boolean;

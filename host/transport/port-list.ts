@@ -58,7 +58,8 @@ export function sysfsPorts(root = "/sys/class/tty"): ListedPort[] {
     if (basename(realpathSync(join(dev, "subsystem"))) === "platform") continue;
     if (name.startsWith("ttyS") && read(join(root, name, "type")) === "0") continue;
     const port: ListedPort = { path: `/dev/${name}` };
-    for (let d = realpathSync(dev); d.startsWith("/sys/devices/") ; d = dirname(d)) {
+    // the USB device is an ancestor of the tty's device (interface -> device): walk up to it
+    for (let d = realpathSync(dev); d !== dirname(d); d = dirname(d)) {
       const vid = read(join(d, "idVendor"));
       if (vid === undefined) continue;
       port.vendorId = vid;
