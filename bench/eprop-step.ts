@@ -1,12 +1,11 @@
 // One e-prop training step (forward + eligibility + gradient accumulation; LIF, recurrent, mse,
 // symmetric feedback) for three model sizes: the float64 host reference, the device kernels in
 // WASM (scalar and SIMD builds, run by Node) and a plain C version of the same step compiled
-// with gcc -O3 -march=native (bench/native/eprop_step.c, speed-of-light baseline only).
+// with gcc -O3 -march=native (bench/native/eprop-step.c, speed-of-light baseline only).
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT } from "../host/device/build.ts";
-import { stateSubdir } from "../host/paths/state-dir.ts";
+import { cacheDir, repoPath } from "../host/paths.ts";
 import { EpropDevice } from "../host/device/driver.ts";
 import { planModel } from "../host/device/planner.ts";
 import { decays } from "../host/model/decay.ts";
@@ -109,9 +108,11 @@ async function wasmRunner(s: Size, m: ModelConfig, d: ReturnType<typeof data>, b
 
 /** The C baseline: `native` = gcc -O3 -march=native; `sse` = 128-bit vectors without FMA, what WASM SIMD can express. */
 function nativeExe(kind: "native" | "sse"): string {
-  const exe = join(stateSubdir("bench"), `eprop_step_${kind}`);
+  const dir = cacheDir("bench");
+  mkdirSync(dir, { recursive: true });
+  const exe = join(dir, `eprop-step-${kind}`);
   const flags = kind === "native" ? ["-O3", "-march=native"] : ["-O3", "-msse4.2", "-ffp-contract=off"];
-  execFileSync("gcc", [...flags, "-o", exe, join(ROOT, "bench", "native", "eprop_step.c"), "-lm"]);
+  execFileSync("gcc", [...flags, "-o", exe, repoPath("bench", "native", "eprop-step.c"), "-lm"]);
   return exe;
 }
 
@@ -133,7 +134,7 @@ function nativeRunner(exe: string, s: Size, m: ModelConfig, d: ReturnType<typeof
     Buffer.from(Float32Array.from(d.inputs.slice(0, s.T).flat()).buffer),
     Buffer.from(Float32Array.from(d.targets.slice(0, s.T).flat()).buffer),
   ];
-  const file = join(stateSubdir("bench"), `eprop-${s.nIn}-${s.nRec}.bin`);
+  const file = cacheDir("bench", `eprop-${s.nIn}-${s.nRec}.bin`);
   writeFileSync(file, Buffer.concat(parts));
   let loss = 0;
   return {
@@ -220,7 +221,7 @@ export const epropStepSection: BenchSection = {
       `(MODEL.md). Medians of ${REPEATS} repeats of a run of steps (host: 5), inputs written into the arena every step;`,
       "times are CPU time (process CPU time in Node, thread CPU time in C), since the bench machines are shared;",
       "WASM scalar, WASM SIMD and native C are interleaved round by round so they share the machine's state.",
-      "Native C = bench/native/eprop_step.c, the same loops in plain C, `gcc -O3 -march=native`",
+      "Native C = bench/native/eprop-step.c, the same loops in plain C, `gcc -O3 -march=native`",
       "(auto-vectorised for the host's widest vectors, may contract to FMA): a speed-of-light baseline, not a backend.",
       "Native C 128-bit = the same file with `-O3 -msse4.2 -ffp-contract=off`: 4 float lanes and no FMA, which is",
       "what WASM SIMD (v128, no relaxed-simd) can express. Ratios are speed-ups (> 1 = faster than the column's baseline).",

@@ -2,11 +2,12 @@
 // Cortex-M board (M0+ soft-float vs M4/M7 hard-float), boot-to-greeting time on QEMU, and the
 // deterministic instruction counts of init() and of one echo poll on the emulated M4 and M7,
 // all measured side by side in one run.
-import { readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { loadBoards, getBoard } from "../boards/index.ts";
 import { buildFirmware, type FirmwareBuild } from "../host/firmware/build.ts";
-import { bootQemu, parseIcount, qemuDir, stopQemu } from "../host/firmware/qemu.ts";
+import { cacheDir } from "../host/paths.ts";
+import { bootQemu, parseIcount, stopQemu } from "../host/firmware/qemu.ts";
 import { buildEchoWasm, resolveWasm } from "../host/firmware/source.ts";
 import { startQemuBoard } from "../host/firmware/qemu-board.ts";
 import { randomCase } from "../host/case/random.ts";
@@ -87,7 +88,8 @@ interface QemuCost {
 async function qemuCost(build: FirmwareBuild, boardId: string, boots: number): Promise<QemuCost> {
   const board = getBoard(boardId);
   const s = build.symbols;
-  const dir = qemuDir();
+  const dir = cacheDir("qemu");
+  mkdirSync(dir, { recursive: true });
   const bootTimes: number[] = [];
   let init = 0;
   const polls: number[] = [];

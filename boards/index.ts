@@ -1,12 +1,12 @@
 // Board definitions are data (boards/<id>.json, PlatformIO-like); this module loads and validates
 // them. Unknown or malformed boards are an InputError naming the field and the known boards.
 import { readFileSync, readdirSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { InputError } from "../host/input/errors.ts";
+import { repoPath } from "../host/paths.ts";
 import { bool as boolOf, choice as choiceOf, intIn, obj, text } from "../host/input/fields.ts";
 
-export const BOARDS_DIR = dirname(fileURLToPath(import.meta.url));
+export const BOARDS_DIR = repoPath("boards");
 
 export type Runtime = "node-wasm" | "wasm2c" | "wamr";
 export type Support = "full" | "build-only" | "unsupported";
@@ -52,6 +52,11 @@ export interface Board {
     boot2?: boolean;
     cflags: string[];
   } | null;
+  /**
+   * The learning rules its firmware carries (host/rules, device/firmware/rules.ts); absent: every
+   * rule. The others are left out at compile time (host/firmware/build.ts ruleOmitFlags).
+   */
+  rules?: string[];
 }
 
 const RUNTIMES: readonly Runtime[] = ["node-wasm", "wasm2c", "wamr"];
@@ -138,6 +143,15 @@ export function validateBoard(raw: unknown, field: string): Board {
     board.memory = { flash: region(m.flash, `${field}.memory.flash`), ram: region(m.ram, `${field}.memory.ram`) };
     if (board.memory.ram.length !== board.ramBytes) throw new InputError(`${field}.memory.ram.length`, `expected ramBytes (${board.ramBytes})`);
     if (board.memory.flash.length !== board.flashBytes) throw new InputError(`${field}.memory.flash.length`, `expected flashBytes (${board.flashBytes})`);
+  }
+  if (o.rules !== undefined) {
+    const list = o.rules;
+    if (!Array.isArray(list)) throw new InputError(`${field}.rules`, "expected an array of rule names, e.g. [\"eprop\"]");
+    board.rules = list.map((r, i) => {
+      const name = text(r, `${field}.rules[${i}]`);
+      if (!/^[a-z][a-z0-9-]*$/.test(name) || list.indexOf(r) !== i) throw new InputError(`${field}.rules[${i}]`, `expected a rule's name, once (lower-case letters, digits and '-'), got '${name}'`);
+      return name;
+    });
   }
   if (o.qemu !== undefined) board.qemu = { machine: str(obj(o.qemu, `${field}.qemu`), "machine", `${field}.qemu`) };
   if (o.toolchain !== null) {

@@ -1,14 +1,9 @@
-// Running the Debian FPGA tools: a missing tool is a MissingToolError naming its package.
+// Running the Debian FPGA tools: a missing tool is a MissingToolError naming its package from
+// the one table, scripts/toolchains.txt (host/toolchains.ts).
 import { spawn } from "node:child_process";
-import { MissingToolError } from "../host/input/errors.ts";
+import { missingTool } from "../host/toolchains.ts";
 
-const PACKAGE: Record<string, string> = {
-  iverilog: "iverilog",
-  vvp: "iverilog",
-  verilator: "verilator",
-  yosys: "yosys",
-  "nextpnr-ice40": "nextpnr-ice40",
-};
+export type FpgaTool = "iverilog" | "vvp" | "verilator" | "yosys" | "nextpnr-ice40";
 
 export interface ToolRun {
   status: number;
@@ -17,7 +12,7 @@ export interface ToolRun {
 }
 
 /** Runs a tool asynchronously (simulations and place-and-route take seconds to minutes). */
-export function runTool(tool: string, args: string[], cwd: string, timeoutMs = 900_000): Promise<ToolRun> {
+export function runTool(tool: FpgaTool, args: string[], cwd: string, timeoutMs = 900_000): Promise<ToolRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(tool, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -27,7 +22,7 @@ export function runTool(tool: string, args: string[], cwd: string, timeoutMs = 9
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     child.on("error", (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(err.code === "ENOENT" ? new MissingToolError(tool, PACKAGE[tool] ?? tool) : err);
+      reject(err.code === "ENOENT" ? missingTool(tool) : err);
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
@@ -37,7 +32,7 @@ export function runTool(tool: string, args: string[], cwd: string, timeoutMs = 9
   });
 }
 
-export async function runToolOk(tool: string, args: string[], cwd: string, timeoutMs?: number): Promise<ToolRun> {
+export async function runToolOk(tool: FpgaTool, args: string[], cwd: string, timeoutMs?: number): Promise<ToolRun> {
   const r = await runTool(tool, args, cwd, timeoutMs);
   if (r.status !== 0) throw new Error(`${tool} ${args.join(" ")} failed (exit ${r.status}):\n${(r.stderr || r.stdout).slice(-3000)}`);
   return r;

@@ -165,9 +165,11 @@ export interface HelloInfo {
   ram: number;
   mf: number;
   caps: string[];
+  /** Learning rules the firmware carries (absent from firmware older than the rule seam: e-prop only). */
+  rules?: string[];
 }
 
-type FieldKind = "uint" | "int" | "num" | "str" | "bin" | "bool" | "strs" | "map" | "nil|map";
+type FieldKind = "uint" | "int" | "num" | "nums" | "str" | "bin" | "bool" | "strs" | "map" | "nil|map";
 type Schema = Record<string, { kind: FieldKind; optional?: boolean }>;
 
 const req = (kind: FieldKind) => ({ kind });
@@ -177,7 +179,7 @@ const opt = (kind: FieldKind) => ({ kind, optional: true });
 export const RESPONSE_SCHEMA: Record<number, Schema> = {
   [MsgType.HELLO]: {
     pv: req("uint"), fw: req("str"), board: req("str"), rt: req("str"), ram: req("uint"),
-    mf: req("uint"), caps: req("strs"),
+    mf: req("uint"), caps: req("strs"), rules: opt("strs"),
   },
   [MsgType.PING]: { d: opt("bin"), t: req("uint") },
   [MsgType.RESET]: { k: req("uint") },
@@ -186,6 +188,8 @@ export const RESPONSE_SCHEMA: Record<number, Schema> = {
   [MsgType.READ]: { p: req("uint"), o: req("uint"), d: req("bin") },
   [MsgType.RUN]: {
     n: req("uint"), t: req("uint"), y: opt("bin"), sc: opt("bin"), z: opt("bin"), loss: opt("num"),
+    layerLoss: opt("nums"), // DECOLLE: E^l of every layer
+    pred: opt("bin"), res: opt("bin"), // EqProp: predictions u16 [n], residual maxima f32 [2|3]
   },
   [MsgType.APPLY]: { k: req("uint") },
   [MsgType.GRADS]: { p: req("uint"), o: req("uint"), d: req("bin") },
@@ -200,6 +204,7 @@ function kindOk(kind: FieldKind, v: unknown): boolean {
     case "uint": return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
     case "int": return typeof v === "number" && Number.isInteger(v);
     case "num": return typeof v === "number";
+    case "nums": return Array.isArray(v) && v.every((x) => typeof x === "number");
     case "str": return typeof v === "string";
     case "bin": return v instanceof Uint8Array;
     case "bool": return typeof v === "boolean";

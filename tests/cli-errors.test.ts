@@ -54,7 +54,7 @@ describe("edgeprop grad rejects bad input with a one-line error and exit 2", () 
   });
 
   it("an unknown rule or backend", () => {
-    expect(edgeprop(["grad", caseFile("ok", () => {}), "--rule", "rtrl"]).stderr).toMatch(/--rule: expected one of bptt\|eprop, got 'rtrl'/);
+    expect(edgeprop(["grad", caseFile("ok", () => {}), "--rule", "rtrl"]).stderr).toMatch(/--rule: expected one of bptt\|eprop\|decolle\|ostl\|eqprop\|eqprop-exact, got 'rtrl'/);
     expect(edgeprop(["grad", caseFile("ok2", () => {}), "--backend", "gpu"]).code).toBe(2);
   });
 

@@ -15,6 +15,7 @@ import { FirmwareHost } from "../host/sim/firmware-host.ts";
 import { InProcessTransport } from "../host/transport/inprocess.ts";
 import { FaultyTransport } from "../host/transport/fault.ts";
 import { Session } from "../host/session/session.ts";
+import type { Transport } from "../host/transport/transport.ts";
 
 interface TestExports {
   memory: WebAssembly.Memory;
@@ -34,7 +35,7 @@ let OUT = 0;
 
 beforeAll(async () => {
   [testWasm, fwWasm] = await Promise.all([
-    buildFirmware("device/firmware/test_entry.ts", "firmware-test").then((r) => r.bytes),
+    buildFirmware("device/firmware/test-entry.ts", "firmware-test").then((r) => r.bytes),
     buildFirmware().then((r) => r.bytes),
   ]);
   const fw = await FirmwareHost.create(testWasm);
@@ -46,6 +47,17 @@ beforeAll(async () => {
 const mem = () => new Uint8Array(T.memory.buffer);
 function put(b: Uint8Array): void {
   mem().set(b, IN);
+}
+
+/**
+ * Two areas of n bytes each in linear memory grown for the purpose (the harness's IN/OUT hold
+ * 32 KiB, too small for a value with a 32-bit length). The codec allocates nothing, so pages the
+ * host adds past the heap stay the test's.
+ */
+function scratch(n: number): [number, number] {
+  const need = Math.ceil((2 * n + 16) / 65536);
+  const first = T.memory.grow(need);
+  return [first * 65536, first * 65536 + n + 16];
 }
 
 function rng(seed: number) {
@@ -107,6 +119,7 @@ describe("device codec = host codec", () => {
       new Uint8Array(0), new Uint8Array(255).fill(9), new Uint8Array(256), new Uint8Array(70000),
       [], [1, [2, [3, [4]]]], new Array(15).fill(1), new Array(16).fill(2), new Array(70000).fill(0),
       {}, { a: 1, b: { c: [1, "d", null] } }, Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`k${i}`, i])),
+      Object.fromEntries(Array.from({ length: 70000 }, (_, i) => [`k${i}`, i & 1 ? null : i])),
       {
         n: 100, x: new Uint8Array(1000).map(() => Math.floor(r() * 256)), tg: f32le([0.1, -0.2, 3e-9]),
         lr: 1e-3, neuron: "alif", rateReg: { cReg: 0.5, fTargetHz: 10 }, trainBias: false, beta: null,
@@ -125,19 +138,25 @@ describe("device codec = host codec", () => {
       };
       values.push(Object.fromEntries(Array.from({ length: Math.floor(r() * 20) }, (_, i) => [`f${i}`, pick()])));
     }
+    let big = 0;
     const bigT = (v: unknown) => {
       const e = encode(v);
-      if (e.length > 32768) return;
-      put(e);
-      const m = T.t_transcode(IN, e.length, OUT, 32768);
-      expect(m, JSON.stringify(v)?.slice(0, 80)).toBe(e.length);
-      const dev = mem().slice(OUT, OUT + m);
-      expect(dev).toEqual(e);
+      // values past the 32 KiB scratch areas (str32, bin32, array32, map32) go to grown memory
+      const [src, dst] = e.length > 32768 ? scratch(e.length) : [IN, OUT];
+      if (e.length > 32768) big++;
+      mem().set(e, src);
+      const m = T.t_transcode(src, e.length, dst, e.length);
+      const label = e.length > 32768 ? `a value of ${e.length} bytes starting 0x${e[0]!.toString(16)}` : JSON.stringify(v)?.slice(0, 80);
+      expect(m, label).toBe(e.length);
+      const dev = mem().slice(dst, dst + m);
+      expect(Buffer.compare(dev, e), label).toBe(0);
       const back = decode(dev);
       if (typeof v === "number" && Number.isNaN(v)) expect(back).toBeNaN();
+      else if (e.length > 32768) expect(Buffer.compare(encode(back), e)).toBe(0); // deep toEqual of 70000 elements is slow
       else expect(back).toEqual(v);
     };
     for (const v of values) bigT(v);
+    expect(big).toBe(4); // str32, bin32, array32 and the map32 below all took the grown-memory path
     // float32 (forceFloat32) and 64-bit ints beyond 2^53 (BigInt) are canonical too
     for (const v of [1.5, -3.25e-7, 1e38]) {
       const e = encode(v, { forceFloat32: true });
@@ -153,8 +172,50 @@ describe("device codec = host codec", () => {
     }
   });
 
+  it("MessagePack: 16- and 32-bit length headers decode (non-minimal encodings re-encode minimally)", () => {
+    const str = [0x68, 0x65, 0x6c, 0x6c, 0x6f]; // "hello"
+    const cases: [string, number[], unknown][] = [
+      ["str16", [0xda, 0, 5, ...str], "hello"],
+      ["str32", [0xdb, 0, 0, 0, 5, ...str], "hello"],
+      ["bin16", [0xc5, 0, 3, 1, 2, 3], Uint8Array.of(1, 2, 3)],
+      ["bin32", [0xc6, 0, 0, 0, 3, 1, 2, 3], Uint8Array.of(1, 2, 3)],
+      ["array16", [0xdc, 0, 3, 1, 2, 3], [1, 2, 3]],
+      ["array32", [0xdd, 0, 0, 0, 3, 1, 2, 3], [1, 2, 3]],
+      ["map16", [0xde, 0, 1, 0xa1, 0x61, 1], { a: 1 }],
+      ["map32", [0xdf, 0, 0, 0, 2, 0xa1, 0x61, 1, 0xa1, 0x62, 0xdb, 0, 0, 0, 0], { a: 1, b: "" }],
+    ];
+    for (const [name, bytes, value] of cases) {
+      put(Uint8Array.from(bytes));
+      const m = T.t_transcode(IN, bytes.length, OUT, 32768);
+      expect(m, name).toBeGreaterThan(0);
+      const out = mem().slice(OUT, OUT + m);
+      expect(out, name).toEqual(encode(value));
+      expect(decode(out), name).toEqual(value);
+    }
+    // a 32-bit length is big-endian and all four bytes count: 0x00010001 bytes announced, 5 present
+    for (const head of [0xdb, 0xc6]) {
+      put(Uint8Array.of(head, 0, 1, 0, 1, ...str));
+      expect(T.t_transcode(IN, 10, OUT, 32768), `0x${head.toString(16)} with a short body`).toBe(-1);
+    }
+    // the same, with the whole 65537-byte body present (str32 / bin32 of more than 64 KiB)
+    for (const [head, kind] of [[0xdb, "str"], [0xc6, "bin"]] as const) {
+      const n = 0x10001;
+      const body = new Uint8Array(n).fill(0x61);
+      const e = new Uint8Array(5 + n);
+      e.set([head, 0, 1, 0, 1]);
+      e.set(body, 5);
+      const [src, dst] = scratch(e.length);
+      mem().set(e, src);
+      expect(T.t_transcode(src, e.length, dst, e.length), kind).toBe(e.length);
+      expect(Buffer.compare(mem().subarray(dst, dst + e.length), e), kind).toBe(0);
+    }
+  });
+
   it("MessagePack: rejects ext, reserved and truncated input", () => {
-    for (const bad of [[0xc1], [0xd4, 1, 2], [0xc7, 1, 1, 0], [0xcd, 1], [0xa5, 1, 2], [0xc4, 10, 1], [0xdd, 0xff, 0xff, 0xff, 0xff], [0x92, 1]]) {
+    for (const bad of [
+      [0xc1], [0xd4, 1, 2], [0xc7, 1, 1, 0], [0xcd, 1], [0xa5, 1, 2], [0xc4, 10, 1], [0xdd, 0xff, 0xff, 0xff, 0xff], [0x92, 1],
+      [0xdb, 0, 0, 0], [0xc6, 0, 0], [0xdd, 0, 0, 0, 2, 1], [0xdf, 0, 0],
+    ]) {
       put(Uint8Array.from(bad));
       expect(T.t_transcode(IN, bad.length, OUT, 32768), JSON.stringify(bad)).toBe(-1);
     }
@@ -278,6 +339,40 @@ describe("firmware dispatcher", () => {
   });
 });
 
+/**
+ * A board slower than the host's timeout: a new request gets one poll (a long RUN stays busy);
+ * each retransmission of it gets one more poll (which answers ACK), and the `finishAfter`-th
+ * retransmission lets it run to the end.
+ */
+class SlowBoard implements Transport {
+  readonly name = "slow in-process board";
+  retransmissions = 0;
+  private dataCb: (chunk: Uint8Array) => void = () => {};
+  constructor(
+    readonly fw: FirmwareHost,
+    private readonly finishAfter: number,
+  ) {
+    fw.onTx = (bytes) => queueMicrotask(() => this.dataCb(bytes));
+  }
+  write(data: Uint8Array): void {
+    const working = this.fw.busy;
+    this.fw.feed(data);
+    if (!working) {
+      this.fw.poll();
+      if (!this.fw.busy) this.fw.pump();
+      return;
+    }
+    this.retransmissions++;
+    this.fw.poll();
+    if (this.retransmissions >= this.finishAfter) this.fw.pump();
+  }
+  onData(cb: (chunk: Uint8Array) => void): void {
+    this.dataCb = cb;
+  }
+  onError(): void {}
+  async close(): Promise<void> {}
+}
+
 describe("long requests over several polls (bounded work per poll)", () => {
   const model = { nIn: 200, nRec: 300, nOut: 2 };
   const steps = 20;
@@ -330,15 +425,21 @@ describe("long requests over several polls (bounded work per poll)", () => {
     expect(b.frames[0]!.body).toEqual(done.body);
   });
 
-  it("the session waits through ACKs for a slow board", async () => {
+  it("the session waits through ACKs for a slow board, past its retry limit", async () => {
+    // The board makes progress on the RUN only when the host retransmits it (each time: an ACK
+    // and one poll's work), and finishes after the 4th retransmission. The host's short timeout
+    // only sets the pace: whatever the machine's load, the events come in this order.
     const fw = await FirmwareHost.create(fwWasm, { boardId: "slow" });
     fw.init();
-    const s = new Session(new InProcessTransport(fw, 1, true), { timeoutMs: 3, retries: 2 });
+    const board = new SlowBoard(fw, 4);
+    const s = new Session(board, { timeoutMs: 5, retries: 2 });
     await s.connect();
     await s.request(MsgType.CONFIGURE, model);
     const r = await s.request(MsgType.RUN, decodeBody(runBody()));
     expect(r).toMatchObject({ n: steps, t: steps });
-    expect(s.stats.acks).toBeGreaterThan(0);
+    expect(board.retransmissions).toBe(4);
+    expect(s.stats.acks).toBe(4);
+    expect(s.stats.retransmits).toBe(4); // more than `retries`: every ACK renews the budget
     await s.close();
   });
 });

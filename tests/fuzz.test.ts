@@ -2,7 +2,12 @@
 // hang (the firmware runs in a worker that is killed if a batch takes too long), and every
 // answer is a well-formed frame (COBS, CRC, version, flags, known type, body schema); every
 // valid request gets exactly one answer with its seq, anything else at most one ERROR per block.
+// Every NATIVE_EVERY-th batch also goes to the wasm2c-native build of the firmware
+// (tests/helpers/native-firmware.ts), which must answer byte for byte as Node's run of the .wasm
+// does (a quarter of the inputs: the native run costs as much CPU as Node's). The seed differs
+// every run (set EDGEPROP_FUZZ_SEED to replay one) and every failure names it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { randomInt } from "node:crypto";
 import { Worker } from "node:worker_threads";
 import { encode } from "@msgpack/msgpack";
 import { buildFirmware } from "../device/firmware/build.ts";
@@ -10,32 +15,38 @@ import { cobsEncode, cobsDecode } from "../protocol/cobs.ts";
 import { crc32c } from "../protocol/crc32c.ts";
 import { FLAG_EVENT, FLAG_RESPONSE, FrameSplitter, decodeFrame, frameBytes, parseFrame } from "../protocol/frame.ts";
 import { MsgType, decodeBody, f32le, validateDeviceBody } from "../protocol/messages.ts";
+import { buildNativeFirmware, runNativeFirmware } from "./helpers/native-firmware.ts";
 
 const TOTAL = 100_000;
 const BATCH = 2_000;
 const BATCH_TIMEOUT_MS = 15_000;
+const NATIVE_EVERY = 4;
+const SEED = process.env.EDGEPROP_FUZZ_SEED !== undefined ? Number(process.env.EDGEPROP_FUZZ_SEED) : randomInt(2 ** 31);
+const REPLAY = `fuzz seed ${SEED} (replay: EDGEPROP_FUZZ_SEED=${SEED} npx vitest run tests/fuzz.test.ts)`;
 
-// The worker hosts the firmware with an in-memory HAL, feeds one input at a time, polls until
-// the input is consumed (bounded), and returns what the firmware wrote for each input.
+// The worker hosts the firmware with an in-memory HAL (the native harness has the same: storage
+// of 0xFF, millis() counting its calls), a fresh instance per batch, feeds one input at a time,
+// polls until the input is consumed (bounded), and returns what the firmware wrote for each input.
 const WORKER = `
 const { parentPort, workerData } = require("node:worker_threads");
-const storage = new Uint8Array(65536).fill(0xff);
-let rx = null, rxOff = 0, tx = [];
+const mod = new WebAssembly.Module(workerData.wasm);
+let storage, rx = null, rxOff = 0, tx = [], clock = 0;
 let mem;
 const imports = { hal: {
   uart_write(p, n) { tx.push(mem().slice(p >>> 0, (p >>> 0) + (n >>> 0))); },
   uart_read(p, cap) { if (!rx) return 0; const n = Math.min(cap >>> 0, rx.length - rxOff); mem().set(rx.subarray(rxOff, rxOff + n), p >>> 0); rxOff += n; return n; },
-  millis() { return Math.floor(performance.now()) >>> 0; },
+  millis() { return clock++ >>> 0; },
   storage_size() { return storage.length; },
   storage_read(o, p, n) { if (o >= storage.length) return 0; n = Math.min(n, storage.length - o); mem().set(storage.subarray(o, o + n), p); return n; },
   storage_write(o, p, n) { if (o >= storage.length) return 0; n = Math.min(n, storage.length - o); storage.set(mem().subarray(p, p + n), o); return n; },
 }, env: { abort(m, f, l, c) { throw new Error("ABORT " + l + ":" + c); } } };
-const inst = new WebAssembly.Instance(new WebAssembly.Module(workerData.wasm), imports);
-mem = () => new Uint8Array(inst.exports.memory.buffer);
-inst.exports.init();
-tx = [];
 let polls = 0;
 parentPort.on("message", (inputs) => {
+  storage = new Uint8Array(65536).fill(0xff);
+  clock = 0;
+  const inst = new WebAssembly.Instance(mod, imports);
+  mem = () => new Uint8Array(inst.exports.memory.buffer);
+  inst.exports.init();
   const outs = [];
   for (let i = 0; i < inputs.length; i++) {
     rx = inputs[i]; rxOff = 0; tx = [];
@@ -260,25 +271,31 @@ function checkAnswer(input: Uint8Array, output: Uint8Array, c: Check): void {
   }
 }
 
-describe("fuzz: firmware decoder and dispatcher", () => {
+describe("fuzz: firmware decoder and dispatcher, in Node and as wasm2c-native code", () => {
   let worker: Worker;
+  let native: string;
   beforeAll(async () => {
-    const { bytes } = await buildFirmware();
+    const { bytes, wasmPath } = await buildFirmware();
     worker = new Worker(WORKER, { eval: true, workerData: { wasm: bytes } });
+    native = await buildNativeFirmware(wasmPath);
   });
   afterAll(async () => {
     await worker?.terminate();
   });
 
-  it(`${TOTAL} random and mutated frames: no trap, no hang, every answer well-formed`, async () => {
-    const gen = generator(20261128);
+  const hex = (b: Uint8Array, n = 64) => `${Buffer.from(b.subarray(0, n)).toString("hex")}${b.length > n ? "..." : ""}`;
+
+  it(`${TOTAL} random and mutated frames: no trap, no hang, every answer well-formed, native = Node`, async () => {
+    const gen = generator(SEED);
     const c: Check = { answers: 0, successes: 0, byType: {}, requests: 0, errors: 0, malformed: [] };
     let sent = 0;
     let pages = 0;
+    let differ = 0;
+    let nativeChecked = 0;
     const t0 = performance.now();
     while (sent < TOTAL) {
       const inputs = Array.from({ length: BATCH }, gen);
-      const reply = await new Promise<{ outs?: Uint8Array[]; error?: string; index?: number; pages?: number }>((resolve) => {
+      const node = new Promise<{ outs?: Uint8Array[]; error?: string; index?: number; pages?: number }>((resolve) => {
         const timer = setTimeout(() => resolve({ error: `hang: batch not answered within ${BATCH_TIMEOUT_MS} ms` }), BATCH_TIMEOUT_MS);
         worker.once("message", (m) => {
           clearTimeout(timer);
@@ -286,23 +303,34 @@ describe("fuzz: firmware decoder and dispatcher", () => {
         });
         worker.postMessage(inputs);
       });
+      const checkNative = (sent / BATCH) % NATIVE_EVERY === 0;
+      const [reply, nat] = await Promise.all([node, checkNative ? runNativeFirmware(native, inputs) : undefined]);
       if (reply.error) {
         const at = reply.index !== undefined ? inputs[reply.index]! : undefined;
-        throw new Error(`${reply.error}${at ? ` on input ${Buffer.from(at.subarray(0, 64)).toString("hex")}...` : ""}`);
+        throw new Error(`${reply.error}${at ? ` on input ${hex(at)}` : ""} — ${REPLAY}`);
       }
+      if (nat?.stop) throw new Error(`native: ${nat.stop.why} on input ${hex(inputs[nat.stop.index]!)} — ${REPLAY}`);
+      if (nat) nativeChecked += inputs.length;
       pages = reply.pages ?? 0;
-      for (let i = 0; i < inputs.length; i++) checkAnswer(inputs[i]!, reply.outs![i]!, c);
+      for (let i = 0; i < inputs.length; i++) {
+        checkAnswer(inputs[i]!, reply.outs![i]!, c);
+        if (nat && Buffer.compare(nat.outs[i]!, reply.outs![i]!) !== 0) {
+          differ++;
+          c.malformed.push(`native and Node answer input ${sent + i} (${hex(inputs[i]!)}) differently: ${hex(nat.outs[i]!)} vs ${hex(reply.outs![i]!)}`);
+        }
+      }
       sent += inputs.length;
       if (c.malformed.length > 0) break;
     }
     const secs = (performance.now() - t0) / 1000;
-    console.log(`fuzz: ${sent} inputs, ${c.requests} valid requests, ${c.answers} answers (${c.errors} ERROR, ${c.successes} success: ${JSON.stringify(c.byType)}), ${pages} pages, ${secs.toFixed(1)} s`);
-    expect(c.malformed.slice(0, 10)).toEqual([]);
+    console.log(`fuzz (seed ${SEED}): ${sent} inputs, ${c.requests} valid requests, ${c.answers} answers (${c.errors} ERROR, ${c.successes} success: ${JSON.stringify(c.byType)}), ${pages} pages, ${nativeChecked} also native with ${differ} differences, ${secs.toFixed(1)} s`);
+    expect(c.malformed.slice(0, 10), REPLAY).toEqual([]);
     expect(sent).toBeGreaterThanOrEqual(TOTAL);
-    expect(c.errors).toBeGreaterThan(TOTAL / 10);
-    expect(c.successes).toBeGreaterThan(TOTAL / 20);
+    expect(nativeChecked).toBeGreaterThanOrEqual(TOTAL / NATIVE_EVERY);
+    expect(c.errors, REPLAY).toBeGreaterThan(TOTAL / 10);
+    expect(c.successes, REPLAY).toBeGreaterThan(TOTAL / 20);
     for (const t of [MsgType.HELLO, MsgType.PING, MsgType.CONFIGURE, MsgType.RUN, MsgType.APPLY, MsgType.GRADS, MsgType.CHECKPOINT]) {
-      expect(c.byType[t] ?? 0, `successful ${t}`).toBeGreaterThan(50);
+      expect(c.byType[t] ?? 0, `successful ${t} — ${REPLAY}`).toBeGreaterThan(50);
     }
-  }, 120_000);
+  }, 180_000);
 });

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { startSim } from "../host/sim/sim.ts";
 import type { Sim } from "../host/sim/sim.ts";
 import { SerialTransport } from "../host/transport/serial.ts";
+import type { Transport } from "../host/transport/transport.ts";
 import { Session } from "../host/session/session.ts";
 import { DeviceError, ErrorCode, MsgType, ParamId, f32le, fromF32le } from "../protocol/messages.ts";
 import { randomCase } from "../host/case/random.ts";
@@ -137,7 +138,22 @@ describe("board crash mid-training (protocol level)", () => {
     // interrupted at trial 4, over the pty, checkpoint saved to the board's storage after every update
     const sim = await startSim({ dir: mkdtempSync(join(tmpdir(), "edgeprop-simk-")) });
     try {
-      const s = new Session(await SerialTransport.open(sim.port), { timeoutMs: 200, retries: 3 });
+      // The board dies when the host sends the 3rd of trial 4's 15 RUN frames: two answered, the
+      // third lost — mid-trial by construction, whatever the machine's speed.
+      let framesToKill = Infinity;
+      let killing: Promise<void> | undefined;
+      const serial = await SerialTransport.open(sim.port);
+      const tap: Transport = {
+        name: serial.name,
+        write: (d) => {
+          if (--framesToKill === 0) killing = sim.killBoard();
+          serial.write(d);
+        },
+        onData: (cb) => serial.onData(cb),
+        onError: (cb) => serial.onError(cb),
+        close: () => serial.close(),
+      };
+      const s = new Session(tap, { timeoutMs: 200, retries: 3 });
       const c = new DeviceClient(s);
       await c.hello();
       await c.configure(cs.model, cs.feedback.kind, { optimizer: "adam" });
@@ -145,16 +161,15 @@ describe("board crash mid-training (protocol level)", () => {
       let crashed = false;
       for (let i = 0; i < TRIALS; ) {
         try {
-          const run = trial(c);
           if (i === 3 && !crashed) {
             crashed = true;
-            await new Promise((r) => setTimeout(r, 5));
-            await sim.killBoard();
+            framesToKill = 3;
           }
-          await run;
+          await trial(c);
           await c.checkpointSave();
           i++;
         } catch (e) {
+          await killing;
           if (sim.board.exitCode === null && sim.board.signalCode === null) throw e; // not the crash
           await sim.startBoard();
           await c.hello();

@@ -6,7 +6,8 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { getBoard } from "../boards/index.ts";
-import { REPO_ROOT, buildFirmware } from "../host/firmware/build.ts";
+import { buildFirmware } from "../host/firmware/build.ts";
+import { cacheDir, repoPath } from "../host/paths.ts";
 import { bootQemu, parseIcount, runIcount, stopQemu } from "../host/firmware/qemu.ts";
 import { buildEchoWasm } from "../host/firmware/source.ts";
 import { requireTool } from "../host/firmware/tools.ts";
@@ -14,12 +15,12 @@ import { requireTool } from "../host/firmware/tools.ts";
 const board = getBoard("qemu-mps2-an386");
 
 function buildLoop(n: number): { elf: string; mark: number } {
-  const dir = join(REPO_ROOT, "build/mcu/tests");
+  const dir = cacheDir("mcu", "tests");
   mkdirSync(dir, { recursive: true });
   const elf = join(dir, `loop-${n}.elf`);
   execFileSync(requireTool("arm-none-eabi-gcc"), [
     "-mcpu=cortex-m4", "-mthumb", "-nostdlib", `-DLOOP_N=${n}`, "-Wl,-Ttext=0", "-e", "reset", "-o", elf,
-    join(REPO_ROOT, "tests/fixtures/mcu/loop.S"),
+    repoPath("tests", "fixtures", "mcu", "loop.S"),
   ]);
   const nm = execFileSync(requireTool("arm-none-eabi-nm"), [elf], { encoding: "utf8" });
   const m = /^([0-9a-f]+) T mark$/m.exec(nm);
@@ -45,16 +46,17 @@ describe("QEMU instruction counter", () => {
     const s = build.symbols;
     const costs: number[][] = [];
     for (let run = 0; run < 2; run++) {
-      const out = join(REPO_ROOT, "build/qemu", `icount-echo-${process.pid}-${run}.txt`);
+      const out = cacheDir("qemu", `icount-echo-${process.pid}-${run}.txt`);
       const b = await bootQemu({ board, elf: build.elf, icount: { out, mark: s.edgeprop_mark, begin: s.edgeprop_poll_begin, end: s.edgeprop_poll_end, io: s.edgeprop_io } });
       try {
         for (let i = 0; i < 3; i++) {
           // One byte per request, so that it cannot be split across two polls.
           await b.link.write("x");
-          await b.link.waitFor(/x/, 5000);
+          await b.link.waitFor(/x/, 20_000);
         }
-        // The poll that echoed the last bytes reports when it returns, just after they arrive.
-        const deadline = Date.now() + 5000;
+        // The poll that echoed the last bytes reports when it returns, just after they arrive:
+        // wait for that third report (the deadline only turns "never" into a failure).
+        const deadline = Date.now() + 30_000;
         while (parseIcount(readFileSync(out, "utf8")).polls.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       } finally {
         await b.link.close();

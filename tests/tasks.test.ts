@@ -14,6 +14,8 @@ import { FASHION_CLASSES, fashionDir, latencyEncode, loadFashion } from "../host
 import { encodeIdx, parseIdx } from "../host/tasks/idx.ts";
 import { createTask, tasks, toCase, trialList, type TaskInstance, type Trial } from "../host/tasks/index.ts";
 import { recallError } from "../host/tasks/store-recall.ts";
+import { parseOptimizer } from "../host/train/optimizer.ts";
+import { setupFromTask } from "../host/train/setup.ts";
 
 /** Small variants so the suite stays fast; defaults are checked separately where cheap. */
 const SMALL: Record<string, Record<string, number | string | boolean>> = {
@@ -102,9 +104,8 @@ describe("pattern generation", () => {
   it("default: 100 frozen 50 Hz Poisson inputs, 100 LIF, a 1 s sum of four sines normalised to max 1", () => {
     const inst = createTask("pattern", 3);
     expect(inst.model).toMatchObject({ neuron: "lif", nIn: 100, nRec: 100, nOut: 1, loss: "mse", dt: 1 });
-    expect(inst.nTrain).toBe(1);
     const tr = inst.trial(0);
-    expect(inst.trial(5)).toBe(tr); // frozen: every iteration sees the same trial
+    expect(inst.trial(0)).toEqual(tr); // seeded
     expect(tr.inputs.length).toBe(1000);
     const rate = (count(tr.inputs, 0, 1000, 0, 100) / 100 / 1000) * 1000;
     expect(rate).toBeGreaterThan(45);
@@ -124,6 +125,38 @@ describe("pattern generation", () => {
     const inBand = [1, 2, 3, 5].reduce((s, f) => s + power(f), 0);
     const outBand = [4, 6, 7, 8, 10, 20].reduce((s, f) => s + power(f), 0);
     expect(outBand).toBeLessThan(0.01 * inBand);
+  });
+
+  it("held-out trials: jittered members of the frozen pattern's family, none of them a training trial", () => {
+    const inst = createTask("pattern", 3, SMALL.pattern);
+    expect(inst.nTrain).toBe(Infinity);
+    expect(inst.nTest).toBe(Infinity);
+    const train = Array.from({ length: 50 }, (_, i) => inst.trial(i));
+    const test = Array.from({ length: 10 }, (_, i) => inst.testTrial(i));
+    const key = (t: Trial) => t.inputs.map((r) => r.join("")).join("|");
+    const seen = new Set(train.map(key));
+    expect(seen.size).toBe(50); // every training trial is its own draw
+    for (const t of test) {
+      expect(seen.has(key(t))).toBe(false); // never trained on
+      expect(t.targets).toEqual(train[0]!.targets); // the same pattern to produce
+    }
+    // same family: every spike of a test trial is within 2 * jitter steps of a spike of a
+    // training trial on the same input (both are the frozen spikes moved by at most jitter)
+    const a = test[0]!.inputs;
+    const b = train[0]!.inputs;
+    const T = a.length;
+    let spikes = 0;
+    for (let t = 0; t < T; t++) {
+      for (let i = 0; i < a[t]!.length; i++) {
+        if (!a[t]![i]) continue;
+        spikes++;
+        const near = [-2, -1, 0, 1, 2].some((d) => t + d >= 0 && t + d < T && b[t + d]![i] === 1);
+        expect(near, `spike of input ${i} at step ${t}`).toBe(true);
+      }
+    }
+    expect(spikes).toBeGreaterThan(100);
+    // no jitter would make test trials copies of the training trial: refused
+    expect(() => createTask("pattern", 3, { ...SMALL.pattern, jitter: 0 })).toThrow(/pattern\.options\.jitter/);
   });
 
   it("NMSE is 0 for the target itself and 1 for its mean", () => {
@@ -238,7 +271,19 @@ describe("Fashion-MNIST", () => {
     }
     const inst = createTask("fashion-mnist", 2, { dataDir: dir, encSteps: 30, tailSteps: 5, decisionSteps: 8, pool: 2 });
     expect(inst.model.nIn).toBe(196);
-    expect(inst.nTest).toBe(10000);
+    // the real counts, not the limits (10000 / 60000 by default)
+    expect([inst.nTrain, inst.nTest]).toEqual([n, n]);
+    expect(() => inst.testTrial(n)).toThrow(/fashion-mnist test trial: index 4 asked for, but there are 4 test images/);
+    expect(() => inst.testTrial(n)).toThrow(InputError);
+    expect(inst.trial(n + 1).label).toBe(inst.trial(1).label); // training epochs wrap around
+    const capped = createTask("fashion-mnist", 2, { dataDir: dir, testLimit: 2, trainLimit: 3 });
+    expect([capped.nTrain, capped.nTest]).toEqual([3, 2]);
+    expect(() => capped.testTrial(2)).toThrow(InputError);
+    // a run that asks for more test trials than there are images stops before it trains
+    expect(() => setupFromTask({
+      task: "fashion-mnist", quick: false, seed: 1, taskOptions: { dataDir: dir }, rule: "eprop", feedback: "symmetric",
+      optimizer: parseOptimizer("adam"), iterations: 1, testTrials: 5,
+    })).toThrow(/--test-trials: fashion-mnist has 4 test trials, 5 asked for/);
     const tr = inst.testTrial(2);
     expect(tr.label).toBe(4);
     expect(tr.targets[0]).toEqual([0, 0, 0, 0, 1, 0, 0, 0, 0, 0]);

@@ -144,7 +144,7 @@ describe("wasm kernels vs float64 e-prop reference (random margin cases)", () =>
     const c = randomCase({ neuron: "lif", loss: "ce", recurrent: true, feedback: "random", seed: 15 });
     const wasm = backends.find((b) => b.name === "wasm")!;
     const host = backends.find((b) => b.name === "host")!;
-    expect(wasm.rules).toEqual(["eprop"]);
+    expect(wasm.rules).toContain("eprop");
     const ref = await host.grad(c, { rule: "eprop", flags: {} });
     expectClose(await wasm.grad(c, { rule: "eprop", flags: { build: "simd" } }), ref);
     expectClose(await wasm.grad(c, { rule: "eprop", flags: {} }), ref);

@@ -1,13 +1,12 @@
 // Node-side build of the firmware .wasm (not AssemblyScript: run by tsx / imported by tests).
-// Builds on demand into the per-user cache (<state>/build/firmware/), cached by a hash of the AssemblyScript sources and the
+// Builds on demand into cacheDir("firmware"), cached by a hash of the AssemblyScript sources and the
 // flags, written atomically (two test workers may build at once).
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { stateSubdir } from "../../host/paths/state-dir.ts";
+import { REPO_ROOT, cacheDir } from "../../host/paths.ts";
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
 /**
  * The firmware build flags: MCU constraints (device/HAL.md): stub runtime, no SIMD, no
@@ -39,20 +38,21 @@ export interface BuildResult {
 
 /**
  * Compiles an AssemblyScript entry (default: the firmware, device/firmware/main.ts) to
- * <state>/build/firmware/<name>.wasm (+ .wat). `name` defaults to the entry's base name.
+ * cacheDir("firmware")/<name>.wasm (+ .wat). `name` defaults to the entry's base name.
  */
 export async function buildFirmware(
   entry = "device/firmware/main.ts",
   name = "firmware",
   extraFlags: string[] = [],
 ): Promise<BuildResult> {
-  const outDir = stateSubdir("build", "firmware");
+  const outDir = cacheDir("firmware");
+  mkdirSync(outDir, { recursive: true });
   const wasmPath = join(outDir, `${name}.wasm`);
   const hashPath = join(outDir, `${name}.hash`);
   const h = createHash("sha256");
   h.update(JSON.stringify([entry, FIRMWARE_FLAGS, extraFlags]));
-  for (const f of [...sourceFiles(join(ROOT, "device")), join(ROOT, entry)]) {
-    h.update(relative(ROOT, f));
+  for (const f of [...sourceFiles(join(REPO_ROOT, "device")), join(REPO_ROOT, entry)]) {
+    h.update(relative(REPO_ROOT, f));
     h.update(readFileSync(f));
   }
   const digest = h.digest("hex");
@@ -88,7 +88,7 @@ async function compile(
   const tmpWasm = join(outDir, `${name}.${tag}.wasm`);
   const tmpWat = join(outDir, `${name}.${tag}.wat`);
   const res = await asc.main(
-    [join(ROOT, entry), ...FIRMWARE_FLAGS, ...extraFlags, "--outFile", tmpWasm, "--textFile", tmpWat],
+    [join(REPO_ROOT, entry), ...FIRMWARE_FLAGS, ...extraFlags, "--outFile", tmpWasm, "--textFile", tmpWat],
     {},
   );
   if (res.error) {
@@ -108,5 +108,5 @@ export function wasmImports(bytes: Uint8Array): string[] {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const r = await buildFirmware(process.argv[2], process.argv[3]);
-  process.stdout.write(`${relative(ROOT, r.wasmPath)} ${r.bytes.length} bytes${r.cached ? " (cached)" : ""}\n`);
+  process.stdout.write(`${relative(REPO_ROOT, r.wasmPath)} ${r.bytes.length} bytes${r.cached ? " (cached)" : ""}\n`);
 }

@@ -1,7 +1,8 @@
 // The firmware's protocol engine (PROTOCOL.md): reads the UART, decodes COBS incrementally,
 // checks CRC-32C / version / flags, suppresses duplicates by (seq, CRC), dispatches requests,
 // and sends exactly one response frame per request (the response, or ERROR). HELLO, PING and
-// RESET are handled here; every model message goes to handlers.ts.
+// RESET are handled here; every model message goes to handlers.ts, which routes it to the active
+// learning rule (device/firmware/rules.ts).
 import { uart_read, uart_write, millis } from "./hal";
 import { crc32c, crc32cInit } from "./crc32c";
 import { CobsDecoder, cobsReset, cobsFeed, cobsFinish, cobsEncode } from "./cobs";
@@ -11,13 +12,11 @@ import {
   mpWriteBegin, mpWritten, wErr, mpWriteMap, mpWriteUint, mpWriteStr, mpWriteStrBytes, mpWriteBin, mpWriteBool,
 } from "./msgpack";
 import {
-  errCode, errField, errText, errArg0, errArg1, fail, clearError,
+  errCode, errField, errText, errArg0, errArg1, ERR_NAME, errNameLen, fail, clearError,
   E_BAD_FRAME, E_TOO_LARGE, E_BAD_VERSION, E_UNKNOWN_TYPE, E_MALFORMED, E_BAD_FIELD, E_BUSY, E_INTERNAL,
 } from "./errors";
-import {
-  H_DONE, H_PENDING, hConfigure, hWrite, hRead, hRun, hApply, hGrads, hCheckpoint, hReset,
-  hContinue, hFreeRam, hWriteCaps,
-} from "./handlers";
+import { H_DONE, H_PENDING } from "./rule";
+import { hModel, hReset, hContinue, hFreeRam, hWriteCaps, hWriteRules } from "./handlers";
 
 export const PROTO_VERSION: u32 = 1;
 export const FW_VERSION: string = "0.1.0";
@@ -200,13 +199,7 @@ function execute(buf: usize, type: u32, seq: u32, body: usize, bodyLen: u32): vo
   if (type == M_HELLO) r = doHello();
   else if (type == M_PING) r = doPing();
   else if (type == M_RESET) r = doReset();
-  else if (type == M_CONFIGURE) r = hConfigure();
-  else if (type == M_WRITE) r = hWrite();
-  else if (type == M_READ) r = hRead();
-  else if (type == M_RUN) r = hRun();
-  else if (type == M_APPLY) r = hApply();
-  else if (type == M_GRADS) r = hGrads();
-  else if (type == M_CHECKPOINT) r = hCheckpoint();
+  else if (type >= M_CONFIGURE && type <= M_CHECKPOINT) r = hModel(type, body, bodyLen);
   else r = fail(E_UNKNOWN_TYPE, "type", "unknown message type %", type);
   if (r == H_PENDING) {
     // keep the request's bytes alive: receive into the other buffer from now on
@@ -280,7 +273,7 @@ function writeErrorBody(reqType: u32): void {
   mpWriteUint(reqType);
 }
 
-/** errText with '%' replaced by errArg0 then errArg1, into SCRATCH; returns its length. */
+/** errText with '%' replaced by errArg0 then errArg1 and '$' by the error's name, into SCRATCH; returns its length. */
 function formatText(): u32 {
   let o: u32 = 0;
   let arg = 0;
@@ -290,6 +283,11 @@ function formatText(): u32 {
     if (c == 37 /* % */ && arg < 2) {
       o = writeDecimal(arg == 0 ? errArg0 : errArg1, o);
       arg++;
+    } else if (c == 36 /* $ */) {
+      for (let j: u32 = 0; j < errNameLen && o < cap; j++, o++) {
+        const b = load<u8>(ERR_NAME + <usize>j);
+        store<u8>(SCRATCH + <usize>o, b >= 32 && b < 127 ? b : 63);
+      }
     } else {
       store<u8>(SCRATCH + <usize>o, <u8>(c < 128 ? c : 63));
       o++;
@@ -377,7 +375,7 @@ function doHello(): i32 {
       beginBody(); // the HELLO response may use the negotiated size
     } else return failKey(E_BAD_FIELD, "unknown field");
   }
-  mpWriteMap(7);
+  mpWriteMap(8);
   mpWriteStr("pv");
   mpWriteUint(PROTO_VERSION);
   mpWriteStr("fw");
@@ -395,6 +393,8 @@ function doHello(): i32 {
   mpWriteUint(MAX_FRAME);
   mpWriteStr("caps");
   hWriteCaps();
+  mpWriteStr("rules");
+  hWriteRules();
   return H_DONE;
 }
 

@@ -1,788 +1,120 @@
-// Model-facing request handlers: the seam between the protocol (dispatcher.ts) and the
-// learning kernels (device/kernels/). Each h* function reads its request body with the msgpack
-// reader (positioned at the body map) and writes its response body with the msgpack writer,
-// then returns H_DONE, or an error code after fail(...) / failKey(...), or H_PENDING (long
-// work: the dispatcher then calls hContinue() from every poll() until it returns H_DONE or an
-// error; the request bytes stay valid meanwhile, the reader and writer do not — keep pointers,
-// and write the whole response body in the final hContinue call). No handler allocates.
-//
-// The model lives in the kernels' arena (device/kernels/layout.ts), placed right after the
-// firmware's static data; CONFIGURE grows the wasm memory to hold it (NO_MEMORY if it cannot).
-// Everything here mirrors host/device/driver.ts (same flags, same f32 constants, same layout,
-// same call order), so a case run through the firmware equals the `wasm` backend bit for bit.
-import {
-  mpReadMap, mpNext, mpStrIs, mpReadU32, vU32, mpReadNum, vF64, mpReadBool, vBool, mpReadBin,
-  tPtr, tLen, tInt, tFloat, T_NIL, T_MAP, T_STR, T_BIN, T_INT, T_FLOAT,
-  mpWriteMap, mpWriteArray, mpWriteStr, mpWriteUint, mpWriteF64, mpWriteBinReserve, mpReserve, mpWritten,
-} from "./msgpack";
-import {
-  fail, errCode, E_BAD_FIELD, E_BAD_SHAPE, E_BAD_VALUE, E_NO_MEMORY, E_NOT_CONFIGURED, E_UNSUPPORTED,
-  E_STORAGE, E_INTERNAL,
-} from "./errors";
-import { readKey, failKey } from "./dispatcher";
-import { crc32c } from "./crc32c";
-import { storage_size, storage_read, storage_write } from "./hal";
-import {
-  epConfigure, epConstants, epInjectL, epReset, epForward, epLearn, epStep, epFinish, epSteps,
-  epApplyGd, epApplyAdam, epResetOptimizer, epPtr, epStride, epArenaBytes,
-} from "../kernels/eprop";
-import {
-  layoutArena, F_ALIF, F_CE, F_RATEREG, F_ADAM, F_SEPB, F_REFRACTORY, F_TRAINBIAS, F_MEAN,
-  FLD_W, FLD_WOUT, FLD_BOUT, FLD_FB, FLD_BETA, FLD_V, FLD_A, FLD_Z, FLD_L, FLD_ACT, FLD_PRE, FLD_Y,
-  FLD_TARGET, FLD_GB, FLD_EPSA, FLD_EBAR, FLD_G, FLD_GOUT,
-} from "../kernels/layout";
+// The generic half of the model messages: which rule is active, and routing. CONFIGURE (and a
+// CHECKPOINT that restores a model) may name a rule in its `rule` field; CONFIGURE without one
+// selects DEFAULT_RULE. A switch to another rule first makes the previous one forget its model
+// (RESET 8: the arena is shared). Every other model message goes to the active rule; RESET, the
+// pending-request continuation, HELLO's `ram`, `caps` and `rules` are answered from here with
+// the rules' help. The rules' side of the seam is rule.ts; the registry is rules.ts.
+import { mpReadBegin, mpReadMap, mpNext, mpSkip, mpStrIs, tPtr, tLen, T_STR, mpWriteArray, mpWriteStr } from "./msgpack";
+import { fail, failName, failNameStr, errCode, E_BAD_FIELD, E_UNSUPPORTED, E_NOT_CONFIGURED, E_INTERNAL } from "./errors";
+import { readKey, M_CONFIGURE, M_CHECKPOINT } from "./dispatcher";
+import { H_DONE, OP_NAME, OP_CONTINUE, OP_RESET, OP_BYTES, OP_CAPS, arenaStart } from "./rule";
+import { ruleCall, OMITTED, END, DEFAULT_RULE } from "./rules";
 
-export const H_DONE: i32 = 0;
-export const H_PENDING: i32 = -1;
+/** Index of the rule model messages go to (-1 before the first CONFIGURE selects one). */
+let active: i32 = -1;
+/** The rule whose request is pending (H_PENDING), for the continuation. */
+let pendingRule: i32 = -1;
 
-// ---------------------------------------------------------------- model state
-export let configured: bool = false;
-let nIn: i32 = 0;
-let nRec: i32 = 0;
-let nOut: i32 = 0;
-let S: i32 = 0;
-let flags: i32 = 0;
-/** Adam steps applied so far (the n of the bias correction). */
-let adamStep: u32 = 0;
-/** Updates applied so far (gd and adam). */
-let updates: u32 = 0;
-/** The f32 constants given to epConstants (kept for CHECKPOINT). */
-let cAlpha: f32 = 0, cRho: f32 = 0, cKappa: f32 = 0, cZeta: f32 = 0, cS: f32 = 0, cVTh: f32 = 0, cGamma: f32 = 0;
-let cRefr: i32 = 0;
-let cCReg: f32 = 0, cFTarget: f32 = 0;
-let arenaBase: usize = 0;
+/** The name of carried rule i (a static string), or null if i is left out or past the end. */
+function ruleName(i: i32): string | null {
+  const p = ruleCall(i, OP_NAME, 0);
+  return p == OMITTED || p == END ? null : changetype<string>(<usize>p);
+}
 
-function arenaStart(): usize {
-  return (__heap_base + 15) & ~(<usize>15);
+/** Index of the carried rule whose name equals the current str token, or -1. */
+function findRule(): i32 {
+  for (let i = 0; ruleCall(i, OP_NAME, 0) != END; i++) {
+    const name = ruleName(i);
+    if (name != null && mpStrIs(name)) return i;
+  }
+  return -1;
+}
+
+/** Index of DEFAULT_RULE, or -1 if this build leaves it out. */
+function findDefault(): i32 {
+  for (let i = 0; ruleCall(i, OP_NAME, 0) != END; i++) {
+    const name = ruleName(i);
+    if (name != null && name == DEFAULT_RULE) return i;
+  }
+  return -1;
+}
+
+/**
+ * The rule a CONFIGURE/CHECKPOINT body names (`rule` field), `dflt` if it names none; -2 with the
+ * error set if the field is bad or the firmware does not carry the rule.
+ */
+function selectRule(body: usize, len: u32, dflt: i32): i32 {
+  mpReadBegin(body, len);
+  const n = mpReadMap();
+  let r = dflt;
+  for (let i = 0; i < n; i++) {
+    if (!readKey()) return -2;
+    if (mpStrIs("rule")) {
+      if (mpNext() != T_STR) { fail(E_BAD_FIELD, "rule", "must be a string (a rule's name, see HELLO rules)"); return -2; }
+      r = findRule();
+      if (r < 0) { failName(E_UNSUPPORTED, "rule", "this firmware does not carry rule '$' (HELLO lists its rules)", tPtr, tLen); return -2; }
+    } else mpSkip();
+  }
+  mpReadBegin(body, len);
+  return r;
+}
+
+/** A model message (CONFIGURE .. CHECKPOINT) with its body at [body, body+len). */
+export function hModel(type: u32, body: usize, len: u32): i32 {
+  // CONFIGURE selects the default rule unless it names one; so does anything else before the
+  // first CONFIGURE (a CHECKPOINT restoring a model after a reboot, or a message the rule
+  // answers NOT_CONFIGURED after checking its fields).
+  const dflt = type == M_CONFIGURE || active < 0 ? findDefault() : active;
+  let r = dflt;
+  if (type == M_CONFIGURE || type == M_CHECKPOINT) {
+    r = selectRule(body, len, dflt);
+    if (r == -2) return errCode;
+  }
+  if (r < 0 && type != M_CONFIGURE && type != M_CHECKPOINT) return fail(E_NOT_CONFIGURED, "", "model message before CONFIGURE");
+  if (r < 0) return failNameStr(E_UNSUPPORTED, "rule", "this firmware does not carry the default rule '$' (send `rule`; HELLO lists its rules)", DEFAULT_RULE);
+  if (r != active && (type == M_CONFIGURE || type == M_CHECKPOINT)) {
+    if (active >= 0) ruleCall(active, OP_RESET, 8); // the arena is shared: the old model goes
+    active = r;
+  }
+  pendingRule = r;
+  return ruleCall(r, <i32>type, 0);
+}
+
+/** The next slice of a pending model message (the dispatcher calls it from each poll()). */
+export function hContinue(): i32 {
+  if (pendingRule < 0) return fail(E_INTERNAL, "", "no pending request");
+  return ruleCall(pendingRule, OP_CONTINUE, 0);
+}
+
+/** RESET: to the active rule (nothing to reset before a CONFIGURE). */
+export function hReset(k: u32): i32 {
+  return active >= 0 ? ruleCall(active, OP_RESET, k) : H_DONE;
 }
 
 /** Bytes of linear memory above the model (or above the static data without a model). */
 export function hFreeRam(): u32 {
-  const top = configured ? arenaBase + <usize>epArenaBytes() : arenaStart();
+  const top = arenaStart() + <usize>(active >= 0 ? <u32>ruleCall(active, OP_BYTES, 0) : 0);
   const end = <usize>memory.size() << 16;
   return end > top ? <u32>(end - top) : 0;
 }
 
+/** HELLO `caps`: each carried rule's, then the firmware's own. */
 export function hWriteCaps(): void {
-  mpWriteArray(7);
-  mpWriteStr("lif");
-  mpWriteStr("alif");
-  mpWriteStr("eprop");
-  mpWriteStr("adam");
-  mpWriteStr("inject");
+  let n: i32 = 2;
+  for (let i = 0; ruleCall(i, OP_NAME, 0) != END; i++) if (ruleName(i) != null) n += ruleCall(i, OP_CAPS, 0);
+  mpWriteArray(<u32>n);
+  for (let i = 0; ruleCall(i, OP_NAME, 0) != END; i++) if (ruleName(i) != null) ruleCall(i, OP_CAPS, 1);
   mpWriteStr("checkpoint");
   mpWriteStr("f32");
 }
 
-// ---------------------------------------------------------------- element addressing
-// Parameter/gradient element e of the row-major host matrices, mapped into the arena layout
-// (pre-major W[p][j] at p*S + j; wOut[k][j] at k*S + j; B[j][k] stored transposed at k*S + j).
-
-const KIND_PARAM: i32 = 0;
-const KIND_GRAD: i32 = 1;
-
-/** Element count of id `p` for READ/WRITE (kind 0) or GRADS (kind 1); -1 if unknown/absent. */
-function idCount(p: u32, kind: i32): i32 {
-  if (p == 0) return nRec * nIn;
-  if (p == 1) return nRec * nRec;
-  if (p == 2) return nOut * nRec;
-  if (p == 3) return nOut;
-  if (p == 4) return kind == KIND_PARAM && (flags & F_SEPB) != 0 ? nRec * nOut : -1;
-  if (kind == KIND_PARAM) return -1;
-  if (p == 16) return nIn; // xbar
-  if (p == 17) return nRec; // zbar
-  if (p == 18 || p == 20) return (p == 20 || (flags & F_ALIF) != 0) ? nRec * nIn : -1; // epsA / ebar wIn
-  if (p == 19 || p == 21) return (p == 21 || (flags & F_ALIF) != 0) ? nRec * nRec : -1; // epsA / ebar wRec
-  if (p == 22) return nRec; // v
-  if (p == 23) return (flags & F_ALIF) != 0 ? nRec : -1; // a
-  if (p == 24) return nRec; // z
-  if (p == 25) return nOut; // y
-  return -1;
-}
-
-/** Address of element e of id p. */
-function idAddr(p: u32, kind: i32, e: i32): usize {
-  let base: usize = 0;
-  let idx: i32 = e;
-  if (p <= 1 || p == 18 || p == 19 || p == 20 || p == 21) {
-    // [nRec][nIn] (p 0, 18, 20) or [nRec][nRec] (p 1, 19, 21), element (j, i) at (i0 + i)*S + j
-    const rec = p == 1 || p == 19 || p == 21;
-    const cols = rec ? nRec : nIn;
-    const j = e / cols, i = e % cols;
-    idx = ((rec ? nIn : 0) + i) * S + j;
-    if (p <= 1) base = epPtr(kind == KIND_PARAM ? FLD_W : FLD_G);
-    else base = epPtr(p <= 19 ? FLD_EPSA : FLD_EBAR);
-  } else if (p == 2) {
-    idx = (e / nRec) * S + (e % nRec);
-    base = epPtr(kind == KIND_PARAM ? FLD_WOUT : FLD_GOUT);
-  } else if (p == 3) base = epPtr(kind == KIND_PARAM ? FLD_BOUT : FLD_GB);
-  else if (p == 4) {
-    idx = (e % nOut) * S + (e / nOut); // B[j][k], e = j*nOut + k, stored at k*S + j
-    base = epPtr(FLD_FB);
-  } else if (p == 16) base = epPtr(FLD_PRE);
-  else if (p == 17) { base = epPtr(FLD_PRE); idx = nIn + e; }
-  else if (p == 22) base = epPtr(FLD_V);
-  else if (p == 23) base = epPtr(FLD_A);
-  else if (p == 24) base = epPtr(FLD_Z);
-  else if (p == 25) base = epPtr(FLD_Y);
-  return base + (<usize>idx << 2);
-}
-
-// ---------------------------------------------------------------- CONFIGURE
-function readPosNum(field: string): bool {
-  if (!mpReadNum()) { fail(E_BAD_FIELD, field, "must be a number"); return false; }
-  if (!(vF64 > 0) || !isFinite(vF64)) { fail(E_BAD_VALUE, field, "must be finite and > 0"); return false; }
-  return true;
-}
-function readDim(field: string): bool {
-  if (!mpReadU32()) { fail(E_BAD_FIELD, field, "must be an unsigned integer"); return false; }
-  if (vU32 < 1 || vU32 > 65535) { fail(E_BAD_VALUE, field, "must be in 1..65535 (got %)", vU32); return false; }
-  return true;
-}
-/** Reads a str among two choices: returns 0/1, or -1 with the error set. */
-function readChoice(field: string, a: string, b: string): i32 {
-  if (mpNext() != T_STR) { fail(E_BAD_FIELD, field, "must be a string"); return -1; }
-  if (mpStrIs(a)) return 0;
-  if (mpStrIs(b)) return 1;
-  fail(E_BAD_VALUE, field, "unknown choice");
-  return -1;
-}
-
-/** Upper bound of the arena bytes (u64: no overflow for any u16 sizes). */
-function arenaBound(nI: u64, nR: u64, nO: u64, f: i32): u64 {
-  const pre = (nI + nR) * nR;
-  let mats: u64 = 3; // W, EBAR, G
-  if ((f & F_ALIF) != 0) mats++;
-  if ((f & F_RATEREG) != 0) mats++;
-  if ((f & F_ADAM) != 0) mats += 2;
-  return (pre * mats + (nO * nR) * 6 + nR * 16 + (nI + nR) * 2 + nO * 12) * 4 + 64 * 16;
-}
-
-export function hConfigure(): i32 {
-  const n = mpReadMap();
-  let nI: u32 = 0, nR: u32 = 0, nO: u32 = 0;
-  let betaPtr: usize = 0, betaLen: u32 = 0, betaNum: f64 = 0;
-  let refr: u32 = 0, lossCe = false, inOMA = false, outOMK = false, trainBias = true;
-  let rateReg = false, cReg: f64 = 0, fT: f64 = 0, mean = false, fb: u32 = 0, adam = false, neuronAlif = false;
-  let dt: f64 = 1, tauMem: f64 = 20, tauOut: f64 = 20, tauAdapt: f64 = 200, vTh: f64 = 1, gamma: f64 = 0.3;
-  let alpha: f64 = NaN, rho: f64 = NaN, kappa: f64 = NaN;
-  for (let i = 0; i < n; i++) {
-    if (!readKey()) return errCode;
-    if (mpStrIs("nIn")) { if (!readDim("nIn")) return errCode; nI = vU32; }
-    else if (mpStrIs("nRec")) { if (!readDim("nRec")) return errCode; nR = vU32; }
-    else if (mpStrIs("nOut")) { if (!readDim("nOut")) return errCode; nO = vU32; }
-    else if (mpStrIs("neuron")) { const c = readChoice("neuron", "lif", "alif"); if (c < 0) return errCode; neuronAlif = c == 1; }
-    else if (mpStrIs("dt")) { if (!readPosNum("dt")) return errCode; dt = vF64; }
-    else if (mpStrIs("tauMem")) { if (!readPosNum("tauMem")) return errCode; tauMem = vF64; }
-    else if (mpStrIs("tauOut")) { if (!readPosNum("tauOut")) return errCode; tauOut = vF64; }
-    else if (mpStrIs("tauAdapt")) { if (!readPosNum("tauAdapt")) return errCode; tauAdapt = vF64; }
-    else if (mpStrIs("vTh")) { if (!readPosNum("vTh")) return errCode; vTh = vF64; }
-    else if (mpStrIs("gamma")) { if (!readPosNum("gamma")) return errCode; gamma = vF64; }
-    else if (mpStrIs("alpha")) { if (!readPosNum("alpha")) return errCode; alpha = vF64; }
-    else if (mpStrIs("rho")) { if (!readPosNum("rho")) return errCode; rho = vF64; }
-    else if (mpStrIs("kappa")) { if (!readPosNum("kappa")) return errCode; kappa = vF64; }
-    else if (mpStrIs("refractory")) {
-      if (!mpReadU32(1000000)) return fail(E_BAD_FIELD, "refractory", "must be an unsigned integer <= 1000000");
-      refr = vU32;
-    }
-    else if (mpStrIs("loss")) { const c = readChoice("loss", "mse", "ce"); if (c < 0) return errCode; lossCe = c == 1; }
-    else if (mpStrIs("inputScale")) { const c = readChoice("inputScale", "one", "oneMinusAlpha"); if (c < 0) return errCode; inOMA = c == 1; }
-    else if (mpStrIs("readoutScale")) { const c = readChoice("readoutScale", "one", "oneMinusKappa"); if (c < 0) return errCode; outOMK = c == 1; }
-    else if (mpStrIs("lossReduction")) { const c = readChoice("lossReduction", "sum", "mean"); if (c < 0) return errCode; mean = c == 1; }
-    else if (mpStrIs("optimizer")) { const c = readChoice("optimizer", "gd", "adam"); if (c < 0) return errCode; adam = c == 1; }
-    else if (mpStrIs("trainBias")) { if (!mpReadBool()) return fail(E_BAD_FIELD, "trainBias", "must be a bool"); trainBias = vBool; }
-    else if (mpStrIs("feedback")) {
-      if (mpNext() != T_STR) return fail(E_BAD_FIELD, "feedback", "must be a string");
-      if (mpStrIs("symmetric")) fb = 0;
-      else if (mpStrIs("random")) fb = 1;
-      else if (mpStrIs("adaptive")) fb = 2;
-      else return fail(E_BAD_VALUE, "feedback", "must be symmetric, random or adaptive");
-    }
-    else if (mpStrIs("beta")) {
-      const k = mpNext();
-      if (k == T_BIN) { betaPtr = tPtr; betaLen = tLen; }
-      else if (k == T_INT || k == T_FLOAT) {
-        betaNum = k == T_INT ? <f64>tInt : tFloat;
-        if (!isFinite(betaNum) || betaNum < 0) return fail(E_BAD_VALUE, "beta", "must be finite and >= 0");
-      } else return fail(E_BAD_FIELD, "beta", "must be a number or a bin of nRec f32");
-    }
-    else if (mpStrIs("rateReg")) {
-      const k = mpNext();
-      if (k == T_NIL) rateReg = false;
-      else if (k == T_MAP) {
-        const m = <i32>tLen;
-        rateReg = true;
-        for (let j = 0; j < m; j++) {
-          if (!readKey()) return errCode;
-          if (mpStrIs("cReg")) { if (!mpReadNum() || !isFinite(vF64)) return fail(E_BAD_FIELD, "rateReg.cReg", "must be a finite number"); cReg = vF64; }
-          else if (mpStrIs("fTargetHz")) { if (!mpReadNum() || !isFinite(vF64)) return fail(E_BAD_FIELD, "rateReg.fTargetHz", "must be a finite number"); fT = vF64; }
-          else return failKey(E_BAD_FIELD, "unknown field in rateReg");
-        }
-      } else return fail(E_BAD_FIELD, "rateReg", "must be nil or a map {cReg, fTargetHz}");
-    }
-    else return failKey(E_BAD_FIELD, "unknown field");
+/** HELLO `rules`: the names of the rules this build carries. */
+export function hWriteRules(): void {
+  let n: u32 = 0;
+  for (let i = 0; ruleCall(i, OP_NAME, 0) != END; i++) if (ruleName(i) != null) n++;
+  mpWriteArray(n);
+  for (let i = 0; ruleCall(i, OP_NAME, 0) != END; i++) {
+    const name = ruleName(i);
+    if (name != null) mpWriteStr(name);
   }
-  if (nI == 0) return fail(E_BAD_FIELD, "nIn", "missing");
-  if (nR == 0) return fail(E_BAD_FIELD, "nRec", "missing");
-  if (nO == 0) return fail(E_BAD_FIELD, "nOut", "missing");
-  if (betaPtr != 0 && betaLen != nR * 4) return fail(E_BAD_SHAPE, "beta", "must hold nRec = % f32 (got % bytes)", nR, betaLen);
-  let anyBeta = betaNum != 0;
-  if (betaPtr != 0) {
-    for (let j: u32 = 0; j < nR; j++) {
-      const b = load<f32>(betaPtr + (<usize>j << 2));
-      if (!isFinite(b) || b < 0) return fail(E_BAD_VALUE, "beta", "element % is negative, NaN or infinite", j);
-      if (b != 0) anyBeta = true;
-    }
-  }
-  // `neuron` is informational: ALIF is "some beta != 0" (MODEL.md; host/device/planner.ts)
-  neuronAlif;
-
-  // flags exactly as host/device/planner.ts modelFlags()
-  let f: i32 = 0;
-  if (anyBeta) f |= F_ALIF;
-  if (lossCe) f |= F_CE;
-  if (rateReg) f |= F_RATEREG;
-  if (adam) f |= F_ADAM;
-  if (fb != 0) f |= F_SEPB;
-  if (refr > 0) f |= F_REFRACTORY;
-  if (trainBias) f |= F_TRAINBIAS;
-  if (mean) f |= F_MEAN;
-
-  const r = placeArena(nI, nR, nO, f);
-  if (r != H_DONE) return r;
-
-  // constants as host/model/decay.ts decays() in f64, rounded to f32 once
-  if (isNaN(alpha)) alpha = Math.exp(-dt / tauMem);
-  if (isNaN(rho)) rho = Math.exp(-dt / tauAdapt);
-  if (isNaN(kappa)) kappa = Math.exp(-dt / tauOut);
-  cAlpha = <f32>alpha; cRho = <f32>rho; cKappa = <f32>kappa;
-  cZeta = inOMA ? <f32>(1 - alpha) : 1;
-  cS = outOMK ? <f32>(1 - kappa) : 1;
-  cVTh = <f32>vTh; cGamma = <f32>gamma; cRefr = <i32>refr;
-  cCReg = rateReg ? <f32>cReg : 0;
-  cFTarget = rateReg ? <f32>((fT * dt) / 1000) : 0;
-  epConstants(cAlpha, cRho, cKappa, cZeta, cS, cVTh, cGamma, cRefr, cCReg, cFTarget);
-  if ((f & F_ALIF) != 0) {
-    const pb = epPtr(FLD_BETA);
-    for (let j = 0; j < nRec; j++) {
-      store<f32>(pb + (<usize>j << 2), betaPtr != 0 ? load<f32>(betaPtr + (<usize>j << 2)) : <f32>betaNum);
-    }
-  }
-  mpWriteMap(2);
-  mpWriteStr("bytes");
-  mpWriteUint(epArenaBytes());
-  mpWriteStr("ram");
-  mpWriteUint(hFreeRam());
-  return H_DONE;
-}
-
-/** Grows memory for and lays out the arena (zeroed); sets the model sizes. */
-function placeArena(nI: u32, nR: u32, nO: u32, f: i32): i32 {
-  const base = arenaStart();
-  const have: u64 = (<u64>memory.size() << 16) - <u64>base;
-  const bound = arenaBound(<u64>nI, <u64>nR, <u64>nO, f);
-  if (bound > 0x7fff0000) {
-    configured = false;
-    return fail(E_NO_MEMORY, "", "model needs about % MiB; board has % bytes free", <u32>(bound >> 20), <u32>have);
-  }
-  const need = layoutArena(<i32>nI, <i32>nR, <i32>nO, f, 1);
-  const end: u64 = <u64>base + <u64>need;
-  const size: u64 = <u64>memory.size() << 16;
-  if (end > size) {
-    const pages = <i32>((end - size + 0xffff) >> 16);
-    if (memory.grow(pages) < 0) {
-      configured = false;
-      return fail(E_NO_MEMORY, "", "model needs % bytes; board has % bytes free", need, <u32>have);
-    }
-  }
-  arenaBase = base;
-  epConfigure(base, <i32>nI, <i32>nR, <i32>nO, f);
-  nIn = <i32>nI; nRec = <i32>nR; nOut = <i32>nO; flags = f;
-  S = epStride();
-  adamStep = 0;
-  updates = 0;
-  restoreNext = 0;
-  configured = true;
-  return H_DONE;
-}
-
-// ---------------------------------------------------------------- WRITE / READ / GRADS
-let fP: u32 = 0, fO: u32 = 0, fN: u32 = 0, fHasN: bool = false;
-let fD: usize = 0, fDLen: u32 = 0, fHasD: bool = false;
-
-/** Reads {p, o, n?, d?}; returns false with the error set. */
-function readPOND(allowN: bool, allowD: bool): bool {
-  fP = 0xffffffff; fO = 0; fN = 0; fHasN = false; fD = 0; fDLen = 0; fHasD = false;
-  const n = mpReadMap();
-  for (let i = 0; i < n; i++) {
-    if (!readKey()) return false;
-    if (mpStrIs("p")) { if (!mpReadU32()) { fail(E_BAD_FIELD, "p", "must be an unsigned integer"); return false; } fP = vU32; }
-    else if (mpStrIs("o")) { if (!mpReadU32()) { fail(E_BAD_FIELD, "o", "must be an unsigned integer"); return false; } fO = vU32; }
-    else if (allowN && mpStrIs("n")) { if (!mpReadU32()) { fail(E_BAD_FIELD, "n", "must be an unsigned integer"); return false; } fN = vU32; fHasN = true; }
-    else if (allowD && mpStrIs("d")) { if (!mpReadBin()) { fail(E_BAD_FIELD, "d", "must be a bin of little-endian f32"); return false; } fD = tPtr; fDLen = tLen; fHasD = true; }
-    else { failKey(E_BAD_FIELD, "unknown field"); return false; }
-  }
-  if (fP == 0xffffffff) { fail(E_BAD_FIELD, "p", "missing"); return false; }
-  return true;
-}
-
-export function hWrite(): i32 {
-  if (!readPOND(false, true)) return errCode;
-  if (!fHasD) return fail(E_BAD_FIELD, "d", "missing");
-  if (!configured) return fail(E_NOT_CONFIGURED, "", "WRITE before CONFIGURE");
-  const total = idCount(fP, KIND_PARAM);
-  if (total < 0) {
-    if (fP == 4) return fail(E_BAD_VALUE, "p", "feedback is symmetric: B is wOut transposed and cannot be written");
-    return fail(E_BAD_VALUE, "p", "unknown parameter id %", fP);
-  }
-  if ((fDLen & 3) != 0) return fail(E_BAD_SHAPE, "d", "% bytes is not a whole number of f32", fDLen);
-  const cnt = fDLen >> 2;
-  if (<u64>fO + <u64>cnt > <u64>total) return fail(E_BAD_SHAPE, "d", "offset + count exceeds the parameter's % elements", <u32>total);
-  for (let i: u32 = 0; i < cnt; i++) {
-    const v = load<f32>(fD + (<usize>i << 2));
-    if (!isFinite(v)) return fail(E_BAD_VALUE, "d", "element % is NaN or infinite", i);
-  }
-  for (let i: u32 = 0; i < cnt; i++) {
-    const e = <i32>(fO + i);
-    let v = load<f32>(fD + (<usize>i << 2));
-    if (fP == 1 && e / nRec == e % nRec) v = 0; // wRec diagonal is 0 (MODEL.md)
-    store<f32>(idAddr(fP, KIND_PARAM, e), v);
-  }
-  mpWriteMap(2);
-  mpWriteStr("p");
-  mpWriteUint(fP);
-  mpWriteStr("n");
-  mpWriteUint(cnt);
-  return H_DONE;
-}
-
-function readOut(kind: i32): i32 {
-  const total = idCount(fP, kind);
-  if (total < 0) {
-    if (kind == KIND_GRAD && fP <= 25) return fail(E_UNSUPPORTED, "p", "id % is not kept by this model", fP);
-    return fail(E_BAD_VALUE, "p", "unknown id %", fP);
-  }
-  const cnt: u32 = fHasN ? fN : (fO < <u32>total ? <u32>total - fO : 0);
-  if (<u64>fO + <u64>cnt > <u64>total) return fail(E_BAD_SHAPE, "n", "offset + count exceeds the % elements", <u32>total);
-  mpWriteMap(3);
-  mpWriteStr("p");
-  mpWriteUint(fP);
-  mpWriteStr("o");
-  mpWriteUint(fO);
-  mpWriteStr("d");
-  if (<u64>cnt * 4 > 0xffff) return fail(E_BAD_SHAPE, "n", "at most 16383 elements per request");
-  const dst = mpWriteBinReserve(cnt << 2);
-  if (dst != 0) {
-    for (let i: u32 = 0; i < cnt; i++) store<f32>(dst + (<usize>i << 2), load<f32>(idAddr(fP, kind, <i32>(fO + i))));
-  }
-  return H_DONE;
-}
-
-export function hRead(): i32 {
-  if (!readPOND(true, false)) return errCode;
-  if (!configured) return fail(E_NOT_CONFIGURED, "", "READ before CONFIGURE");
-  return readOut(KIND_PARAM);
-}
-
-export function hGrads(): i32 {
-  if (!readPOND(true, false)) return errCode;
-  if (!configured) return fail(E_NOT_CONFIGURED, "", "GRADS before CONFIGURE");
-  return readOut(KIND_GRAD);
-}
-
-// ---------------------------------------------------------------- RUN
-export function hRun(): i32 {
-  const n = mpReadMap();
-  let steps: u32 = 0, xf: u32 = 0, o: u32 = 0;
-  let xPtr: usize = 0, xLen: u32 = 0, hasX = false;
-  let tgPtr: usize = 0, tgLen: u32 = 0, hasTg = false;
-  let mPtr: usize = 0, mLen: u32 = 0, hasM = false;
-  let lsPtr: usize = 0, lsLen: u32 = 0, hasLs = false;
-  let rs = false, end = false, learn = true, learnSet = false;
-  for (let i = 0; i < n; i++) {
-    if (!readKey()) return errCode;
-    if (mpStrIs("n")) { if (!mpReadU32(65535)) return fail(E_BAD_FIELD, "n", "must be an unsigned integer <= 65535"); steps = vU32; }
-    else if (mpStrIs("xf")) { if (!mpReadU32(1)) return fail(E_BAD_FIELD, "xf", "must be 0 (bits) or 1 (f32)"); xf = vU32; }
-    else if (mpStrIs("o")) { if (!mpReadU32(15)) return fail(E_BAD_FIELD, "o", "must be a bitmask <= 15"); o = vU32; }
-    else if (mpStrIs("x")) { if (!mpReadBin()) return fail(E_BAD_FIELD, "x", "must be a bin"); xPtr = tPtr; xLen = tLen; hasX = true; }
-    else if (mpStrIs("tg")) { if (!mpReadBin()) return fail(E_BAD_FIELD, "tg", "must be a bin of f32"); tgPtr = tPtr; tgLen = tLen; hasTg = true; }
-    else if (mpStrIs("m")) { if (!mpReadBin()) return fail(E_BAD_FIELD, "m", "must be a bin (bitmap)"); mPtr = tPtr; mLen = tLen; hasM = true; }
-    else if (mpStrIs("ls")) { if (!mpReadBin()) return fail(E_BAD_FIELD, "ls", "must be a bin of f32"); lsPtr = tPtr; lsLen = tLen; hasLs = true; }
-    else if (mpStrIs("rs")) { if (!mpReadBool()) return fail(E_BAD_FIELD, "rs", "must be a bool"); rs = vBool; }
-    else if (mpStrIs("end")) { if (!mpReadBool()) return fail(E_BAD_FIELD, "end", "must be a bool"); end = vBool; }
-    else if (mpStrIs("learn")) { if (!mpReadBool()) return fail(E_BAD_FIELD, "learn", "must be a bool"); learn = vBool; learnSet = true; }
-    else return failKey(E_BAD_FIELD, "unknown field");
-  }
-  if (!configured) return fail(E_NOT_CONFIGURED, "", "RUN before CONFIGURE");
-  if (steps == 0) return fail(E_BAD_FIELD, "n", "missing or 0");
-  if (!hasX) return fail(E_BAD_FIELD, "x", "missing");
-  const xRow: u32 = xf == 0 ? (<u32>nIn + 7) >> 3 : <u32>nIn * 4;
-  if (<u64>xLen != <u64>steps * xRow) return fail(E_BAD_SHAPE, "x", "must be n x % bytes (got % bytes)", xRow, xLen);
-  if (hasTg && <u64>tgLen != <u64>steps * <u64>nOut * 4) return fail(E_BAD_SHAPE, "tg", "must be n x nOut f32 (nOut = %, got % bytes)", <u32>nOut, tgLen);
-  if (hasM && mLen != (steps + 7) >> 3) return fail(E_BAD_SHAPE, "m", "must be a bitmap of n bits (% bytes)", (steps + 7) >> 3);
-  if (hasLs && <u64>lsLen != <u64>steps * <u64>nRec * 4) return fail(E_BAD_SHAPE, "ls", "must be n x nRec f32 (nRec = %, got % bytes)", <u32>nRec, lsLen);
-  if (xf == 1 && !allFinite(xPtr, xLen >> 2)) return fail(E_BAD_VALUE, "x", "contains NaN or infinity");
-  if (hasTg && !allFinite(tgPtr, tgLen >> 2)) return fail(E_BAD_VALUE, "tg", "contains NaN or infinity");
-  if (hasLs && !allFinite(lsPtr, lsLen >> 2)) return fail(E_BAD_VALUE, "ls", "contains NaN or infinity");
-  if (!learnSet) learn = hasTg || hasLs;
-
-  // response: n, t, then the requested arrays, then loss (when the trial ends)
-  mpWriteMap(2 + ((o & 1) != 0 ? 1 : 0) + ((o & 2) != 0 ? 1 : 0) + ((o & 4) != 0 ? 1 : 0) + (end ? 1 : 0));
-  mpWriteStr("n");
-  mpWriteUint(steps);
-  // t is known only after the steps: reserve a fixed-size uint32
-  mpWriteStr("t");
-  const tAt = mpReserve(5);
-  let yAt: usize = 0, scAt: usize = 0, zAt: usize = 0;
-  const zRow: u32 = (<u32>nRec + 7) >> 3;
-  if ((o & 1) != 0) { mpWriteStr("y"); yAt = mpWriteBinReserve(steps * <u32>nOut * 4); }
-  if ((o & 2) != 0) { mpWriteStr("sc"); scAt = mpWriteBinReserve(<u32>nRec * 2); }
-  if ((o & 4) != 0) { mpWriteStr("z"); zAt = mpWriteBinReserve(steps * zRow); }
-  if (tAt == 0 || ((o & 1) != 0 && yAt == 0) || ((o & 2) != 0 && scAt == 0) || ((o & 4) != 0 && zAt == 0)) {
-    return H_DONE; // the writer overflowed: the dispatcher answers TOO_LARGE (nothing was run)
-  }
-  if (scAt != 0) memory.fill(scAt, 0, <usize>nRec * 2);
-  if (zAt != 0) memory.fill(zAt, 0, <usize>steps * zRow);
-
-  if (rs) epReset();
-  epInjectL(hasLs);
-  // the run continues over several polls if it is long (bounded work per poll, device/HAL.md)
-  rSteps = steps; rT = 0; rXf = xf; rXRow = xRow; rX = xPtr; rTg = hasTg ? tgPtr : 0; rM = hasM ? mPtr : 0;
-  rLs = hasLs ? lsPtr : 0; rLearn = learn; rEnd = end; rYAt = yAt; rScAt = scAt; rZAt = zAt; rTAt = tAt;
-  rBodyStart = tAt - 0; // any address inside the body: checked when the writer is re-established
-  rBodyLen = mpWritten();
-  rActive = true;
-  return runSome();
-}
-
-// ---- the RUN in progress (pointers into the request frame, which the dispatcher keeps) ----
-let rActive: bool = false;
-let rSteps: u32 = 0, rT: u32 = 0, rXf: u32 = 0, rXRow: u32 = 0;
-let rX: usize = 0, rTg: usize = 0, rM: usize = 0, rLs: usize = 0;
-let rLearn: bool = false, rEnd: bool = false;
-let rYAt: usize = 0, rScAt: usize = 0, rZAt: usize = 0, rTAt: usize = 0, rBodyStart: usize = 0;
-let rBodyLen: u32 = 0;
-
-/** Synapse-steps of work per poll (at least one step): ~15 ms on a Cortex-M4 at 180 MHz. */
-const WORK_PER_POLL: u64 = 1 << 18;
-
-/** Advances the RUN by a bounded amount of work; finishes the response when the last step is done. */
-function runSome(): i32 {
-  const pAct = epPtr(FLD_ACT), pTarget = epPtr(FLD_TARGET), pZ = epPtr(FLD_Z), pY = epPtr(FLD_Y), pL = epPtr(FLD_L);
-  const tgRow = <usize>nOut << 2;
-  const zRow: u32 = (<u32>nRec + 7) >> 3;
-  const perStep: u64 = <u64>(nIn + nRec + nOut) * <u64>nRec + 1;
-  let budget: u64 = WORK_PER_POLL;
-  do {
-    const t = rT;
-    // x^t
-    if (rXf == 0) {
-      const row = rX + <usize>(t * rXRow);
-      for (let i = 0; i < nIn; i++) {
-        store<f32>(pAct + (<usize>i << 2), ((load<u8>(row + <usize>(i >> 3)) >> <u8>(i & 7)) & 1) != 0 ? <f32>1 : <f32>0);
-      }
-    } else {
-      memory.copy(pAct, rX + <usize>t * (<usize>nIn << 2), <usize>nIn << 2);
-    }
-    if (rTg != 0) memory.copy(pTarget, rTg + <usize>t * tgRow, tgRow);
-    else memory.fill(pTarget, 0, tgRow);
-    const mask: f32 = rM != 0 ? <f32>((load<u8>(rM + <usize>(t >> 3)) >> <u8>(t & 7)) & 1) : 1;
-    if (rLs != 0) {
-      epForward(mask);
-      memory.copy(pL, rLs + <usize>t * (<usize>nRec << 2), <usize>nRec << 2);
-      if (rLearn) epLearn();
-    } else if (rLearn) {
-      epStep(mask);
-    } else {
-      epForward(mask);
-    }
-    if (rYAt != 0) memory.copy(rYAt + <usize>t * tgRow, pY, tgRow);
-    if (rScAt != 0 || rZAt != 0) {
-      for (let j = 0; j < nRec; j++) {
-        if (load<f32>(pZ + (<usize>j << 2)) != 0) {
-          if (rScAt != 0) {
-            const a = rScAt + (<usize>j << 1);
-            const c = load<u16>(a);
-            if (c != 0xffff) store<u16>(a, c + 1);
-          }
-          if (rZAt != 0) {
-            const a = rZAt + <usize>(t * zRow) + <usize>(j >> 3);
-            store<u8>(a, load<u8>(a) | <u8>(1 << <u8>(j & 7)));
-          }
-        }
-      }
-    }
-    rT++;
-    budget = budget > perStep ? budget - perStep : 0;
-  } while (rT < rSteps && budget > 0);
-  if (rT < rSteps) return H_PENDING;
-  rActive = false;
-  // t as uint32 (0xce + big-endian): a valid, if not minimal, MessagePack uint
-  store<u8>(rTAt, 0xce);
-  store<u32>(rTAt + 1, bswap<u32>(<u32>epSteps()));
-  if (rEnd) {
-    const loss = epFinish();
-    mpWriteStr("loss");
-    mpWriteF64(loss);
-  }
-  return H_DONE;
-}
-
-/** Called by the dispatcher from each poll() while a request is pending (the writer is at the body start). */
-export function hContinue(): i32 {
-  if (!rActive) return fail(E_INTERNAL, "", "no pending request");
-  // the response body written so far is still in the buffer: move the writer past it
-  const at = mpReserve(rBodyLen);
-  if (at == 0 || rBodyStart < at || rBodyStart >= at + <usize>rBodyLen) {
-    rActive = false;
-    return fail(E_INTERNAL, "", "pending response buffer moved");
-  }
-  return runSome();
-}
-
-function allFinite(p: usize, n: u32): bool {
-  for (let i: u32 = 0; i < n; i++) if (!isFinite(load<f32>(p + (<usize>i << 2)))) return false;
-  return true;
-}
-
-// ---------------------------------------------------------------- APPLY
-export function hApply(): i32 {
-  const n = mpReadMap();
-  let opt: u32 = 0, lr: f64 = NaN, b1: f64 = 0.9, b2: f64 = 0.999, eps: f64 = 1e-8;
-  let wMin: f64 = NaN, wMax: f64 = NaN, k: u32 = 0;
-  for (let i = 0; i < n; i++) {
-    if (!readKey()) return errCode;
-    if (mpStrIs("opt")) { if (!mpReadU32(1)) return fail(E_BAD_FIELD, "opt", "must be 0 (gd) or 1 (adam)"); opt = vU32; }
-    else if (mpStrIs("lr")) { if (!mpReadNum() || !isFinite(vF64) || !(vF64 > 0)) return fail(E_BAD_FIELD, "lr", "must be a finite number > 0"); lr = vF64; }
-    else if (mpStrIs("b1")) { if (!mpReadNum() || !isFinite(vF64)) return fail(E_BAD_FIELD, "b1", "must be a finite number"); b1 = vF64; }
-    else if (mpStrIs("b2")) { if (!mpReadNum() || !isFinite(vF64)) return fail(E_BAD_FIELD, "b2", "must be a finite number"); b2 = vF64; }
-    else if (mpStrIs("eps")) { if (!mpReadNum() || !isFinite(vF64)) return fail(E_BAD_FIELD, "eps", "must be a finite number"); eps = vF64; }
-    else if (mpStrIs("wMin")) { if (!mpReadNum() || !isFinite(vF64)) return fail(E_BAD_FIELD, "wMin", "must be a finite number"); wMin = vF64; }
-    else if (mpStrIs("wMax")) { if (!mpReadNum() || !isFinite(vF64)) return fail(E_BAD_FIELD, "wMax", "must be a finite number"); wMax = vF64; }
-    else if (mpStrIs("k")) { if (!mpReadU32() || vU32 == 0) return fail(E_BAD_FIELD, "k", "must be an unsigned integer >= 1"); k = vU32; }
-    else return failKey(E_BAD_FIELD, "unknown field");
-  }
-  if (!configured) return fail(E_NOT_CONFIGURED, "", "APPLY before CONFIGURE");
-  if (isNaN(lr)) return fail(E_BAD_FIELD, "lr", "missing");
-  if (opt == 0) {
-    const clip = !isNaN(wMin) || !isNaN(wMax);
-    if (clip && (isNaN(wMin) || isNaN(wMax) || wMin > wMax)) return fail(E_BAD_VALUE, "wMin", "clipping needs both wMin <= wMax");
-    epApplyGd(<f32>lr, clip, clip ? <f32>wMin : 0, clip ? <f32>wMax : 0);
-  } else {
-    if ((flags & F_ADAM) == 0) return fail(E_BAD_VALUE, "opt", "the model was configured without optimizer \"adam\"");
-    adamStep = k != 0 ? k : adamStep + 1;
-    epApplyAdam(<f32>lr, <f32>b1, <f32>b2, <f32>eps, <i32>adamStep);
-  }
-  updates++;
-  mpWriteMap(1);
-  mpWriteStr("k");
-  mpWriteUint(opt == 1 ? adamStep : updates);
-  return H_DONE;
-}
-
-// ---------------------------------------------------------------- CHECKPOINT
-// Blob = 96-byte header + the whole arena (weights, B, state, traces, gradients, Adam moments).
-//   0 'EPCK'  4 version 1  8 total bytes  12 CRC-32C of bytes 16..end (header rest + arena)
-//   16 nIn 20 nRec 24 nOut 28 flags 32 adamStep 36 updates 40 refractory (u32)
-//   44 alpha 48 rho 52 kappa 56 zeta 60 s 64 vTh 68 gamma 72 cReg 76 fTarget (f32)  80..95 reserved 0
-// Taken between trials (the kernels' per-trial loss accumulators are not part of it).
-const CK_HDR: u32 = 96;
-const CK_MAGIC: u32 = 0x4b435045; // "EPCK" little-endian
-const CK_VERSION: u32 = 1;
-const ckHdr: usize = memory.data(96, 16);
-let restoreNext: u32 = 0;
-let restoreTotal: u32 = 0;
-
-function ckSize(): u32 {
-  return CK_HDR + epArenaBytes();
-}
-
-function ckFillHeader(): void {
-  memory.fill(ckHdr, 0, CK_HDR);
-  store<u32>(ckHdr, CK_MAGIC);
-  store<u32>(ckHdr + 4, CK_VERSION);
-  store<u32>(ckHdr + 8, ckSize());
-  store<u32>(ckHdr + 16, <u32>nIn);
-  store<u32>(ckHdr + 20, <u32>nRec);
-  store<u32>(ckHdr + 24, <u32>nOut);
-  store<u32>(ckHdr + 28, <u32>flags);
-  store<u32>(ckHdr + 32, adamStep);
-  store<u32>(ckHdr + 36, updates);
-  store<u32>(ckHdr + 40, <u32>cRefr);
-  store<f32>(ckHdr + 44, cAlpha);
-  store<f32>(ckHdr + 48, cRho);
-  store<f32>(ckHdr + 52, cKappa);
-  store<f32>(ckHdr + 56, cZeta);
-  store<f32>(ckHdr + 60, cS);
-  store<f32>(ckHdr + 64, cVTh);
-  store<f32>(ckHdr + 68, cGamma);
-  store<f32>(ckHdr + 72, cCReg);
-  store<f32>(ckHdr + 76, cFTarget);
-  const c = crc32c(ckHdr + 16, CK_HDR - 16);
-  store<u32>(ckHdr + 12, crc32c(arenaBase, epArenaBytes(), c));
-}
-
-/** Checks the header in ckHdr; configures the arena from it (zeroed). */
-function ckApplyHeader(avail: u64): i32 {
-  if (load<u32>(ckHdr) != CK_MAGIC) return fail(E_STORAGE, "", "no checkpoint (bad magic)");
-  if (load<u32>(ckHdr + 4) != CK_VERSION) return fail(E_STORAGE, "", "checkpoint version % is not supported", load<u32>(ckHdr + 4));
-  const nI = load<u32>(ckHdr + 16), nR = load<u32>(ckHdr + 20), nO = load<u32>(ckHdr + 24);
-  const f = <i32>load<u32>(ckHdr + 28);
-  if (nI < 1 || nI > 65535 || nR < 1 || nR > 65535 || nO < 1 || nO > 65535 || (f & ~0xff) != 0) {
-    return fail(E_STORAGE, "", "checkpoint header is corrupt");
-  }
-  const total = load<u32>(ckHdr + 8);
-  if (<u64>total > avail) return fail(E_STORAGE, "", "checkpoint of % bytes is truncated (% available)", total, <u32>avail);
-  const r = placeArena(nI, nR, nO, f);
-  if (r != H_DONE) return r;
-  if (ckSize() != total) {
-    configured = false;
-    return fail(E_STORAGE, "", "checkpoint size % does not match its model (% bytes)", total, ckSize());
-  }
-  adamStep = load<u32>(ckHdr + 32);
-  updates = load<u32>(ckHdr + 36);
-  cRefr = <i32>load<u32>(ckHdr + 40);
-  cAlpha = load<f32>(ckHdr + 44); cRho = load<f32>(ckHdr + 48); cKappa = load<f32>(ckHdr + 52);
-  cZeta = load<f32>(ckHdr + 56); cS = load<f32>(ckHdr + 60); cVTh = load<f32>(ckHdr + 64);
-  cGamma = load<f32>(ckHdr + 68); cCReg = load<f32>(ckHdr + 72); cFTarget = load<f32>(ckHdr + 76);
-  epConstants(cAlpha, cRho, cKappa, cZeta, cS, cVTh, cGamma, cRefr, cCReg, cFTarget);
-  return H_DONE;
-}
-
-/** After the arena is in place: verify the CRC recorded in the header; only then is the model usable. */
-function ckVerify(): i32 {
-  const want = load<u32>(ckHdr + 12);
-  const c = crc32c(ckHdr + 16, CK_HDR - 16);
-  if (crc32c(arenaBase, epArenaBytes(), c) != want) {
-    configured = false;
-    return fail(E_STORAGE, "", "checkpoint CRC mismatch: the model was discarded");
-  }
-  configured = true;
-  return H_DONE;
-}
-
-/** {size, k}: the blob size and the number of updates it holds (where training resumes). */
-function ckSizeK(): i32 {
-  mpWriteMap(2);
-  mpWriteStr("size");
-  mpWriteUint(ckSize());
-  mpWriteStr("k");
-  mpWriteUint(updates);
-  return H_DONE;
-}
-
-export function hCheckpoint(): i32 {
-  const n = mpReadMap();
-  let op: u32 = 0xffffffff, o: u32 = 0, cnt: u32 = 0, hasN = false;
-  let dPtr: usize = 0, dLen: u32 = 0, hasD = false;
-  for (let i = 0; i < n; i++) {
-    if (!readKey()) return errCode;
-    if (mpStrIs("op")) { if (!mpReadU32(4)) return fail(E_BAD_FIELD, "op", "must be 0 read, 1 write, 2 save, 3 load or 4 info"); op = vU32; }
-    else if (mpStrIs("o")) { if (!mpReadU32()) return fail(E_BAD_FIELD, "o", "must be an unsigned integer"); o = vU32; }
-    else if (mpStrIs("n")) { if (!mpReadU32()) return fail(E_BAD_FIELD, "n", "must be an unsigned integer"); cnt = vU32; hasN = true; }
-    else if (mpStrIs("d")) { if (!mpReadBin()) return fail(E_BAD_FIELD, "d", "must be a bin"); dPtr = tPtr; dLen = tLen; hasD = true; }
-    else return failKey(E_BAD_FIELD, "unknown field");
-  }
-  if (op == 0xffffffff) return fail(E_BAD_FIELD, "op", "missing");
-
-  if (op == 1) { // WRITE: sequential chunks; the first carries the header
-    if (!hasD) return fail(E_BAD_FIELD, "d", "missing");
-    const got = dLen;
-    if (o == 0) {
-      if (dLen < CK_HDR) return fail(E_BAD_SHAPE, "d", "the first chunk must hold the % byte header", CK_HDR);
-      memory.copy(ckHdr, dPtr, CK_HDR);
-      restoreNext = 0;
-      const r = ckApplyHeader(0xffffffff);
-      if (r != H_DONE) return r;
-      configured = false; // not usable until the last chunk has arrived and its CRC matches
-      restoreTotal = ckSize();
-      restoreNext = CK_HDR;
-      dPtr += CK_HDR;
-      dLen -= CK_HDR;
-      o = CK_HDR;
-    } else if (restoreNext == 0 || o != restoreNext) {
-      return fail(E_BAD_VALUE, "o", "chunks must be written in order (expected offset %)", restoreNext);
-    }
-    if (<u64>o + <u64>dLen > <u64>restoreTotal) return fail(E_BAD_SHAPE, "d", "chunk runs past the checkpoint's % bytes", restoreTotal);
-    memory.copy(arenaBase + <usize>(o - CK_HDR), dPtr, dLen);
-    restoreNext = o + dLen;
-    if (restoreNext == restoreTotal) {
-      restoreNext = 0;
-      const r = ckVerify();
-      if (r != H_DONE) return r;
-    }
-    mpWriteMap(2);
-    mpWriteStr("size");
-    mpWriteUint(restoreTotal);
-    mpWriteStr("n");
-    mpWriteUint(got);
-    return H_DONE;
-  }
-  if (op == 3) { // LOAD from storage
-    const avail = storage_size();
-    if (avail < CK_HDR) return fail(E_STORAGE, "", "the board has no storage for checkpoints (% bytes)", avail);
-    if (storage_read(0, ckHdr, CK_HDR) != CK_HDR) return fail(E_STORAGE, "", "storage read failed");
-    const r = ckApplyHeader(<u64>avail);
-    if (r != H_DONE) return r;
-    configured = false;
-    if (storage_read(CK_HDR, arenaBase, epArenaBytes()) != epArenaBytes()) {
-      configured = false;
-      return fail(E_STORAGE, "", "storage read failed");
-    }
-    const v = ckVerify();
-    if (v != H_DONE) return v;
-    return ckSizeK();
-  }
-  if (!configured) return fail(E_NOT_CONFIGURED, "", "CHECKPOINT before CONFIGURE");
-  if (op == 4) return ckSizeK();
-  if (op == 2) { // SAVE to storage
-    const total = ckSize();
-    const avail = storage_size();
-    if (total > avail) return fail(E_STORAGE, "", "checkpoint of % bytes does not fit the board's % bytes of storage", total, avail);
-    ckFillHeader();
-    // arena first, header last: a torn save leaves no valid header behind
-    store<u32>(ckHdr, 0xffffffff);
-    if (storage_write(0, ckHdr, 4) != 4) return fail(E_STORAGE, "", "storage write failed");
-    if (storage_write(CK_HDR, arenaBase, epArenaBytes()) != epArenaBytes()) return fail(E_STORAGE, "", "storage write failed");
-    store<u32>(ckHdr, CK_MAGIC);
-    if (storage_write(0, ckHdr, CK_HDR) != CK_HDR) return fail(E_STORAGE, "", "storage write failed");
-    return ckSizeK();
-  }
-  // op 0: READ a chunk
-  const total = ckSize();
-  if (!hasN) cnt = o < total ? total - o : 0;
-  if (<u64>o + <u64>cnt > <u64>total) return fail(E_BAD_SHAPE, "n", "offset + count exceeds the checkpoint's % bytes", total);
-  if (cnt > 0xffff) return fail(E_BAD_SHAPE, "n", "at most 65535 bytes per request");
-  if (o < CK_HDR) ckFillHeader();
-  mpWriteMap(3);
-  mpWriteStr("size");
-  mpWriteUint(total);
-  mpWriteStr("o");
-  mpWriteUint(o);
-  mpWriteStr("d");
-  const dst = mpWriteBinReserve(cnt);
-  if (dst != 0) {
-    for (let i: u32 = 0; i < cnt; i++) {
-      const at = o + i;
-      store<u8>(dst + <usize>i, at < CK_HDR ? load<u8>(ckHdr + <usize>at) : load<u8>(arenaBase + <usize>(at - CK_HDR)));
-    }
-  }
-  return H_DONE;
-}
-
-// ---------------------------------------------------------------- RESET, continue
-/** RESET: bit 1 state, 2 gradients/traces (both: a new trial), 4 optimizer, 8 everything. */
-export function hReset(k: u32): i32 {
-  if ((k & 8) != 0) {
-    configured = false;
-    restoreNext = 0;
-    return H_DONE;
-  }
-  if (!configured) return H_DONE;
-  if ((k & 3) != 0) epReset();
-  if ((k & 4) != 0) {
-    epResetOptimizer();
-    adamStep = 0;
-  }
-  return H_DONE;
 }

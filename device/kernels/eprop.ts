@@ -13,6 +13,7 @@ import {
   FLD_NSPK, FLD_ACT, FLD_PRE, FLD_Y, FLD_ERR, FLD_TARGET, FLD_GB, FLD_EPSA, FLD_EBAR, FLD_G, FLD_GOUT, FLD_ESUM,
   FLD_MW, FLD_VW, FLD_MOUT, FLD_VOUT, FLD_MB, FLD_VB, FLD_SPK, NFIELDS,
 } from "./layout";
+import { stepError } from "./loss";
 
 /** SIMD lanes of this build: 4 with `--enable simd`, else 1. */
 export const LANES: i32 = ASC_FEATURE_SIMD ? 4 : 1;
@@ -233,29 +234,7 @@ export function epForward(mask: f32): void {
   // error and loss
   steps++;
   if (mask != 0) maskedSteps++;
-  if ((flags & F_CE) == 0) {
-    let l: f64 = 0;
-    for (let k = 0; k < nOut; k++) {
-      const e = f32At(pY, k) - f32At(pTarget, k);
-      setF32(pErr, k, e);
-      l += <f64>e * <f64>e;
-    }
-    lossSum += 0.5 * l;
-  } else {
-    let m = f32At(pY, 0);
-    for (let k = 1; k < nOut; k++) m = max<f32>(m, f32At(pY, k));
-    let sum: f32 = 0;
-    for (let k = 0; k < nOut; k++) sum += Mathf.exp(f32At(pY, k) - m);
-    const logSum = Mathf.log(sum);
-    let l: f64 = 0;
-    for (let k = 0; k < nOut; k++) {
-      const logp = (f32At(pY, k) - m) - logSum;
-      const tk = f32At(pTarget, k);
-      setF32(pErr, k, mask * (Mathf.exp(logp) - tk));
-      if (tk != 0) l += <f64>(tk * logp);
-    }
-    if (mask != 0) lossSum -= l;
-  }
+  lossSum += stepError(pY, pTarget, pErr, nOut, mask, (flags & F_CE) != 0);
   // learning signal L_j = sum_k B[j][k] err_k (k ascending)
   if (!injectL) {
     memory.fill(pL, 0, rowBytes);
@@ -479,7 +458,7 @@ export function epSteps(): i32 { return steps; }
 
 // ---- weight application (MODEL.md "Training loop") ----
 
-function gdRange(w: usize, g: usize, rows: i32, cols: i32, stride: i32, lr: f32, clip: bool, wMin: f32, wMax: f32): void {
+export function gdRange(w: usize, g: usize, rows: i32, cols: i32, stride: i32, lr: f32, clip: bool, wMin: f32, wMax: f32): void {
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const i = r * stride + c;
@@ -490,7 +469,7 @@ function gdRange(w: usize, g: usize, rows: i32, cols: i32, stride: i32, lr: f32,
   }
 }
 
-function adamRange(w: usize, g: usize, m: usize, v: usize, rows: i32, cols: i32, stride: i32,
+export function adamRange(w: usize, g: usize, m: usize, v: usize, rows: i32, cols: i32, stride: i32,
   lrT: f32, b1: f32, b2: f32, eps: f32): void {
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {

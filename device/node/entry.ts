@@ -9,6 +9,9 @@ export {
 export { salConstants, salInit, salStep, salRun, salSteps, salLowerSpikes, salUpperSpikes } from "../kernels/sal";
 export { pcgSeed, pcgNext, pcgUniform } from "../kernels/pcg32";
 export { fieldElems, layoutArena, fieldOffset } from "../kernels/layout";
+export { DC_LANES, dcShape, dcShapeLayer, dcPlan, dcConfigure, dcAttach, dcLayerConstants, dcPtr, dcLayerPtr, dcStride, dcArenaBytes, dcSteps, dcMasked, dcReset, dcStep, dcForward, dcFinish, dcLayerLoss, dcZeroGrad, dcApplyGd, dcApplyAdam, dcResetOptimizer, dcStepUpdate } from "../rules/decolle/kernel";
+export * from "../rules/ostl/kernel";
+export { eqSetSize, eqPlan, eqConfigure, eqConstants, eqBase, eqArenaBytes, eqPtr, eqStride, eqFree, eqSample, eqLoss, eqResidual, eqClear, eqApply } from "../rules/eqprop/kernel";
 import { epConfigure } from "../kernels/eprop";
 import { layoutArena } from "../kernels/layout";
 
@@ -17,16 +20,11 @@ export function arenaBase(): usize {
   return (__heap_base + 15) & ~(<usize>15);
 }
 
-/** Lays out and zeroes the arena after growing memory as needed; returns its bytes, or 0 if memory cannot grow. */
+/** Lays out and zeroes the e-prop arena after growing memory as needed; returns its bytes, or 0 if memory cannot grow. */
 export function configure(nIn: i32, nRec: i32, nOut: i32, flags: i32): u32 {
-  const b = arenaBase();
   const lanes: i32 = ASC_FEATURE_SIMD ? 4 : 1;
-  const need = b + <usize>layoutArena(nIn, nRec, nOut, flags, lanes);
-  const have = <usize>memory.size() << 16;
-  if (need > have) {
-    if (memory.grow(<i32>((need - have + 0xffff) >> 16)) < 0) return 0;
-  }
-  return epConfigure(b, nIn, nRec, nOut, flags);
+  const b = reserve(layoutArena(nIn, nRec, nOut, flags, lanes));
+  return b == 0 ? 0 : epConfigure(b, nIn, nRec, nOut, flags);
 }
 
 /**

@@ -6,12 +6,15 @@
 import { readHdlConfig } from "../../fpga/config.ts";
 import { dequantise, quantiseCase } from "../../fpga/quantise.ts";
 import { IverilogSim } from "../../fpga/sim.ts";
-import type { GradBackend } from "./backend.ts";
+import type { Case } from "../model/types.ts";
+import { ruleOn, type GradBackend, type GradOptions } from "./backend.ts";
 
 export const fpgaSimBackend: GradBackend = {
   name: "fpga-sim",
   rules: ["eprop"],
-  async grad(c, opts) {
+  async grad<Out>(x: unknown, opts: GradOptions): Promise<Out> {
+    ruleOn(fpgaSimBackend, opts.rule);
+    const c = x as Case; // e-prop's case
     const base = opts.flags.config ? readHdlConfig(opts.flags.config) : {};
     const q = quantiseCase(c, base);
     const sim = await IverilogSim.compile(q.d);
@@ -19,7 +22,7 @@ export const fpgaSimBackend: GradBackend = {
       const out = await sim.run(q.stim);
       const t = out.z.findIndex((row, k) => row.some((z, j) => z !== q.zGolden[k]![j]));
       if (t >= 0) throw new Error(`fpga-sim: the simulated core's spikes differ from the golden model's at step ${t + 1}`);
-      return { loss: q.ro.loss, grads: dequantise(q, out.a) };
+      return { loss: q.ro.loss, grads: dequantise(q, out.a) } as Out;
     } finally {
       sim.dispose();
     }

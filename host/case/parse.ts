@@ -115,26 +115,39 @@ export function parseCase(x: Json, source = "case"): Case {
   checkMemory({ ...model, T: Array.isArray(c.inputs) ? c.inputs.length : 1 }, { nIn: "model.nIn", nRec: "model.nRec", nOut: "model.nOut", T: "inputs" });
   const params = parseParams(c.params, model);
   const feedback = parseFeedback(c.feedback, model, params);
-  if (!Array.isArray(c.inputs) || c.inputs.length < 1 || c.inputs.length > LIMITS.maxSteps) {
-    throw new InputError("inputs", `expected [T][nIn=${model.nIn}] with 1 <= T <= ${LIMITS.maxSteps}`);
-  }
-  const T = c.inputs.length;
-  const inputs = matrix(c.inputs, "inputs", T, model.nIn, "T", "nIn");
-  const targets = matrix(c.targets, "targets", T, model.nOut, `T=${T}`, "nOut");
-  const mask = c.mask === undefined ? new Array<number>(T).fill(1) : vector(c.mask, "mask", T);
-  mask.forEach((v, t) => {
-    if (v !== 0 && v !== 1) throw new InputError(`mask[${t}]`, `expected 0 or 1, got ${v}`);
-  });
-  if (model.loss === "ce") checkCeTargets(targets, mask);
-  if (model.lossReduction === "mean" && model.loss === "ce" && !mask.includes(1)) {
-    throw new InputError("mask", "lossReduction 'mean' needs at least one step with mask 1");
-  }
+  const { inputs, targets, mask } = parseTrialData(c, model);
   const name = c.name === undefined ? "unnamed" : typeof c.name === "string" ? c.name : String(c.name);
   return { format: "hil-case/1", name, model, params, feedback, inputs, targets, mask };
 }
 
+/**
+ * A case's trial: `inputs` [T][nIn], `targets` [T][nOut], `mask` [T] of 0/1 (default all 1),
+ * checked for the loss (MODEL.md: ce needs distributions where the mask is 1, and "mean" a step
+ * with mask 1). Shared by every case kind that follows MODEL.md's loss and mask rules.
+ */
+export function parseTrialData(
+  c: Record<string, Json>,
+  m: Pick<ModelConfig, "nIn" | "nOut" | "loss" | "lossReduction">,
+): { inputs: number[][]; targets: number[][]; mask: number[] } {
+  if (!Array.isArray(c.inputs) || c.inputs.length < 1 || c.inputs.length > LIMITS.maxSteps) {
+    throw new InputError("inputs", `expected [T][nIn=${m.nIn}] with 1 <= T <= ${LIMITS.maxSteps}`);
+  }
+  const T = c.inputs.length;
+  const inputs = matrix(c.inputs, "inputs", T, m.nIn, "T", "nIn");
+  const targets = matrix(c.targets, "targets", T, m.nOut, `T=${T}`, "nOut");
+  const mask = c.mask === undefined ? new Array<number>(T).fill(1) : vector(c.mask, "mask", T);
+  mask.forEach((v, t) => {
+    if (v !== 0 && v !== 1) throw new InputError(`mask[${t}]`, `expected 0 or 1, got ${v}`);
+  });
+  if (m.loss === "ce") checkCeTargets(targets, mask);
+  if (m.lossReduction === "mean" && m.loss === "ce" && !mask.includes(1)) {
+    throw new InputError("mask", "lossReduction 'mean' needs at least one step with mask 1");
+  }
+  return { inputs, targets, mask };
+}
+
 /** ce's error p - target is the exact gradient only when each target row is a distribution. */
-function checkCeTargets(targets: number[][], mask: number[]): void {
+export function checkCeTargets(targets: number[][], mask: number[]): void {
   targets.forEach((row, t) => {
     if (mask[t] === 0) return;
     const sum = row.reduce((a, b) => a + b, 0);

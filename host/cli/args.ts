@@ -1,9 +1,20 @@
 // Typed readers of parsed flags (see command.ts): each names the flag and the accepted range
 // in its InputError, so a bad value is one precise line and exit 2.
 import { InputError } from "../input/errors.ts";
-import type { ParsedArgs } from "./command.ts";
+import { parseCommandArgs, type FlagSpec, type ParsedArgs } from "./command.ts";
 
 export type { ParsedArgs } from "./command.ts";
+
+/**
+ * The flags of one form of a verb whose forms take different flags (`case random --rule decolle`),
+ * parsed like every verb's (node:util parseArgs, strict): value flags and boolean flags by name.
+ */
+export function parseArgs(argv: string[], valueFlags: readonly string[], boolFlags: readonly string[]): ParsedArgs {
+  const flags: Record<string, FlagSpec> = {};
+  for (const f of valueFlags) flags[f] = { type: "string", description: "" };
+  for (const f of boolFlags) flags[f] = { type: "boolean", description: "" };
+  return parseCommandArgs({ flags }, argv);
+}
 
 export function flagString(args: ParsedArgs, name: string): string | undefined {
   const v = args.flags.get(name);

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { commands } from "./commands/index.ts";
 import { InputError, MissingToolError } from "../input/errors.ts";
 import { BoardTimeoutError } from "../link/connect-board.ts";
+import { repoPath } from "../paths.ts";
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -21,7 +22,7 @@ function usage(): string {
 }
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  const pkg = JSON.parse(readFileSync(repoPath("package.json"), "utf8")) as { version: string };
   return pkg.version;
 }
 

@@ -1,44 +1,48 @@
-// Builds the device kernels' Node-facing .wasm on demand (<state>/build/device/{scalar,simd}.wasm from
-// device/node/entry.ts with asconfig.json's targets), so a clean clone needs no build step:
-// a missing or stale .wasm (older than any source under device/kernels, device/node or
-// asconfig.json) is rebuilt in-process with the AssemblyScript compiler.
-import { mkdirSync, readdirSync, renameSync, statSync, existsSync, rmSync, openSync, closeSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+// Builds the device kernels' Node-facing .wasm on demand (cacheDir("device")/{scalar,simd}.wasm
+// from device/node/entry.ts with asconfig.json's targets), so a clean clone needs no build step.
+// As every cached build of edgeprop, it is keyed by the content of its inputs (asconfig.json and
+// every source under device/kernels, device/rules and device/node), recorded next to the output
+// ({scalar,simd}.hash): a missing output or another key means a rebuild with the compiler.
+import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, existsSync, rmSync, openSync, closeSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import { execFile } from "node:child_process";
+import { REPO_ROOT, cacheDir } from "../paths.ts";
 import type { Build } from "./planner.ts";
-import { stateSubdir } from "../paths/state-dir.ts";
 
 function run(cmd: string, args: string[]): Promise<void> {
   return new Promise((res, rej) => {
-    execFile(cmd, args, { cwd: ROOT, maxBuffer: 1 << 24 }, (err, _stdout, stderr) => (err ? rej(new Error(`${err.message}\n${stderr}`)) : res()));
+    execFile(cmd, args, { cwd: REPO_ROOT, maxBuffer: 1 << 24 }, (err, _stdout, stderr) => (err ? rej(new Error(`${err.message}\n${stderr}`)) : res()));
   });
 }
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const SOURCES = ["device/kernels", "device/node"];
+const SOURCES = ["device/kernels", "device/node", "device/rules"];
 const ENTRY = "device/node/entry.ts";
 
 export function wasmPath(build: Build): string {
-  return join(stateSubdir("build", "device"), `${build}.wasm`);
+  return cacheDir("device", `${build}.wasm`);
 }
 
-function newestSource(): number {
-  let newest = statSync(join(ROOT, "asconfig.json")).mtimeMs;
+const hashPath = (build: Build): string => cacheDir("device", `${build}.hash`);
+
+/** sha-256 of the build name, asconfig.json and every source (path and bytes, in path order). */
+function sourceKey(build: Build): string {
+  const h = createHash("sha256").update(build).update(readFileSync(join(REPO_ROOT, "asconfig.json")));
   const walk = (dir: string): void => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const p = join(dir, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith(".ts")) newest = Math.max(newest, statSync(p).mtimeMs);
+      else if (e.name.endsWith(".ts")) h.update(relative(REPO_ROOT, p)).update(readFileSync(p));
     }
   };
-  for (const s of SOURCES) walk(join(ROOT, s));
-  return newest;
+  for (const s of SOURCES) walk(join(REPO_ROOT, s));
+  return h.digest("hex");
 }
 
 export function isStale(build: Build): boolean {
   const out = wasmPath(build);
-  return !existsSync(out) || statSync(out).mtimeMs < newestSource();
+  const hp = hashPath(build);
+  return !existsSync(out) || !existsSync(hp) || readFileSync(hp, "utf8") !== sourceKey(build);
 }
 
 const pending = new Map<Build, Promise<string>>();
@@ -85,11 +89,12 @@ async function compile(build: Build): Promise<string> {
 }
 
 async function compileLocked(build: Build, out: string): Promise<string> {
+  const key = sourceKey(build); // of the sources as they are when the compiler reads them
   // Write to a private name and rename: parallel test workers may build at the same time.
   const tmp = `${out}.${process.pid}.${Date.now()}.tmp`;
   // A child process: the compiler is plain JS, and loading it through tsx's loader is ~10x slower.
-  const asc = join(ROOT, "node_modules", "assemblyscript", "bin", "asc.js");
-  const args = [asc, join(ROOT, ENTRY), "--config", join(ROOT, "asconfig.json"), "--target", build, "--outFile", tmp, "--textFile", `${tmp}.wat`];
+  const asc = join(REPO_ROOT, "node_modules", "assemblyscript", "bin", "asc.js");
+  const args = [asc, join(REPO_ROOT, ENTRY), "--config", join(REPO_ROOT, "asconfig.json"), "--target", build, "--outFile", tmp, "--textFile", `${tmp}.wat`];
   try {
     await run(process.execPath, args);
   } catch (e) {
@@ -99,5 +104,6 @@ async function compileLocked(build: Build, out: string): Promise<string> {
   }
   if (existsSync(`${tmp}.wat`)) renameSync(`${tmp}.wat`, out.replace(/\.wasm$/, ".wat"));
   renameSync(tmp, out);
+  writeFileSync(hashPath(build), key);
   return out;
 }

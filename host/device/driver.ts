@@ -82,8 +82,8 @@ export class Kernels {
     return new Kernels(build, instance);
   }
 
-  /** The raw export (benchmarks call it directly; not recorded). */
-  raw<F extends (...a: never[]) => unknown>(name: ExportName): F {
+  /** The raw export (benchmarks, and rule drivers whose exports SIGNATURES does not list, call it directly; not recorded). */
+  raw<F extends (...a: never[]) => unknown>(name: ExportName | (string & {})): F {
     return this.instance.exports[name] as unknown as F;
   }
 

@@ -6,8 +6,9 @@ import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { MissingToolError } from "../input/errors.ts";
-import { ensureWasm, ROOT } from "./build.ts";
+import { missingTool, toolchainTable } from "../toolchains.ts";
+import { REPO_ROOT, cacheDir } from "../paths.ts";
+import { ensureWasm } from "./build.ts";
 import { SIGNATURES, type ExportName, type ScriptOp } from "./driver.ts";
 
 const WASM2C_RUNTIME = "/usr/share/wabt/wasm2c";
@@ -16,8 +17,8 @@ const NAMES = Object.keys(SIGNATURES) as ExportName[];
 
 function run(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<string> {
   return new Promise((res, rej) => {
-    execFile(cmd, args, { cwd: opts.cwd ?? ROOT, maxBuffer: 1 << 28, encoding: "buffer" }, (err, stdout, stderr) => {
-      if (err && (err as NodeJS.ErrnoException).code === "ENOENT") rej(new MissingToolError(cmd, cmd === "wasm2c" ? "wabt" : "gcc"));
+    execFile(cmd, args, { cwd: opts.cwd ?? REPO_ROOT, maxBuffer: 1 << 28, encoding: "buffer" }, (err, stdout, stderr) => {
+      if (err && (err as NodeJS.ErrnoException).code === "ENOENT" && toolchainTable().has(cmd)) rej(missingTool(cmd));
       else if (err) rej(new Error(`${cmd} failed: ${err.message}\n${stderr.toString()}`));
       else res(stdout.toString("latin1"));
     });
@@ -86,24 +87,33 @@ ${cases.join("\n")}
 `;
 }
 
-/** Builds (once per scalar.wasm content) the native replay binary; returns its path. */
-export async function buildNativeReplay(): Promise<string> {
-  const wasm = await ensureWasm("scalar");
-  const src = harnessSource();
-  const hash = createHash("sha256").update(readFileSync(wasm)).update(src).digest("hex").slice(0, 16);
-  const dir = join(ROOT, "build", "native", hash);
-  const exe = join(dir, "replay");
+/**
+ * A native program from a .wasm and a C harness: wasm2c (module name `mod`, so the harness
+ * includes "<mod>.h") and the host gcc with -O2 -ffp-contract=off, as the MCU pipeline compiles
+ * it. Cached by the content of both; returns the executable's path.
+ */
+export async function buildNativeProgram(wasmPath: string, mod: string, harness: string): Promise<string> {
+  const wasm = readFileSync(wasmPath);
+  const hash = createHash("sha256").update(wasm).update(mod).update(harness).digest("hex").slice(0, 16);
+  const dir = cacheDir("native", hash);
+  const exe = join(dir, "program");
   if (existsSync(exe)) return exe;
   mkdirSync(dir, { recursive: true });
-  await run("wasm2c", [wasm, "-n", MOD, "-o", join(dir, `${MOD}.c`)]);
-  writeFileSync(join(dir, "harness.c"), src);
+  const c = join(dir, `${mod}.c`);
+  await run("wasm2c", [wasmPath, "-n", mod, "-o", c]);
+  writeFileSync(join(dir, "harness.c"), harness);
   const tmp = `${exe}.${process.pid}.tmp`;
   await run("gcc", [
     "-O2", "-ffp-contract=off", "-I", WASM2C_RUNTIME, "-I", dir,
-    join(dir, "harness.c"), join(dir, `${MOD}.c`), join(WASM2C_RUNTIME, "wasm-rt-impl.c"), "-lm", "-o", tmp,
+    join(dir, "harness.c"), c, join(WASM2C_RUNTIME, "wasm-rt-impl.c"), "-lm", "-o", tmp,
   ]);
   renameSync(tmp, exe);
   return exe;
+}
+
+/** Builds (once per scalar.wasm content) the native replay binary; returns its path. */
+export async function buildNativeReplay(): Promise<string> {
+  return buildNativeProgram(await ensureWasm("scalar"), MOD, harnessSource());
 }
 
 function encodeArg(t: "i32" | "f32" | "f64", x: number): Buffer {
@@ -152,7 +162,7 @@ export interface NativeReplay {
 /** Replays a recorded script natively. */
 export async function replayNative(ops: ScriptOp[]): Promise<NativeReplay> {
   const exe = await buildNativeReplay();
-  const dir = join(ROOT, "build", "native", "runs");
+  const dir = cacheDir("native", "runs");
   mkdirSync(dir, { recursive: true });
   const tag = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
   const script = join(dir, `${tag}.script`);

@@ -3,6 +3,7 @@
 // the two field by field against the compiled kernels).
 import { InputError } from "../input/errors.ts";
 import type { FeedbackKind, ModelConfig } from "../model/types.ts";
+import type { DeviceSize } from "../rules/rule.ts";
 
 export type Build = "scalar" | "simd";
 export type Optimizer = "gd" | "adam";
@@ -152,20 +153,28 @@ export function planModel(m: ModelConfig, feedback: FeedbackKind, opts: DeviceOp
   return planArena(m, modelFlags(m, feedback, opts), lanesOf(opts.build ?? "scalar"));
 }
 
-/**
- * Refuses a plan that does not fit `budgetBytes` of RAM: InputError naming the dominant model
- * field (nRec when the recurrent layer dominates the synapse count, else nIn), the bytes needed
- * and the limit.
- */
-export function checkBudget(plan: ArenaPlan, budgetBytes: number, what = "RAM budget"): void {
-  if (plan.bytes <= budgetBytes) return;
+/** How a refusal names a plan: the dominant field (nRec when the recurrent layer dominates the synapse count, else nIn), the sizes, the synapses. */
+export function planSize(plan: ArenaPlan): DeviceSize {
   const { nIn, nRec, nOut } = plan.dims;
-  const field = nIn > nRec + nOut ? "model.nIn" : "model.nRec";
+  return {
+    field: nIn > nRec + nOut ? "model.nIn" : "model.nRec",
+    shape: `nIn ${nIn} x nRec ${nRec} x nOut ${nOut}`,
+    detail: `${plan.synapses} synapses, ${plan.bytesPerSynapse.toFixed(2)} bytes/synapse`,
+  };
+}
+
+/** Refuses `bytes` of a model's device state over `budgetBytes` (any rule): InputError naming the field, the bytes needed and the limit. */
+export function checkFits(bytes: number, size: DeviceSize, budgetBytes: number, what = "RAM budget"): void {
+  if (bytes <= budgetBytes) return;
   throw new InputError(
-    field,
-    `a model whose device state fits the ${what} of ${budgetBytes} bytes; nIn ${nIn} x nRec ${nRec} x nOut ${nOut} needs ${plan.bytes} bytes ` +
-      `(${plan.synapses} synapses, ${plan.bytesPerSynapse.toFixed(2)} bytes/synapse)`,
+    size.field,
+    `a model whose device state fits the ${what} of ${budgetBytes} bytes; ${size.shape} needs ${bytes} bytes${size.detail ? ` (${size.detail})` : ""}`,
   );
+}
+
+/** Refuses an e-prop plan that does not fit `budgetBytes` of RAM (checkFits with planSize). */
+export function checkBudget(plan: ArenaPlan, budgetBytes: number, what = "RAM budget"): void {
+  checkFits(plan.bytes, planSize(plan), budgetBytes, what);
 }
 
 /** Plans a model and refuses it if it exceeds the budget. */

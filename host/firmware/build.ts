@@ -1,16 +1,16 @@
 // The MCU firmware pipeline: firmware .wasm -> wasm2c -> arm-none-eabi-gcc (+ the C shim in
 // device/mcu/, + a linker script generated from boards/<id>.json) -> ELF/BIN(/UF2), with sizes
 // checked against the board's flash and RAM. Builds are cached by a hash of
-// every input (<state>/build/mcu/<board>/<hash>/), so tests and repeated CLI calls pay for a compile once.
+// every input (cacheDir("mcu")/<board>/<hash>/), so tests and repeated CLI calls pay for a compile once.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import { WASM_PAGE_BYTES, type Board } from "../../boards/index.ts";
 import { InputError } from "../input/errors.ts";
-import { stateSubdir } from "../paths/state-dir.ts";
+import { deviceRuleNames } from "../rules/index.ts";
+import { REPO_ROOT, cacheDir, repoPath } from "../paths.ts";
 import { BOOT2_BYTES, HEAP_RESERVE_BYTES, STACK_BYTES, linkerScript } from "./linker.ts";
 import { NEWLIB_NANO, WASM2C_HEADER, WASM2C_RUNTIME_DIR, requireFile, requireTool } from "./tools.ts";
 import { UF2_FAMILY_RP2040, crc32Rp2040, toUf2 } from "./uf2.ts";
@@ -18,10 +18,7 @@ import { checkHalModule, readWasm, type WasmInfo } from "./wasm.ts";
 
 const run = promisify(execFile);
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-export const SHIM_DIR = join(REPO_ROOT, "device/mcu");
-/** Where builds are cached: the per-user state folder, never the package. */
-export const buildRoot = (): string => stateSubdir("build", "mcu");
+export const SHIM_DIR = repoPath("device", "mcu");
 /** Bump when the pipeline changes in a way the input hash does not see. */
 const PIPELINE_VERSION = "1";
 
@@ -80,7 +77,7 @@ export interface BuildOptions {
   board: Board;
   /** Path of the firmware .wasm (used for messages and the record). */
   wasmPath: string;
-  /** Root for cached builds (default: <state>/build/mcu, the per-user state folder). */
+  /** Root for cached builds (default cacheDir("mcu")). */
   buildRoot?: string;
   /** Rebuild even when a cached build exists. */
   force?: boolean;
@@ -89,7 +86,7 @@ export interface BuildOptions {
 export function driverSources(board: Board): string[] {
   const driver = board.toolchain!.driver;
   const files = ["startup.c", "syscalls.c", "hal.c", `boards/${driver}.c`];
-  if (board.toolchain!.boot2) files.push(`boards/${driver}_boot2.S`);
+  if (board.toolchain!.boot2) files.push(`boards/${driver}-boot2.S`);
   return files;
 }
 
@@ -104,6 +101,19 @@ function shimFiles(): string[] {
   };
   walk(SHIM_DIR);
   return out.sort();
+}
+
+/**
+ * asc flags that leave out of a board's firmware the rules its boards/*.json `rules` does not
+ * list (`--use FW_OMIT_<NAME>=1`, read by device/firmware/rules.ts); none without `rules`.
+ */
+export function ruleOmitFlags(board: Board): string[] {
+  if (!board.rules) return [];
+  const known = deviceRuleNames();
+  board.rules.forEach((r, i) => {
+    if (!known.includes(r)) throw new InputError(`boards/${board.id}.json.rules[${i}]`, `expected a rule with a device kernel (${known.join(", ")}), got '${r}'`);
+  });
+  return known.filter((r) => !board.rules!.includes(r)).flatMap((r) => ["--use", `FW_OMIT_${r.toUpperCase().replace(/[^A-Z0-9]/g, "_")}=1`]);
 }
 
 /** RAM the module needs on this board before anything is compiled (static part estimated). */
@@ -204,10 +214,10 @@ export async function buildFirmware(opts: BuildOptions): Promise<FirmwareBuild> 
 
   const wasm2c = requireTool("wasm2c");
   const cc = requireTool(tc.cc, `boards/${board.id}.json.toolchain.cc`);
-  requireFile(join(WASM2C_RUNTIME_DIR, "wasm-rt-impl.c"), "wabt");
-  requireFile(WASM2C_HEADER, "wabt");
-  if (tc.libc === "newlib-nano") requireFile(NEWLIB_NANO, "libnewlib-arm-none-eabi");
-  else requireFile("/usr/lib/picolibc/arm-none-eabi/picolibc.specs", "picolibc-arm-none-eabi");
+  requireFile(join(WASM2C_RUNTIME_DIR, "wasm-rt-impl.c"));
+  requireFile(WASM2C_HEADER);
+  if (tc.libc === "newlib-nano") requireFile(NEWLIB_NANO);
+  else requireFile("/usr/lib/picolibc/arm-none-eabi/picolibc.specs");
 
   const cflags = [...tc.cflags, ...COMMON_CFLAGS];
   const hash = createHash("sha256");
@@ -215,7 +225,7 @@ export async function buildFirmware(opts: BuildOptions): Promise<FirmwareBuild> 
   for (const f of shimFiles()) hash.update(relative(SHIM_DIR, f)).update(readFileSync(f));
   for (const f of ["linker.ts", "build.ts", "uf2.ts"]) hash.update(readFileSync(join(REPO_ROOT, "host/firmware", f)));
   const key = hash.digest("hex").slice(0, 16);
-  const root = opts.buildRoot ?? buildRoot();
+  const root = opts.buildRoot ?? cacheDir("mcu");
   const dir = join(root, board.id, key);
   const record = join(dir, "build.json");
   const wasmSha256 = createHash("sha256").update(wasm).digest("hex");

@@ -36,7 +36,7 @@ let seq = 0;
 
 export async function startQemuBoard(opts: QemuBoardOptions = {}): Promise<QemuBoard> {
   const board = getBoard(opts.board ?? "qemu-mps2-an386");
-  const build = await buildFirmware({ board, wasmPath: await resolveWasm(opts.wasm ?? "firmware") });
+  const build = await buildFirmware({ board, wasmPath: await resolveWasm(opts.wasm ?? "firmware", board) });
   const out = join(qemuDir(), `costs-${process.pid}-${++seq}-${Date.now()}.txt`);
   const s = build.symbols;
   const qemu = await startQemu({

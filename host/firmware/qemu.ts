@@ -14,20 +14,19 @@ import { promisify } from "node:util";
 import { SerialTransport } from "../transport/serial.ts";
 import type { Board } from "../../boards/index.ts";
 import { InputError } from "../input/errors.ts";
-import { REPO_ROOT } from "./build.ts";
+import { cacheDir, repoPath, stateSubdir } from "../paths.ts";
 import { requireTool } from "./tools.ts";
-import { stateSubdir } from "../paths/state-dir.ts";
 
 const run = promisify(execFile);
-/** QEMU boards' monitor sockets, logs and counter reports: the per-user state folder. */
+/** QEMU boards' monitor sockets, logs and counter reports: run files in the per-user state folder. */
 export const qemuDir = (): string => stateSubdir("qemu");
-const PLUGIN_SRC = join(REPO_ROOT, "host/firmware/qemu/icount.c");
+const PLUGIN_SRC = repoPath("host", "firmware", "qemu", "icount.c");
 
 /** Compile the icount plugin with the host gcc (cached by source hash); returns the .so path. */
 export async function buildIcountPlugin(): Promise<string> {
   const src = readFileSync(PLUGIN_SRC);
   const key = createHash("sha256").update(src).digest("hex").slice(0, 12);
-  const dir = stateSubdir("build", "qemu-plugins");
+  const dir = cacheDir("qemu-plugins");
   const so = join(dir, `icount-${key}.so`);
   if (existsSync(so)) return so;
   mkdirSync(dir, { recursive: true });

@@ -2,23 +2,25 @@
 //   firmware  device/firmware, the edgeprop firmware (built by device/firmware/build.ts); default
 //   echo      tests/fixtures/echo.ts, the HAL test module (greets "HELLO echo 1", echoes bytes)
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, renameSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../input/errors.ts";
+import type { Board } from "../../boards/index.ts";
 import { buildFirmware as buildFirmwareWasm } from "../../device/firmware/build.ts";
-import { REPO_ROOT } from "./build.ts";
-import { stateSubdir } from "../paths/state-dir.ts";
+import { ruleOmitFlags } from "./build.ts";
+import { cacheDir, repoPath } from "../paths.ts";
 
-export const ECHO_SOURCE = join(REPO_ROOT, "tests/fixtures/echo.ts");
+export const ECHO_SOURCE = repoPath("tests", "fixtures", "echo.ts");
 /** AssemblyScript flags for MCU modules (device/HAL.md): no GC, no SIMD, no non-trapping f2i. */
 export const MCU_ASC_FLAGS = ["--runtime", "stub", "-O2", "--noAssert", "--disable", "simd", "--disable", "nontrapping-f2i", "--initialMemory", "1"];
 
-/** Compile an AssemblyScript module to <state>/build/mcu-wasm/<name>-<hash>.wasm (cached). */
+/** Compile an AssemblyScript module to cacheDir("mcu", "wasm")/<name>-<hash>.wasm (cached). */
 export async function compileAssemblyScript(source: string, name: string, flags: string[] = MCU_ASC_FLAGS): Promise<string> {
   const key = createHash("sha256").update(readFileSync(source)).update(JSON.stringify(flags)).digest("hex").slice(0, 12);
-  const dir = stateSubdir("build", "mcu-wasm");
+  const dir = cacheDir("mcu", "wasm");
   const out = join(dir, `${name}-${key}.wasm`);
   if (existsSync(out)) return out;
+  mkdirSync(dir, { recursive: true });
   const tmp = `${out}.tmp-${process.pid}-${Date.now()}.wasm`;
   const { default: asc } = await import("assemblyscript/asc");
   const res = await asc.main([source, ...flags, "--outFile", tmp], {});
@@ -31,10 +33,18 @@ export function buildEchoWasm(): Promise<string> {
   return compileAssemblyScript(ECHO_SOURCE, "echo");
 }
 
-export async function resolveWasm(spec: string | undefined): Promise<string> {
+/** The edgeprop firmware .wasm for `board` (every rule without one): the rules it carries, the rest compiled out. */
+export async function firmwareWasmFor(board?: Board): Promise<string> {
+  const omit = board ? ruleOmitFlags(board) : [];
+  const name = omit.length ? `firmware-${board!.rules!.join("-") || "no-rules"}` : "firmware";
+  return (await buildFirmwareWasm(undefined, name, omit)).wasmPath;
+}
+
+/** `firmware` is built with the learning rules `board` carries (boards/*.json `rules`; every rule without a board). */
+export async function resolveWasm(spec: string | undefined, board?: Board): Promise<string> {
   const s = spec ?? "firmware";
   if (s === "echo") return buildEchoWasm();
-  if (s === "firmware") return (await buildFirmwareWasm()).wasmPath;
+  if (s === "firmware") return firmwareWasmFor(board);
   if (!existsSync(s)) throw new InputError("--wasm", `file '${s}' not found; expected a .wasm path, 'echo' or 'firmware'`);
   return s;
 }

@@ -1,22 +1,24 @@
 // Locating the external tools the firmware pipeline drives; a missing one is a MissingToolError
-// naming its Debian package (scripts/toolchains.txt lists them for `npm test`).
+// naming its Debian package from the one table, scripts/toolchains.txt (host/toolchains.ts).
 // The lookup walks PATH in this process — no shell ever sees a tool name, which may come from a
-// board file — and accepts only the names in TOOL_PACKAGES.
+// board file — and accepts only the tools below.
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { delimiter, isAbsolute, join } from "node:path";
-import { InputError, MissingToolError } from "../input/errors.ts";
+import { InputError } from "../input/errors.ts";
+import { missingTool } from "../toolchains.ts";
 
-export const TOOL_PACKAGES = {
-  wasm2c: "wabt",
-  "arm-none-eabi-gcc": "gcc-arm-none-eabi",
-  "arm-none-eabi-size": "binutils-arm-none-eabi",
-  "arm-none-eabi-objcopy": "binutils-arm-none-eabi",
-  "arm-none-eabi-nm": "binutils-arm-none-eabi",
-  "arm-none-eabi-readelf": "binutils-arm-none-eabi",
-  "qemu-system-arm": "qemu-system-arm",
-  gcc: "gcc",
-} as const;
-export type Tool = keyof typeof TOOL_PACKAGES;
+export type Tool =
+  | "wasm2c"
+  | "arm-none-eabi-gcc"
+  | "arm-none-eabi-size"
+  | "arm-none-eabi-objcopy"
+  | "arm-none-eabi-nm"
+  | "arm-none-eabi-readelf"
+  | "qemu-system-arm"
+  | "gcc";
+
+/** Every Tool, for checking names that come from input at run time. */
+const TOOLS = ["wasm2c", "arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-objcopy", "arm-none-eabi-nm", "arm-none-eabi-readelf", "qemu-system-arm", "gcc"] as const satisfies readonly Tool[];
 
 /** wasm2c's runtime sources, shipped by Debian's wabt next to the tool. */
 export const WASM2C_RUNTIME_DIR = "/usr/share/wabt/wasm2c";
@@ -26,7 +28,7 @@ export const NEWLIB_NANO = "/usr/lib/arm-none-eabi/newlib/libc_nano.a";
 const found = new Map<string, string>();
 
 function isTool(name: string): name is Tool {
-  return Object.hasOwn(TOOL_PACKAGES, name);
+  return (TOOLS as readonly string[]).includes(name);
 }
 
 /** The first executable file called `name` in PATH (absolute directories only), or undefined. */
@@ -51,16 +53,17 @@ function whichSync(name: string): string | undefined {
  * (a board file's toolchain.cc): a name that is not one of ours is an InputError naming it.
  */
 export function requireTool(tool: string, field = "tool"): string {
-  if (!isTool(tool)) throw new InputError(field, `expected one of ${Object.keys(TOOL_PACKAGES).join(", ")}, got '${tool.slice(0, 40)}'`);
+  if (!isTool(tool)) throw new InputError(field, `expected one of ${TOOLS.join(", ")}, got '${tool.slice(0, 40)}'`);
   const hit = found.get(tool);
   if (hit) return hit;
   const path = whichSync(tool);
-  if (!path) throw new MissingToolError(tool, TOOL_PACKAGES[tool]);
+  if (!path) throw missingTool(tool);
   found.set(tool, path);
   return path;
 }
 
-export function requireFile(path: string, debianPackage: string): string {
-  if (!existsSync(path)) throw new MissingToolError(path, debianPackage);
+/** `path` if it exists, else the MissingToolError for the package scripts/toolchains.txt names. */
+export function requireFile(path: string): string {
+  if (!existsSync(path)) throw missingTool(path);
   return path;
 }

@@ -9,6 +9,7 @@
 // then kept small (512 bytes), so more of them get through.
 import { getBoard, type Board } from "../../boards/index.ts";
 import { startQemuBoard } from "../firmware/qemu-board.ts";
+import { firmwareWasmFor } from "../firmware/source.ts";
 import { InputError } from "../input/errors.ts";
 import { DeviceClient } from "../session/client.ts";
 import { Session, TimeoutError } from "../session/session.ts";
@@ -36,6 +37,8 @@ export interface ConnectOptions {
   port?: string;
   faultRate?: number;
   faultSeed?: number;
+  /** A learning rule the board's firmware must carry (HELLO `rules`): refused with the reason otherwise. */
+  rule?: string;
   /** Largest frame to negotiate (default: 512 bytes with faultRate > 0, else what the board offers). */
   maxFrame?: number;
   timeouts: BoardTimeouts;
@@ -75,7 +78,7 @@ export async function connectBoard(o: ConnectOptions): Promise<BoardConnection> 
     if (!def) throw new InputError("--port", "expected --port PATH or --board BOARD");
     if (def.id === "sim") {
       say("starting the simulated board...");
-      const sim = await startSim();
+      const sim = await startSim({ wasm: await firmwareWasmFor(def) });
       port = sim.port;
       stop = () => sim.stop();
     } else if (def.flash.method === "qemu") {
@@ -115,7 +118,7 @@ export async function connectBoard(o: ConnectOptions): Promise<BoardConnection> 
   const client = new DeviceClient(session);
   let info: HelloInfo;
   try {
-    info = await client.hello();
+    info = o.rule !== undefined ? await client.helloFor(o.rule) : await client.hello();
   } catch (err) {
     await release();
     if (err instanceof TimeoutError) {

@@ -2,8 +2,8 @@
 // O(synapses), no stored trajectory — the same shape the device kernels have.
 import { zeros } from "../model/matrix.ts";
 import { decays, lossNormaliser, targetRatePerStep, type Decays } from "../model/decay.ts";
+import { lifInitialState, lifParameters, lifStep, type LifParameters, type LifState } from "../model/lif.ts";
 import type { Case, GradResult, Grads, ModelConfig, Params } from "../model/types.ts";
-import { heaviside } from "./spike.ts";
 import { softmax } from "./simulate.ts";
 
 /** Per-synapse trace set of one weight matrix [nRec][nPre]. */
@@ -25,11 +25,9 @@ export interface StepResult {
 
 export class EpropStream {
   private readonly d: Decays;
-  private v: number[];
-  private a: number[];
-  private z: number[];
+  private readonly lif: LifParameters;
+  private neurons: LifState;
   private y: number[];
-  private hold: number[];
   private xbar: number[];
   private zbar: number[];
   private zk: number[]; // kappa-filtered spikes for wOut
@@ -53,11 +51,9 @@ export class EpropStream {
   ) {
     const { nIn, nRec, nOut } = m;
     this.d = decays(m);
-    this.v = new Array<number>(nRec).fill(0);
-    this.a = new Array<number>(nRec).fill(0);
-    this.z = new Array<number>(nRec).fill(0);
+    this.lif = lifParameters(m);
+    this.neurons = lifInitialState(nRec);
     this.y = new Array<number>(nOut).fill(0);
-    this.hold = new Array<number>(nRec).fill(0);
     this.xbar = new Array<number>(nIn).fill(0);
     this.zbar = new Array<number>(nRec).fill(0);
     this.zk = new Array<number>(nRec).fill(0);
@@ -71,29 +67,11 @@ export class EpropStream {
   step(x: number[], target: number[], mask: number): StepResult {
     const { m, p, d } = this;
     const { nIn, nRec, nOut } = m;
-    const zPrev = this.z;
     for (let i = 0; i < nIn; i++) this.xbar[i] = d.alpha * this.xbar[i]! + d.zeta * x[i]!;
 
-    const z = new Array<number>(nRec);
-    const psi = new Array<number>(nRec);
-    for (let j = 0; j < nRec; j++) {
-      let input = 0;
-      for (let i = 0; i < nIn; i++) input += p.wIn[j]![i]! * x[i]!;
-      for (let i = 0; i < nRec; i++) if (i !== j) input += p.wRec[j]![i]! * zPrev[i]!;
-      this.v[j] = d.alpha * this.v[j]! + d.zeta * input - m.vTh * zPrev[j]!;
-      this.a[j] = d.rho * this.a[j]! + zPrev[j]!;
-      const u = this.v[j]! - (m.vTh + m.beta[j]! * this.a[j]!);
-      if (this.hold[j]! > 0) {
-        this.hold[j]!--;
-        z[j] = 0;
-        psi[j] = 0;
-      } else {
-        z[j] = heaviside.z(u, m.vTh);
-        psi[j] = heaviside.psi(u, m.vTh, m.gamma);
-        if (z[j]!) this.hold[j] = m.refractory;
-      }
-      this.spikes[j]! += z[j]!;
-    }
+    const { state, psi } = lifStep(this.lif, this.neurons, x, p.wIn, p.wRec);
+    const z = state.z;
+    for (let j = 0; j < nRec; j++) this.spikes[j]! += z[j]!;
 
     // Eligibility: pre term is xbar^t for inputs, zbar^{t-1} for recurrent synapses.
     this.updateEligibility(this.tIn, psi, this.xbar, -1);
@@ -124,7 +102,7 @@ export class EpropStream {
     }
 
     for (let i = 0; i < nRec; i++) this.zbar[i] = d.alpha * this.zbar[i]! + d.zeta * z[i]!;
-    this.z = z;
+    this.neurons = state;
     this.y = y;
     this.steps++;
     return { z, y, err };

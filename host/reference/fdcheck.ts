@@ -5,7 +5,7 @@
 import type { Case, Grads } from "../model/types.ts";
 import { bpttGrad } from "./bptt.ts";
 import { simulate } from "./simulate.ts";
-import { sigmoidSpike } from "./spike.ts";
+import { sigmoidSpike } from "../model/spike.ts";
 
 export interface FdComparison {
   weight: keyof Grads;

@@ -2,8 +2,9 @@
 // It records the whole trajectory, which the BPTT backward pass needs; e-prop (eprop.ts) runs
 // the same equations online without storing it.
 import { decays, lossNormaliser, targetRatePerStep } from "../model/decay.ts";
+import { lifInitialState, lifParameters, lifStep } from "../model/lif.ts";
+import { heaviside, type SpikeFn } from "../model/spike.ts";
 import type { Case, Trajectory } from "../model/types.ts";
-import { heaviside, type SpikeFn } from "./spike.ts";
 
 export interface SimulateOptions {
   spike?: SpikeFn;
@@ -38,50 +39,21 @@ export function softmax(y: number[]): number[] {
 
 export function simulate(c: Case, opts: SimulateOptions = {}): FullTrajectory {
   const { model: m, params: p } = c;
-  const spike = opts.spike ?? heaviside;
-  const { alpha, rho, kappa, zeta, s } = decays(m);
+  const lif = lifParameters(m, opts.spike ?? heaviside);
+  const { kappa, s } = decays(m);
   const T = c.inputs.length;
   const norm = lossNormaliser(m, c.mask);
   const { nRec, nOut } = m;
 
-  let v = new Array<number>(nRec).fill(0);
-  let a = new Array<number>(nRec).fill(0);
-  let z = new Array<number>(nRec).fill(0);
+  let neurons = lifInitialState(nRec);
   let y = new Array<number>(nOut).fill(0);
-  const hold = new Array<number>(nRec).fill(0); // refractory steps left
   const out: FullTrajectory = { v: [], a: [], z: [], y: [], u: [], psi: [], refractory: [], err: [], reg: [], loss: 0, lossReg: 0 };
 
   for (let t = 0; t < T; t++) {
-    const x = c.inputs[t]!;
-    const zPrev = z;
-    const resetZ = opts.frozen ? opts.frozen.resetZ[t]! : zPrev;
-    const vNew = new Array<number>(nRec);
-    const aNew = new Array<number>(nRec);
-    const zNew = new Array<number>(nRec);
-    const uNew = new Array<number>(nRec);
-    const psiNew = new Array<number>(nRec);
-    const refr = new Array<boolean>(nRec);
-    for (let j = 0; j < nRec; j++) {
-      let input = 0;
-      const wIn = p.wIn[j]!;
-      for (let i = 0; i < m.nIn; i++) input += wIn[i]! * x[i]!;
-      const wRec = p.wRec[j]!;
-      for (let i = 0; i < nRec; i++) if (i !== j) input += wRec[i]! * zPrev[i]!;
-      vNew[j] = alpha * v[j]! + zeta * input - m.vTh * resetZ[j]!;
-      aNew[j] = rho * a[j]! + zPrev[j]!;
-      const u = vNew[j]! - (m.vTh + m.beta[j]! * aNew[j]!);
-      uNew[j] = u;
-      refr[j] = opts.frozen ? opts.frozen.refractory[t]![j]! : hold[j]! > 0;
-      if (refr[j]) {
-        zNew[j] = 0;
-        psiNew[j] = 0;
-        hold[j]!--;
-      } else {
-        zNew[j] = spike.z(u, m.vTh);
-        psiNew[j] = spike.psi(u, m.vTh, m.gamma);
-        if (u > 0) hold[j] = m.refractory;
-      }
-    }
+    const frozen = opts.frozen ? { resetZ: opts.frozen.resetZ[t]!, held: opts.frozen.refractory[t]! } : undefined;
+    const step = lifStep(lif, neurons, c.inputs[t]!, p.wIn, p.wRec, frozen);
+    neurons = step.state;
+    const zNew = neurons.z;
     const yNew = new Array<number>(nOut);
     for (let k = 0; k < nOut; k++) {
       let drive = p.bOut[k]!;
@@ -101,17 +73,14 @@ export function simulate(c: Case, opts: SimulateOptions = {}): FullTrajectory {
       if (mask) out.loss -= target.reduce((acc, tk, k) => acc + (tk ? tk * Math.log(prob[k]!) : 0), 0);
     }
     out.err.push(errT.map((e) => e / norm));
-    v = vNew;
-    a = aNew;
-    z = zNew;
     y = yNew;
-    out.v.push(v);
-    out.a.push(a);
-    out.z.push(z);
+    out.v.push(neurons.v);
+    out.a.push(neurons.a);
+    out.z.push(zNew);
     out.y.push(y);
-    out.u.push(uNew);
-    out.psi.push(psiNew);
-    out.refractory.push(refr);
+    out.u.push(step.u);
+    out.psi.push(step.psi);
+    out.refractory.push(step.held);
   }
   out.loss /= norm;
   out.reg = new Array<number>(nRec).fill(0);

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { MissingToolError } from "../input/errors.ts";
+import { missingTool } from "../toolchains.ts";
 
 const CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
 
@@ -14,7 +14,7 @@ export function findChromium(): string {
   const env = process.env.EDGEPROP_CHROMIUM;
   if (env && existsSync(env)) return env;
   const hit = CANDIDATES.find((p) => existsSync(p));
-  if (!hit) throw new MissingToolError("chromium", "chromium");
+  if (!hit) throw missingTool("chromium");
   return hit;
 }
 

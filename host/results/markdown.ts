@@ -77,7 +77,9 @@ export function resultsMarkdown(rows: RowResult[], o: { quick: boolean; seed: nu
   }
   lines.push(
     "- Paper figures are quoted approximately, from memory of its bar charts, and were not re-verified for this file: read",
-    "  them as a scale, not as a target to the digit. The paper's pattern generation has 3 readouts (1 here by default); its",
+    "  them as a scale, not as a target to the digit. The paper's pattern generation has 3 readouts (1 here by default) and",
+    "  scores the one frozen trial it trains on; here every trial moves each frozen input spike by up to one step (training",
+    "  and test trials from separate streams), so the pattern rows are scored on 10 trials the run never trained on. Its",
     "  evidence accumulation uses the full timing (7 cues, 2.25 s trials) and batches of trials per update, while edgeprop's",
     "  row uses a shorter timing (task options column, T = 725 ms) and one trial per update: comparable in kind, not in detail.",
     "- Fashion-MNIST is not a task of the paper. The on-device rule reaches about 73-75 % and then plateaus: variants tried",

@@ -2,14 +2,15 @@
 // reference, its device kernel driver (wasm in Node, and a board over the protocol), its
 // planner layout and its training. Rules are registered in host/rules/index.ts, one line each;
 // `edgeprop grad|train --rule NAME` finds them there. The device side has the twin registry
-// in the firmware (device/firmware/rules.ts).
+// in the firmware (device/firmware/rules.ts). How to add a rule: host/rules/README.md.
 import type { Json } from "../input/fields.ts";
 import type { DeviceClient } from "../session/client.ts";
+import type { RuleTraining } from "../train/training.ts";
 
 /** What `edgeprop grad` prints: the loss, the gradients in the case's own parameter layout, and rule extras. */
 export interface GradOutput {
   loss: number;
-  grads: Record<string, unknown>;
+  grads: object;
   /** Rule-specific fields the spec prints beside loss and grads (DECOLLE `layerLoss`, EqProp `residual`). */
   [extra: string]: unknown;
 }
@@ -28,6 +29,21 @@ export function caseKind(json: Json): CaseKind {
   return model.layers !== undefined ? "stack" : "recurrent";
 }
 
+export interface DeviceBytesOptions {
+  /** The optimizer the board will run (Adam reserves its moments on the device). */
+  optimizer?: "gd" | "adam";
+}
+
+/** How a refusal of a model too large for a board describes it. */
+export interface DeviceSize {
+  /** The case field that dominates the size (e.g. `model.nRec`). */
+  field: string;
+  /** The model's dimensions in words (e.g. `nIn 80 x nRec 100 x nOut 3`). */
+  shape: string;
+  /** Anything else worth saying (e.g. synapses and bytes per synapse). */
+  detail?: string;
+}
+
 export interface RuleModule<C = unknown> {
   /** The `--rule` value. */
   readonly name: string;
@@ -41,8 +57,15 @@ export interface RuleModule<C = unknown> {
   reference(c: C): GradOutput;
   /** The device kernels in Node (`--backend wasm`); absent when the rule has no device kernel. */
   wasm?(c: C, build: Build): Promise<GradOutput>;
-  /** On a board over the protocol (`--backend sim|qemu`, `--port`); absent when the firmware does not carry the rule. */
+  /**
+   * On a board over the protocol (`--backend sim|qemu`, `--port`), after HELLO has shown the firmware carries
+   * the rule (device/firmware/rules.ts registers it under the same name); absent when no firmware can.
+   */
   board?(c: C, client: DeviceClient): Promise<GradOutput>;
   /** Bytes of device state the case's model needs on a board (scalar layout), checked against the board's RAM first. */
-  deviceBytes?(c: C): number;
+  deviceBytes?(c: C, opts?: DeviceBytesOptions): number;
+  /** Names the field and the dimensions when deviceBytes exceeds a board's RAM (default: field `model`). */
+  deviceSize?(c: C, opts?: DeviceBytesOptions): DeviceSize;
+  /** How the rule trains (`edgeprop train --rule NAME`); absent: the rule computes gradients only. */
+  training?: RuleTraining<C>;
 }

@@ -1,6 +1,9 @@
 // Typed protocol client over a Session: the model messages of PROTOCOL.md with chunking to the
 // negotiated frame size. Backends (`grad --backend sim`), training sessions and benchmarks use
-// this; it holds no training logic (that is host/train/).
+// this; it holds no training logic (that is host/train/). The typed model messages are e-prop's
+// (the default rule); other rules' modules speak theirs with request(), after helloFor() has
+// checked that the firmware carries them, and CONFIGURE with their `rule`.
+import { InputError } from "../input/errors.ts";
 import { decays } from "../model/decay.ts";
 import type { FeedbackKind, Grads, Matrix, ModelConfig, Params } from "../model/types.ts";
 import {
@@ -60,15 +63,38 @@ export class DeviceClient {
 
   constructor(readonly session: Session) {}
 
-  private async req(type: number, body: Body, timeoutMs?: number): Promise<Body> {
+  /** One request (payload bytes counted); the typed methods below are built on it. */
+  async request(type: number, body: Body, timeoutMs?: number): Promise<Body> {
     for (const v of Object.values(body)) if (v instanceof Uint8Array) this.payloadOut += v.length;
     const r = await this.session.request(type, body, { timeoutMs });
     for (const v of Object.values(r)) if (v instanceof Uint8Array) this.payloadIn += v.length;
     return r;
   }
 
-  hello(): Promise<HelloInfo> {
-    return this.session.connect();
+  /** The rules the firmware listed at the last HELLO (undefined: firmware from before the rule seam, e-prop only). */
+  rules: string[] | undefined;
+
+  async hello(): Promise<HelloInfo> {
+    const h = await this.session.connect();
+    this.rules = h.rules;
+    return h;
+  }
+
+  /**
+   * HELLO, then the check that the board's firmware carries `rule`: an InputError (on `field`)
+   * naming the rule, the board and the rules its firmware carries otherwise.
+   */
+  async helloFor(rule: string, field = "--rule"): Promise<HelloInfo> {
+    const h = await this.hello();
+    const carried = h.rules ?? ["eprop"]; // firmware from before the rule seam carried e-prop only
+    if (!carried.includes(rule)) {
+      throw new InputError(
+        field,
+        `board '${h.board}' runs firmware without rule '${rule}' (it carries ${carried.length ? carried.join(", ") : "no rule"}); ` +
+          `build and flash firmware that carries it (boards/*.json "rules")`,
+      );
+    }
+    return h;
   }
 
   async configure(m: ModelConfig, feedback: FeedbackKind, opts: ConfigureOptions = {}): Promise<{ bytes: number; ram: number }> {
@@ -81,7 +107,7 @@ export class DeviceClient {
       alpha: d.alpha, rho: d.rho, kappa: d.kappa,
     };
     if (m.beta.some((b) => b !== 0)) body.beta = f32le(m.beta);
-    const r = await this.req(MsgType.CONFIGURE, body);
+    const r = await this.request(MsgType.CONFIGURE, body);
     this.model = m;
     this.feedback = feedback;
     return { bytes: r.bytes as number, ram: r.ram as number };
@@ -100,14 +126,14 @@ export class DeviceClient {
   async writeArray(p: number, data: ArrayLike<number>): Promise<void> {
     const f = Float32Array.from(data as ArrayLike<number>);
     for (let o = 0; o < f.length; o += this.chunk) {
-      await this.req(MsgType.WRITE, { p, o, d: f32le(f.subarray(o, o + this.chunk)) });
+      await this.request(MsgType.WRITE, { p, o, d: f32le(f.subarray(o, o + this.chunk)) });
     }
   }
 
   async readArray(p: number, count: number, type: number = MsgType.READ): Promise<Float32Array> {
     const out = new Float32Array(count);
     for (let o = 0; o < count; o += this.chunk) {
-      const r = await this.req(type, { p, o, n: Math.min(this.chunk, count - o) });
+      const r = await this.request(type, { p, o, n: Math.min(this.chunk, count - o) });
       out.set(fromF32le(r.d as Uint8Array), o);
     }
     return out;
@@ -196,7 +222,7 @@ export class DeviceClient {
       if (t0 + n >= T) body.end = true;
       if (opts.learn === false) body.learn = false;
       if (o) body.o = o;
-      const r = await this.req(MsgType.RUN, body, opts.timeoutMs);
+      const r = await this.request(MsgType.RUN, body, opts.timeoutMs);
       frames++;
       if (opts.outputs) y.push(...DeviceClient.rows(fromF32le(r.y as Uint8Array), n, m.nOut));
       if (opts.spikes) {
@@ -225,20 +251,20 @@ export class DeviceClient {
       body.wMin = a.wMin;
       body.wMax = a.wMax;
     }
-    return (await this.req(MsgType.APPLY, body)).k as number;
+    return (await this.request(MsgType.APPLY, body)).k as number;
   }
 
   async reset(k = 3): Promise<void> {
-    await this.req(MsgType.RESET, { k });
+    await this.request(MsgType.RESET, { k });
   }
 
   /** The device's whole learning state (header + arena), read in chunks. */
   async checkpointRead(): Promise<Uint8Array> {
-    const size = (await this.req(MsgType.CHECKPOINT, { op: CheckpointOp.INFO })).size as number;
+    const size = (await this.request(MsgType.CHECKPOINT, { op: CheckpointOp.INFO })).size as number;
     const out = new Uint8Array(size);
     const chunk = this.session.maxBody - 40;
     for (let o = 0; o < size; o += chunk) {
-      const r = await this.req(MsgType.CHECKPOINT, { op: CheckpointOp.READ, o, n: Math.min(chunk, size - o) });
+      const r = await this.request(MsgType.CHECKPOINT, { op: CheckpointOp.READ, o, n: Math.min(chunk, size - o) });
       out.set(r.d as Uint8Array, o);
     }
     return out;
@@ -246,17 +272,30 @@ export class DeviceClient {
 
   /** Restores a blob from checkpointRead() (configures the device from it). */
   async checkpointWrite(blob: Uint8Array, model: ModelConfig, feedback: FeedbackKind): Promise<void> {
-    const chunk = Math.max(96, this.session.maxBody - 40);
-    for (let o = 0; o < blob.length; o += chunk) {
-      await this.req(MsgType.CHECKPOINT, { op: CheckpointOp.WRITE, o, d: blob.subarray(o, o + chunk) });
-    }
+    await this.restoreBlob(blob, "eprop");
     this.model = model;
     this.feedback = feedback;
   }
 
+  /**
+   * Writes a checkpoint blob back in chunks; `rule` names the rule whose blob it is (PROTOCOL.md
+   * CHECKPOINT `rule`: it selects that rule on the board, whichever rule was active there).
+   */
+  async restoreBlob(blob: Uint8Array, rule?: string): Promise<void> {
+    const chunk = Math.max(96, this.session.maxBody - 40);
+    for (let o = 0; o < blob.length; o += chunk) {
+      await this.request(MsgType.CHECKPOINT, { op: CheckpointOp.WRITE, o, d: blob.subarray(o, o + chunk), ...(rule !== undefined ? this.ruleField(rule) : {}) });
+    }
+  }
+
+  /** `{ rule }` for a CONFIGURE or CHECKPOINT, unless the firmware predates the rule seam (it would refuse the field). */
+  ruleField(rule: string): Body {
+    return this.rules ? { rule } : {};
+  }
+
   /** Blob → the board's persistent storage; returns its size. */
   async checkpointSave(): Promise<number> {
-    return (await this.req(MsgType.CHECKPOINT, { op: CheckpointOp.SAVE })).size as number;
+    return (await this.request(MsgType.CHECKPOINT, { op: CheckpointOp.SAVE })).size as number;
   }
 
   /**
@@ -264,7 +303,7 @@ export class DeviceClient {
    * the number of updates the restored state holds (resume at iteration k + 1).
    */
   async checkpointLoad(model: ModelConfig, feedback: FeedbackKind): Promise<{ size: number; updates: number }> {
-    const r = await this.req(MsgType.CHECKPOINT, { op: CheckpointOp.LOAD });
+    const r = await this.request(MsgType.CHECKPOINT, { op: CheckpointOp.LOAD, ...this.ruleField("eprop") });
     this.model = model;
     this.feedback = feedback;
     return { size: r.size as number, updates: r.k as number };
@@ -272,7 +311,7 @@ export class DeviceClient {
 
   /** Size of the device's checkpoint blob and the number of updates its state holds. */
   async checkpointInfo(): Promise<{ size: number; updates: number }> {
-    const r = await this.req(MsgType.CHECKPOINT, { op: CheckpointOp.INFO });
+    const r = await this.request(MsgType.CHECKPOINT, { op: CheckpointOp.INFO });
     return { size: r.size as number, updates: r.k as number };
   }
 }

@@ -7,8 +7,8 @@ import { spawnTied } from "../process/tied.ts";
 import type { ChildProcess } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { buildFirmware, ROOT } from "../../device/firmware/build.ts";
-import { instanceDir } from "../paths/state-dir.ts";
+import { buildFirmware } from "../../device/firmware/build.ts";
+import { REPO_ROOT, instanceDir } from "../paths.ts";
 import { openPtyPair } from "../transport/pty-pair.ts";
 import type { PtyPair } from "../transport/pty-pair.ts";
 
@@ -52,7 +52,7 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     const wasm = resolve(opts.wasm ?? (await buildFirmware()).wasmPath);
     pty = await openPtyPair(dir);
     const args = [
-      "--import", "tsx", join(ROOT, "host/sim/board-main.ts"),
+      "--import", "tsx", join(REPO_ROOT, "host/sim/board-main.ts"),
       "--port", pty.boardLink, "--wasm", wasm, "--storage", resolve(opts.storage ?? join(dir, "storage.bin")),
       "--board-id", opts.boardId ?? "sim",
     ];
@@ -62,7 +62,7 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     // cwd = the package, so `--import tsx` resolves; every path above is absolute.
     const launch = () =>
       new Promise<ChildProcess>((res, reject) => {
-        const p = spawnTied(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+        const p = spawnTied(process.execPath, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
         let out = "";
         let err = "";
         const timer = setTimeout(() => {

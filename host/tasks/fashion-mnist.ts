@@ -8,11 +8,13 @@
 //   rate:    a pixel fires with probability p*rateHz*dt/1000 every step (seeded per trial).
 // Then `tailSteps` silent steps follow. Loss ce with the mask on the last `decisionSteps` steps;
 // targets one-hot everywhere; metric test accuracy (chance 0.1). Training trial i is image
-// order[i mod nTrain] of a seeded permutation of the first `trainLimit` training images; test
-// trial i is test image i.
+// order[i mod nTrain] of a seeded permutation of the first `trainLimit` training images (epochs
+// wrap around); test trial i is test image i, for i < nTest = min(testLimit, test images in the
+// files) — a test trial past the last image is an InputError, never a repeat.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { InputError, MissingToolError } from "../input/errors.ts";
+import { InputError } from "../input/errors.ts";
+import { missingTool } from "../toolchains.ts";
 import type { Matrix } from "../model/types.ts";
 import type { Pcg32 } from "../rng/pcg32.ts";
 import { Stream, accuracy, initParams, int, modelConfig, oneHot, real, resolveOptions, rng, rateRegOf } from "./common.ts";
@@ -54,7 +56,7 @@ export function fashionDir(dataDir?: string): string {
     return env;
   }
   const found = FASHION_DIRS.find((d) => hasFile(d, FILES.testLabels));
-  if (!found) throw new MissingToolError("Fashion-MNIST IDX files", "dataset-fashion-mnist");
+  if (!found) throw missingTool(FASHION_DIRS[0]!, "Fashion-MNIST IDX files");
   return found;
 }
 
@@ -191,7 +193,8 @@ export const fashionMnistTask: TaskDef = {
       return { inputs, targets: inputs.map(() => hot.slice()), mask: inputs.map((_, t) => (t >= T - decision ? 1 : 0)), label };
     };
 
-    const testN = Math.min(testLimit, 10000);
+    // The real counts, known once a split is loaded (lazily: creating the task reads no file).
+    const testCount = (): number => Math.min(testLimit, loadFashion(dir, "test").n);
     return {
       task: "fashion-mnist",
       seed,
@@ -199,15 +202,22 @@ export const fashionMnistTask: TaskDef = {
       model,
       params,
       randomB,
-      nTrain: trainLimit,
+      get nTrain() {
+        return trainOrder().length;
+      },
       trial: (i) => {
         const ord = trainOrder();
         return make(loadFashion(dir, "train"), ord[i % ord.length]!, Stream.train, i);
       },
-      nTest: testN,
+      get nTest() {
+        return testCount();
+      },
       testTrial: (i) => {
-        const set = loadFashion(dir, "test");
-        return make(set, i % Math.min(testN, set.n), Stream.test, i);
+        const n = testCount();
+        if (!Number.isInteger(i) || i < 0 || i >= n) {
+          throw new InputError("fashion-mnist test trial", `index ${i} asked for, but there are ${n} test images (testLimit ${testLimit}, ${loadFashion(dir, "test").n} in ${dir})`);
+        }
+        return make(loadFashion(dir, "test"), i, Stream.test, i);
       },
       metric: { name: "accuracy", higherIsBetter: true, chance: 0.1, description: "fraction of test images whose decision-window mean softmax names the right class" },
       evaluate: (trials, ys) => accuracy(trials, ys),

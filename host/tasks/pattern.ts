@@ -1,7 +1,11 @@
 // Pattern generation (Bellec et al. 2020, Fig. 2): 100 frozen Poisson inputs drive 100 LIF
 // neurons; each readout must reproduce a 1 s target that is a sum of four sines with periods
-// 1000, 500, 333 and 200 ms, random amplitudes U[0.5, 2] and phases U[0, 2pi). The same frozen
-// input/target pair is every trial (nTrain = 1). Loss mse; metric NMSE (1 = best constant).
+// 1000, 500, 333 and 200 ms, random amplitudes U[0.5, 2] and phases U[0, 2pi). The paper scores
+// the one frozen trial it trains on; here every trial is a member of the frozen pattern's family
+// — each input spike moved by a uniform whole number of steps in [-jitter, jitter] (default 1),
+// the same target — drawn from the training stream for trial(i) and from the test stream for
+// testTrial(i), so the held-out score is measured on inputs the run never trained on.
+// Loss mse; metric NMSE (1 = best constant).
 import type { Matrix } from "../model/types.ts";
 import { Stream, initParams, int, modelConfig, nmse, num, real, resolveOptions, rng, spike, rateRegOf } from "./common.ts";
 import type { TaskDef, TaskInstance, Trial } from "./task.ts";
@@ -15,6 +19,7 @@ const defaults = {
   steps: 1000, // T at dt = 1 ms
   dt: 1,
   rateHz: 50, // frozen Poisson input rate (NEST/TF tutorial: spike probability 0.05 per ms)
+  jitter: 1, // each trial moves every frozen input spike by up to this many steps (>= 1: test trials differ)
   ampMin: 0.5,
   ampMax: 2,
   normalize: true, // scale each target to max |y*| = 1 (as the NEST/TF tutorials do)
@@ -72,15 +77,30 @@ export const patternTask: TaskDef = {
       rateReg: rateRegOf("pattern", o),
     });
     const { params, randomB } = initParams(seed, model, o);
+    const jitter = int("pattern", o, "jitter", 1, T);
     const r = rng(seed, Stream.frozen, 0);
-    const inputs: Matrix = [];
+    const frozen: Matrix = [];
     for (let t = 0; t < T; t++) {
       const row = new Array<number>(nIn);
       for (let i = 0; i < nIn; i++) row[i] = spike(r, p);
-      inputs.push(row);
+      frozen.push(row);
     }
     const targets = sineTargets(seed, nOut, T, dt, num(o, "ampMin"), num(o, "ampMax"), o.normalize as boolean);
-    const frozen: Trial = { inputs, targets, mask: new Array<number>(T).fill(1) };
+    const mask = new Array<number>(T).fill(1);
+    // One member of the family: every frozen spike moved by U{-jitter..jitter} steps (clamped to
+    // the trial; two spikes landing on one step merge). One draw per spike, t then i ascending.
+    const member = (stream: number, index: number): Trial => {
+      const jr = rng(seed, stream, index);
+      const inputs: Matrix = Array.from({ length: T }, () => new Array<number>(nIn).fill(0));
+      for (let t = 0; t < T; t++) {
+        for (let i = 0; i < nIn; i++) {
+          if (!frozen[t]![i]) continue;
+          const shift = Math.floor(jr.uniform() * (2 * jitter + 1)) - jitter;
+          inputs[Math.min(T - 1, Math.max(0, t + shift))]![i] = 1;
+        }
+      }
+      return { inputs, targets, mask };
+    };
     return {
       task: "pattern",
       seed,
@@ -88,10 +108,10 @@ export const patternTask: TaskDef = {
       model,
       params,
       randomB,
-      nTrain: 1,
-      trial: () => frozen,
-      nTest: 1,
-      testTrial: () => frozen,
+      nTrain: Infinity,
+      trial: (i) => member(Stream.train, i),
+      nTest: Infinity,
+      testTrial: (i) => member(Stream.test, i),
       metric: { name: "nmse", higherIsBetter: false, chance: 1, description: "normalised MSE of the readout vs the target (1 = best constant output)" },
       evaluate: (trials, ys) => nmse(trials, ys),
     };

@@ -1,22 +1,23 @@
-// MODEL.md's training loop, the same for every target: iteration n runs trial n with fixed
-// weights (the recorded loss is measured before the update), then the update is applied;
-// a checkpoint is taken every `checkpointEvery` iterations and at the end.
-import type { RunSpec } from "./run-config.ts";
+// MODEL.md's training loop, the same for every rule and target: iteration n runs item n (a
+// trial with fixed weights, whose recorded loss is measured before the update that follows —
+// or what the rule's iteration is, training.ts), then a checkpoint is taken every
+// `checkpointEvery` iterations and at the end.
 import type { TrainState, TrainTarget, TrialOutcome } from "./target.ts";
+import type { RunSpec } from "./training.ts";
 
-export interface LoopHooks {
+export interface LoopHooks<S extends TrainState = TrainState> {
   /** First iteration to run (1, or the checkpoint's iteration + 1 on resume). */
   start: number;
   checkpointEvery: number;
   /** Iterations whose spikes and outputs are recorded (the last one always is). */
   record(n: number): boolean;
   /** `state` is given at checkpoint iterations (every `checkpointEvery`, and the last). */
-  onIteration(n: number, outcome: TrialOutcome, state: TrainState | undefined): void;
+  onIteration(n: number, outcome: TrialOutcome, state: S | undefined): void;
 }
 
 export class DivergedError extends Error {}
 
-export async function runLoop(spec: RunSpec, target: TrainTarget, hooks: LoopHooks): Promise<void> {
+export async function runLoop<S extends TrainState, Item>(spec: RunSpec<unknown, Item>, target: TrainTarget<S, Item>, hooks: LoopHooks<S>): Promise<void> {
   for (let n = hooks.start; n <= spec.iterations; n++) {
     const outcome = await target.iterate(spec.trial(n), n === spec.iterations || hooks.record(n));
     if (!Number.isFinite(outcome.loss)) {

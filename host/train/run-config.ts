@@ -1,78 +1,46 @@
-// A training run (`edgeprop train --config run.json`): a hil-case/1 body plus `rule`,
-// `optimizer`, `iterations` and optionally `trials` and `freeze`, as MODEL.md's training loop
-// defines them. Iteration n (1-based) runs trial (n-1) mod trials.length.
+// A training run (`edgeprop train --config run.json`): `rule` (default eprop), `optimizer`,
+// `iterations`, optionally `freeze`, and the rule's own part (training.ts parseRun; for the
+// recurrent rules a hil-case/1 body plus optional `trials`, as MODEL.md's training loop
+// defines them: iteration n (1-based) runs trial (n-1) mod trials.length).
 import { InputError } from "../input/errors.ts";
-import { choice, intIn, obj, readJsonFile, type Json } from "../input/fields.ts";
-import { parseCase, warnUnknownFields } from "../case/parse.ts";
-import type { Case, Rule } from "../model/types.ts";
-import type { Trial } from "../tasks/task.ts";
-import { parseOptimizer, unknownOptimizerFields, type OptimizerConfig } from "./optimizer.ts";
+import { choice, intIn, obj, readJsonFile, text, type Json } from "../input/fields.ts";
+import type { RunInfo } from "../report/rundir.ts";
+import { trainingOf } from "../rules/index.ts";
+import { parseOptimizer, unknownOptimizerFields } from "./optimizer.ts";
+import type { RunSpec } from "./training.ts";
 
-export const TRAINABLE = ["wIn", "wRec", "wOut", "bOut"] as const;
-export type Trainable = (typeof TRAINABLE)[number];
-
-export interface RunSpec {
-  name: string;
-  /** Model, initial parameters and feedback; its inputs are trial 0's. */
-  base: Case;
-  rule: Rule;
-  optimizer: OptimizerConfig;
-  iterations: number;
-  /** Trial for iteration n (1-based): MODEL.md's list cycles; tasks generate them on demand. */
-  trial(n: number): Trial;
-  /** Parameters held fixed (wIn/wRec/wOut/bOut). bOut is also fixed when trainBias is false. */
-  freeze: Trainable[];
-}
-
-function parseTrial(x: Json, field: string, base: Case): Trial {
-  const t = obj(x, field);
-  // Reuse the case validator for shapes, NaN and the ce/mask rules of this trial, naming the
-  // field inside the trial (e.g. `trials[3].inputs[5][1]`).
-  try {
-    const c = parseCase({ ...caseBody(base), inputs: t.inputs, targets: t.targets, mask: t.mask }, field);
-    return { inputs: c.inputs, targets: c.targets, mask: c.mask };
-  } catch (err) {
-    if (err instanceof InputError) throw new InputError(`${field}.${err.field}`, err.expected);
-    throw err;
-  }
-}
-
-function caseBody(c: Case): Record<string, Json> {
-  return { format: "hil-case/1", name: c.name, model: c.model, params: c.params, feedback: c.feedback };
-}
-
-export function parseRunSpec(x: Json, source = "run"): RunSpec {
+/** A run config: the run, and what run.json shows of the rule's setting. */
+export function parseRunConfig(x: Json, source = "run"): { spec: RunSpec; info: Partial<RunInfo> } {
   const r = obj(x, source);
-  const body: Record<string, Json> = { format: "hil-case/1", ...r };
-  let trialsRaw: Json[] | null = null;
-  if (r.trials !== undefined) {
-    if (!Array.isArray(r.trials) || r.trials.length === 0) throw new InputError("trials", "expected a non-empty array of {inputs, targets, mask}");
-    trialsRaw = r.trials;
-    if (r.inputs === undefined) Object.assign(body, obj(r.trials[0], "trials[0]"));
+  const rule = r.rule === undefined ? "eprop" : text(r.rule, "rule");
+  const training = trainingOf(rule, "rule");
+  const run = training.parseRun(r, source);
+  const params = training.tensors(run.base).filter((t) => t.kind === "param").map((t) => t.name);
+  // like unknown model fields: a likely typo that would leave a setting at its default
+  for (const k of unknownOptimizerFields(r.optimizer)) {
+    process.stderr.write(`edgeprop: warning: ${source}: optimizer.${k} is not a field edgeprop reads (ignored); known: kind, lr, beta1, beta2, eps, wMin, wMax\n`);
   }
-  const base = parseCase(body, source);
-  const trials = trialsRaw ? trialsRaw.map((t, i) => parseTrial(t, `trials[${i}]`, base)) : [{ inputs: base.inputs, targets: base.targets, mask: base.mask }];
   const freeze = r.freeze === undefined ? [] : (() => {
-    if (!Array.isArray(r.freeze)) throw new InputError("freeze", `expected an array of ${TRAINABLE.join("|")}`);
-    return r.freeze.map((f, i) => choice(f, `freeze[${i}]`, TRAINABLE));
+    if (!Array.isArray(r.freeze)) throw new InputError("freeze", `expected an array of ${params.join("|")}`);
+    return r.freeze.map((f, i) => choice(f, `freeze[${i}]`, params));
   })();
-  return {
-    name: base.name,
-    base,
-    rule: r.rule === undefined ? "eprop" : choice(r.rule, "rule", ["eprop", "bptt"] as const),
+  const spec: RunSpec = {
+    name: run.name,
+    rule,
+    base: run.base,
     optimizer: parseOptimizer(r.optimizer),
     iterations: intIn(r.iterations, "iterations", 1, 100_000_000),
-    trial: (n) => trials[(n - 1) % trials.length]!,
+    trial: run.trial,
     freeze,
+    extras: run.extras,
   };
+  return { spec, info: run.info };
 }
 
-export function readRunSpec(path: string): RunSpec {
-  const json = readJsonFile(path);
-  warnUnknownFields(json, path);
-  const opt = typeof json === "object" && json !== null ? (json as Record<string, Json>).optimizer : undefined;
-  for (const k of unknownOptimizerFields(opt)) {
-    process.stderr.write(`edgeprop: warning: ${path}: optimizer.${k} is not a field edgeprop reads (ignored); known: kind, lr, beta1, beta2, eps, wMin, wMax\n`);
-  }
-  return parseRunSpec(json, path);
+/**
+ * The run of a config file. Its case and items are the rule's (`any`: the caller knows which
+ * rule its config names, as tests of e-prop runs do).
+ */
+export function readRunSpec(path: string): RunSpec<any, any> {
+  return parseRunConfig(readJsonFile(path), path).spec;
 }

@@ -1,23 +1,24 @@
-// One training run into a run directory: what `edgeprop train` and `edgeprop demo` execute.
-// Writes run.json, metrics.jsonl, checkpoint.json (atomically, every `checkpointEvery`),
+// One training run into a run directory, for any rule: what `edgeprop train` and `edgeprop demo`
+// execute. Writes run.json, metrics.jsonl, checkpoint.json (atomically, every `checkpointEvery`),
 // trajectory.json (the last trial), params.json and summary.json (with the link statistics on a
-// board); resumes exactly. The folder must be new, empty or an edgeprop run; a checkpoint is
-// validated before it is trusted; nothing is written before the input has been checked and the
-// target is open.
+// board); resumes exactly. What is the rule's — its state, tensors, targets and trajectory —
+// comes from its training (training.ts). The folder must be new, empty or an edgeprop run; a
+// checkpoint is validated before it is trusted; nothing is written before the input has been
+// checked and the target is open.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../input/errors.ts";
 import type { BoardTimeouts } from "../link/connect-board.ts";
 import type { LinkStats } from "../link/link-stats.ts";
 import { RUN_FILES, RunWriter, checkOutputDir, isOutputDir, type MetricRow, type RunSummary } from "../report/rundir.ts";
+import { trainingOf } from "../rules/index.ts";
 import { CHECKPOINT_FILE, readCheckpoint, runHash, writeCheckpoint } from "./checkpoint.ts";
 import { checkCheckpoint } from "./checkpoint-check.ts";
 import { DivergedError, runLoop } from "./loop.ts";
-import { newOptimizerState } from "./optimizer.ts";
 import { Progress } from "./progress.ts";
-import type { RunSetup } from "./setup.ts";
 import type { TrainState, TrainTarget } from "./target.ts";
 import { openTarget } from "./targets.ts";
+import type { RunSetup } from "./training.ts";
 
 export interface RunOptions {
   /** `host`, a board id, or undefined with `port`: whatever board answers there. */
@@ -58,27 +59,33 @@ export class Interrupted extends Error {
 /** Held-out trials scored at each checkpoint (the final score uses the setup's testTrials). */
 const PERIODIC_TEST_TRIALS = 10;
 
-function finite(p: TrainState["params"]): boolean {
-  return [p.wIn.flat(), p.wRec.flat(), p.wOut.flat(), p.bOut].every((a) => a.every(Number.isFinite));
+/** Every number in a (nested) parameter record is finite. */
+function allFinite(x: unknown): boolean {
+  if (typeof x === "number") return Number.isFinite(x);
+  if (Array.isArray(x)) return x.every(allFinite);
+  if (typeof x === "object" && x !== null) return Object.values(x).every(allFinite);
+  return true;
 }
 
 export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunResult> {
   const { spec } = s;
   const { dir } = o;
+  const training = trainingOf(spec.rule, "rule");
   const hash = runHash({ definition: s.definition, board: o.board ?? "port" });
   const cpPath = join(dir, CHECKPOINT_FILE);
   const summaryPath = join(dir, RUN_FILES.summary);
 
-  let state: TrainState = { params: structuredClone(spec.base.params), B: structuredClone(spec.base.feedback.B), optimizer: newOptimizerState() };
+  let state: TrainState = training.initialState(spec);
   let start = 1;
   let elapsedBefore = 0; // wall time of the iterations before a resume
   let lastLoss = NaN;
   let lastCheckpoint: number | undefined;
   if (o.resume) {
     if (!isOutputDir(dir, "run")) throw new InputError("--resume", `${dir} is not an edgeprop run folder: nothing to resume`);
-    const cp = readCheckpoint(dir, spec.base.model);
+    const tensors = training.tensors(spec.base);
+    const cp = readCheckpoint(dir, tensors);
     if (cp.runHash !== hash) throw new InputError("--resume", `the checkpoint in ${dir} belongs to a different run (config, task or board changed)`);
-    checkCheckpoint(cp, { model: spec.base.model, iterations: spec.iterations, optimizer: spec.optimizer }, cpPath);
+    checkCheckpoint(cp, { rule: spec.rule, base: spec.base, iterations: spec.iterations, optimizer: spec.optimizer, tensors }, cpPath);
     if (cp.iteration >= spec.iterations && existsSync(summaryPath)) {
       o.say(`the run in ${dir} is complete (${spec.iterations} of ${spec.iterations} iterations): nothing to resume`);
       const done = JSON.parse(readFileSync(summaryPath, "utf8")) as RunSummary;
@@ -97,7 +104,7 @@ export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunResult> {
   }
 
   const target: TrainTarget | undefined = start <= spec.iterations
-    ? await openTarget(o.board, spec, state, { port: o.port, faultRate: o.faultRate, timeouts: o.timeouts, say: o.say })
+    ? await openTarget(o.board, spec, state, { port: o.port, faultRate: o.faultRate, timeouts: o.timeouts, say: o.say, iteration: start - 1 })
     : undefined;
   const board = target?.board ?? o.board ?? "port";
   let link: LinkStats | undefined;
@@ -115,9 +122,9 @@ export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunResult> {
       // Between iterations, let the event loop run: a host target computes synchronously, and
       // Ctrl-C or a closed stdout must be noticed after the iteration, not after the run.
       const iterate = target.iterate.bind(target);
-      target.iterate = async (trial, record) => {
+      target.iterate = async (item, record) => {
         await new Promise((r) => setImmediate(r));
-        return iterate(trial, record);
+        return iterate(item, record);
       };
       await runLoop(spec, target, {
         start,
@@ -134,10 +141,8 @@ export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunResult> {
           lastLoss = outcome.loss;
           w.appendMetric(row);
           progress.update({ iteration: n, loss: outcome.loss });
-          if (outcome.z && outcome.y) {
-            const trial = spec.trial(n);
-            w.writeTrajectory({ iteration: n, dt: spec.base.model.dt, inputs: trial.inputs, z: outcome.z, y: outcome.y, targets: trial.targets, mask: trial.mask, loss: outcome.loss, label: trial.label });
-          }
+          const sample = training.sample?.(spec, n, outcome);
+          if (sample) w.writeTrajectory(sample);
           if (st) {
             writeCheckpoint(dir, { iteration: n, runHash: hash, state: st });
             state = st;
@@ -152,7 +157,7 @@ export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunResult> {
     await target?.close();
   }
   // Never write weights that are not numbers over a run's results.
-  if (!finite(state.params)) throw new DivergedError(`the weights are not finite numbers: training diverged (lower the learning rate); params.json was not written and the last checkpoint is intact`);
+  if (!allFinite(state.params)) throw new DivergedError(`the weights are not finite numbers: training diverged (lower the learning rate); params.json was not written and the last checkpoint is intact`);
   writeFileSync(join(dir, "params.json"), JSON.stringify(state.params));
   const metric = s.evaluate?.(state.params, s.testTrials);
   const summary: RunSummary = {

@@ -1,33 +1,36 @@
-// Where a training run executes: the float64 reference on the host, or a board over the wire.
-// The loop (loop.ts) is the same for all; a target only runs trials and applies updates.
-import type { Matrix, Params } from "../model/types.ts";
-import type { Trial } from "../tasks/task.ts";
+// Where a training run executes: a rule's host target (float64 reference) or a board over the
+// wire (device-target.ts). The loop (loop.ts) is the same for all; a target only runs iterations
+// and applies updates. What a rule provides to build its targets is training.ts.
+import type { Matrix } from "../model/types.ts";
 import type { OptimizerState } from "./optimizer.ts";
 import type { LinkStats } from "../link/link-stats.ts";
 
 export interface TrialOutcome {
-  /** Task loss of the trial, measured with the weights before this iteration's update. */
+  /** Task loss of the iteration, measured as it ran (before the update that follows it, or the mean over its updates). */
   loss: number;
-  /** Spikes and readout of the trial, when asked for (report samples, metrics). */
+  /** Spikes and readout of the iteration's trial, when asked for (report samples, metrics). */
   z?: Matrix;
   y?: Matrix;
 }
 
-/** Everything needed to resume a run exactly. */
-export interface TrainState {
-  params: Params;
-  /** Feedback matrix B [nRec][nOut] (changes with symmetric and adaptive feedback). */
-  B: Matrix;
+/**
+ * Everything needed to resume a run exactly: the rule's parameters (what params.json holds),
+ * the optimizer state and, on a board, the board's own checkpoint blob. A rule's state adds the
+ * other tensors it carries (e-prop: the feedback matrix B); training.ts `tensors` says where
+ * each tensor lives in it.
+ */
+export interface TrainState<P = unknown> {
+  params: P;
   optimizer: OptimizerState;
   /** A board's own checkpoint blob (base64): restores its optimizer moments exactly. */
   device?: string;
 }
 
-export interface TrainTarget {
+export interface TrainTarget<S extends TrainState = TrainState, Item = unknown> {
   readonly board: string;
-  /** Runs one trial with the current weights, then applies the optimizer update. */
-  iterate(trial: Trial, record: boolean): Promise<TrialOutcome>;
-  state(): Promise<TrainState>;
+  /** Runs iteration n's item with the current weights and applies the rule's update(s). */
+  iterate(item: Item, record: boolean): Promise<TrialOutcome>;
+  state(): Promise<S>;
   /** Boards: what happened on the link so far (frames, retransmissions, CRC failures, faults). */
   link?(): LinkStats;
   close(): Promise<void>;

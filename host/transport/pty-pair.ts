@@ -6,7 +6,7 @@ import { spawnTied } from "../process/tied.ts";
 import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, realpathSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { MissingToolError } from "../input/errors.ts";
+import { missingTool } from "../toolchains.ts";
 
 export interface PtyPair {
   /** Stable symlink paths (inside `dir`) and the /dev/pts devices they point to. */
@@ -20,7 +20,7 @@ export interface PtyPair {
 
 export function requireSocat(): void {
   const r = spawnSync("socat", ["-V"], { stdio: "ignore" });
-  if (r.error || r.status !== 0) throw new MissingToolError("socat", "socat");
+  if (r.error || r.status !== 0) throw missingTool("socat");
 }
 
 /** Starts socat with two raw ptys linked as `<dir>/host` and `<dir>/board`. */

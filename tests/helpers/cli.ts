@@ -1,11 +1,12 @@
 // Runs the real CLI in a child process, as a user would: from the repository root (`edgeprop`),
-// or from any folder (`edgepropIn`, `startEdgeprop`) — users do not run it from our checkout.
+// or from any folder (`runIn`, `startEdgeprop`) — users do not run it from our checkout.
 // `startEdgeprop` gives a running process whose output can be awaited line by line: tests wait
 // for events (the HELLO, the N-th iteration), never for wall-clock windows.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { REPO_ROOT } from "../../host/paths.ts";
 
-export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+/** The repository root with a trailing slash (tests write `${ROOT}bin/edgeprop.mjs`). */
+export const ROOT = `${REPO_ROOT}/`;
 export const BIN = `${ROOT}bin/edgeprop.mjs`;
 
 export interface CliResult {

@@ -1,6 +1,6 @@
 /* RP2040 (Raspberry Pi Pico): core and UART0 clocked from the 12 MHz crystal (no PLL yet),
  * UART0 (PL011) on GP0 (TX) / GP1 (RX), millis from SysTick. Register map: RP2040 datasheet.
- * Booted by rp2040_boot2.S. Not yet run on hardware. */
+ * Booted by rp2040-boot2.S. Not yet run on hardware. */
 #include <stdint.h>
 #include "board.h"
 

@@ -25,7 +25,7 @@ export const buildCommand = defineCommand({
   examples: ["edgeprop build --board qemu-mps2-an386", "edgeprop build --board rp2040-pico --json"],
   async main(args) {
     const board = getBoard(flagString(args, "board"));
-    const wasmPath = await resolveWasm(flagString(args, "wasm"));
+    const wasmPath = await resolveWasm(flagString(args, "wasm"), board);
     const build = await buildFirmware({ board, wasmPath, force: args.flags.has("force") });
     if (args.flags.has("json")) {
       process.stdout.write(JSON.stringify(build, null, 2) + "\n");

@@ -16,7 +16,7 @@ import { parseOptimizer } from "../../train/optimizer.ts";
 import { Interrupted, trainRun } from "../../train/run.ts";
 import { setupFromTask } from "../../train/setup.ts";
 import { maxRelErr } from "../../model/compare.ts";
-import type { Grads } from "../../model/types.ts";
+import type { Case, Grads } from "../../model/types.ts";
 import { flagInt, flagString } from "../args.ts";
 import { defineCommand } from "../command.ts";
 import { BOARD_LINK_FLAGS, JSON_FLAG, say, timeouts } from "../flags.ts";
@@ -67,8 +67,8 @@ export const demoCommand = defineCommand({
       task: "pattern", quick: true, seed: 1, taskOptions: {}, rule: "eprop", feedback: "symmetric",
       optimizer: parseOptimizer({ kind: "adam", lr: LR }), iterations, testTrials: 1,
     });
-    const o = setup.spec.base.model;
-    say(`2. training pattern generation (${o.nIn} inputs, ${o.nRec} LIF neurons, ${setup.spec.base.inputs.length} ms) on the simulated board for ${iterations} iterations:`);
+    const base = setup.spec.base as Case; // e-prop's case
+    say(`2. training pattern generation (${base.model.nIn} inputs, ${base.model.nRec} LIF neurons, ${base.inputs.length} ms) on the simulated board for ${iterations} iterations:`);
     const interrupt = onInterrupt(say, "the current iteration");
     let result;
     try {

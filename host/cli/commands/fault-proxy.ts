@@ -8,7 +8,7 @@ import { flagString } from "../args.ts";
 import { defineCommand } from "../command.ts";
 import { FAULT_FLAGS, JSON_FLAG, faultRate, faultSeed, say } from "../flags.ts";
 import { InputError } from "../../input/errors.ts";
-import { instanceDir } from "../../paths/state-dir.ts";
+import { instanceDir } from "../../paths.ts";
 import { startFaultProxy } from "../../transport/proxy.ts";
 
 export const faultProxyCommand = defineCommand({

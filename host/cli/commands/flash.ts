@@ -49,7 +49,7 @@ export const flashCommand = defineCommand({
     const wasmSpec = flagString(args, "wasm");
     const ready = flagChoice<ReadyKind>(args, "ready", ["greeting", "hello"], wasmSpec === undefined || wasmSpec === "firmware" ? "hello" : "greeting");
     const wait = timeouts(args);
-    const wasmPath = await resolveWasm(wasmSpec);
+    const wasmPath = await resolveWasm(wasmSpec, board);
     const build = await buildFirmware({ board, wasmPath });
     const events: FlashEvent[] = [];
     const onEvent = (e: FlashEvent): void => {

@@ -1,29 +1,34 @@
-// `edgeprop grad CASE.json --rule bptt|eprop --backend NAME`: a case's loss and gradients as JSON.
-// `--port PATH` runs the case on the board at that port (any board: sim, QEMU, an MCU).
-import { readCaseFile } from "../../case/parse.ts";
+// `edgeprop grad CASE.json --rule NAME --backend NAME`: a case's loss and gradients as JSON. The
+// rule (host/rules/) reads the case and says what is computed; the backend (host/backends/)
+// where: `host` the rule's float64 reference, `wasm` its device kernels in Node, `sim`/`qemu`
+// (or `--port` alone) a board whose firmware carries the rule, `fpga-sim` the generated Verilog (e-prop).
 import { backends } from "../../backends/index.ts";
-import type { Rule } from "../../model/types.ts";
-import { flagChoice, flagString } from "../args.ts";
+import { ruleOn } from "../../backends/backend.ts";
+import { readJsonFile } from "../../input/fields.ts";
+import { parseCaseFor, rules } from "../../rules/index.ts";
+import { flagChoice } from "../args.ts";
 import { defineCommand } from "../command.ts";
 import { BOARD_LINK_FLAGS, FAULT_FLAGS, say } from "../flags.ts";
 import { InputError } from "../../input/errors.ts";
 
 const BACKEND_FLAGS = ["build", "port", "board", "fault-rate", "config", "timeout"] as const;
-/** Backends that reach a board over a serial line (and so take --port, --timeout, --fault-rate). */
-const SERIAL_BACKENDS = ["sim", "qemu"];
+const RULES = rules.map((r) => r.name);
+const BACKENDS = backends.map((b) => b.name);
+/** Backends that talk to a board over a serial port (and so take --port, --timeout, --fault-rate). */
+const BOARD_BACKENDS = ["sim", "qemu"];
 
 export const gradCommand = defineCommand({
   name: "grad",
-  summary: "compute a hil-case/1's loss and gradients (bptt | eprop) on a backend",
-  usage: "CASE.json [--rule bptt|eprop] [--backend host|wasm|sim|qemu|fpga-sim] [--port PATH] [options]",
+  summary: `compute a case's loss and gradients (${RULES.join(" | ")}) on a backend`,
+  usage: `CASE.json [--rule NAME] [--backend NAME] [--port PATH] [options]`,
   description:
-    "Prints {loss, grads: {wIn, wRec, wOut, bOut}} as one JSON line on stdout. Backends: host (the float64\n" +
-    "reference), wasm (the device kernels in Node), sim (the simulated board, started here), qemu (the\n" +
+    "Prints the rule's {loss, grads, ...} as one JSON line on stdout. Backends: host (the rule's float64\n" +
+    "reference), wasm (its device kernels in Node), sim (the simulated board, started here), qemu (the\n" +
     "firmware AOT-compiled for a Cortex-M, booted in QEMU), fpga-sim (the generated Verilog core under\n" +
-    "iverilog). --port runs the case on the board at that port, whatever it is (implies --backend sim).",
+    "iverilog; e-prop). --port runs the case on the board at that port, whatever it is (implies --backend sim).",
   flags: {
-    rule: { type: "string", value: "bptt|eprop", default: "eprop", description: "learning rule (device backends compute e-prop)" },
-    backend: { type: "string", value: "NAME", default: "host, or sim with --port", description: `where to compute: ${backends.map((b) => b.name).join("|")}` },
+    rule: { type: "string", value: RULES.join("|"), default: "eprop", description: "learning rule (host/rules/README.md)" },
+    backend: { type: "string", value: "NAME", default: "host, or sim with --port", description: `where to compute: ${BACKENDS.join("|")}` },
     build: { type: "string", value: "scalar|simd", default: "scalar", description: "wasm backend: kernel build" },
     board: { type: "string", value: "BOARD", default: "qemu-mps2-an386 (qemu)", description: "qemu backend: which emulated board" },
     config: { type: "string", value: "FILE", description: "fpga-sim backend: an hdl.json (widths, mode, memory)" },
@@ -40,24 +45,23 @@ export const gradCommand = defineCommand({
   async main(args) {
     const [file, ...extra] = args.positionals;
     if (file === undefined || extra.length) throw new InputError("CASE.json", "expected exactly one case file");
-    const rule = flagChoice<Rule>(args, "rule", ["bptt", "eprop"], "eprop");
-    const names = backends.map((b) => b.name);
-    const port = flagString(args, "port");
-    const backend = backends.find((b) => b.name === flagChoice(args, "backend", names, port === undefined ? "host" : "sim"))!;
-    if (!SERIAL_BACKENDS.includes(backend.name)) {
-      const f = (["port", "timeout", "fault-rate"] as const).find((x) => args.flags.has(x));
-      if (f) throw new InputError(`--${f}`, `backend '${backend.name}' does not reach a board; --${f} is for ${SERIAL_BACKENDS.join("|")}`);
+    const name = flagChoice(args, "rule", RULES, "eprop");
+    // `--port` alone means a board at that port (whatever firmware it runs: HELLO says)
+    const port = typeof args.flags.get("port") === "string";
+    const backend = backends.find((b) => b.name === flagChoice(args, "backend", BACKENDS, port ? "sim" : "host"))!;
+    if (!BOARD_BACKENDS.includes(backend.name)) {
+      if (port) throw new InputError("--port", `a board's serial port, for --backend ${BOARD_BACKENDS.join("|")}; backend '${backend.name}' runs no board`);
+      const f = (["timeout", "fault-rate"] as const).find((x) => args.flags.has(x));
+      if (f) throw new InputError(`--${f}`, `for --backend ${BOARD_BACKENDS.join("|")}; backend '${backend.name}' runs no board`);
     }
-    if (!backend.rules.includes(rule)) {
-      throw new InputError("--rule", `backend '${backend.name}' computes ${backend.rules.join("|")}, not '${rule}'`);
-    }
-    const c = readCaseFile(file);
+    const rule = ruleOn(backend, name); // before the case is read: a rule the backend cannot run is refused first
+    const c = parseCaseFor(rule, readJsonFile(file), file);
     const flags: Record<string, string> = {};
     for (const f of BACKEND_FLAGS) {
       const v = args.flags.get(f);
       if (typeof v === "string") flags[f] = v;
     }
-    const result = await backend.grad(c, { rule, flags, say });
+    const result = await backend.grad(c, { rule: rule.name, flags, say });
     process.stdout.write(JSON.stringify(result, null, args.flags.has("pretty") ? 2 : undefined) + "\n");
     return 0;
   },

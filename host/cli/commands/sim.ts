@@ -7,7 +7,7 @@ import { flagString } from "../args.ts";
 import { defineCommand } from "../command.ts";
 import { FAULT_FLAGS, JSON_FLAG, faultRate, faultSeed, say } from "../flags.ts";
 import { InputError } from "../../input/errors.ts";
-import { stateSubdir } from "../../paths/state-dir.ts";
+import { stateSubdir } from "../../paths.ts";
 import { startSim } from "../../sim/sim.ts";
 
 export const simCommand = defineCommand({

@@ -1,13 +1,16 @@
-// `edgeprop train`: MODEL.md's training loop on a target (`host` reference or a board), with
-// a run directory (run.json, metrics.jsonl, checkpoint.json, trajectory.json, params.json,
-// summary.json), a progress bar or JSON lines, and exact resumption with --resume.
+// `edgeprop train`: a rule's training loop (MODEL.md's for e-prop and BPTT) on a target (`host`
+// reference or a board), with a run directory (run.json, metrics.jsonl, checkpoint.json,
+// trajectory.json, params.json, summary.json), a progress bar or JSON lines, and exact
+// resumption with --resume.
 import { join } from "node:path";
-import type { FeedbackKind, Rule } from "../../model/types.ts";
+import type { FeedbackKind } from "../../model/types.ts";
 import { formatLinkStats } from "../../link/link-stats.ts";
 import { checkRunName } from "../../report/rundir.ts";
 import { parseOptimizer } from "../../train/optimizer.ts";
 import { Interrupted, trainRun } from "../../train/run.ts";
-import { setupFromConfig, setupFromTask, type RunSetup } from "../../train/setup.ts";
+import { rules } from "../../rules/index.ts";
+import { setupFromConfig, setupFromTask } from "../../train/setup.ts";
+import type { RunSetup } from "../../train/training.ts";
 import { tasks } from "../../tasks/index.ts";
 import { flagChoice, flagInt, flagNumber, flagString, type ParsedArgs } from "../args.ts";
 import { defineCommand } from "../command.ts";
@@ -26,6 +29,9 @@ function taskOptions(args: ParsedArgs): Record<string, number | string | boolean
   }
   return out;
 }
+
+/** `--rule` choices: the registered rules that train. */
+const TRAINING_RULES = rules.filter((r) => r.training).map((r) => r.name);
 
 /** Flags that shape a task run; a --config file says these itself. */
 const TASK_ONLY = ["seed", "quick", "task-opt", "test-trials", "rule", "feedback"] as const;
@@ -57,7 +63,7 @@ function setup(args: ParsedArgs): RunSetup {
     quick: args.flags.has("quick"),
     seed: flagInt(args, "seed", 1, 0, 2 ** 32 - 1),
     taskOptions: taskOptions(args),
-    rule: flagChoice<Rule>(args, "rule", ["eprop", "bptt"], "eprop"),
+    rule: flagChoice(args, "rule", TRAINING_RULES, "eprop"),
     feedback: flagChoice<FeedbackKind>(args, "feedback", ["symmetric", "random"], "symmetric"),
     optimizer,
     iterations: flagInt(args, "iterations", 200, 1, 100_000_000),
@@ -73,22 +79,22 @@ function resumeCommand(argv: readonly string[]): string {
 
 export const trainCommand = defineCommand({
   name: "train",
-  summary: "train a network (MODEL.md training loop) on the host reference or a board",
+  summary: "train a network (a rule's training loop) on the host reference or a board",
   usage: "(--config FILE | --task NAME) [--board host|sim|BOARD] [--port PATH] [--out DIR] [options]",
   description:
-    "Runs MODEL.md's training loop and writes a run folder (run.json, metrics.jsonl, checkpoint.json,\n" +
-    "params.json, trajectory.json, summary.json). On a board the device computes e-prop and applies the\n" +
-    "optimizer itself; the link statistics are printed at the end and kept in summary.json. Ctrl-C stops\n" +
+    "Runs the rule's training loop (MODEL.md's for e-prop and BPTT) and writes a run folder (run.json,\n" +
+    "metrics.jsonl, checkpoint.json, params.json, trajectory.json, summary.json). On a board the device\n" +
+    "computes the rule and applies the optimizer itself; the link statistics are printed at the end and kept in summary.json. Ctrl-C stops\n" +
     "after the current iteration and prints the command that resumes; --resume continues exactly.\n" +
     "With --config, --optimizer/--lr/--iterations override the file; task flags are refused.\n" +
     `Tasks: ${tasks.map((t) => t.name).join(", ")} (--quick: each task's short option set).`,
   flags: {
-    config: { type: "string", value: "FILE", description: "a run config: hil-case/1 body plus rule, optimizer, iterations, trials" },
+    config: { type: "string", value: "FILE", description: "a run config: rule, optimizer, iterations and the rule's case (host/rules/README.md)" },
     task: { type: "string", value: "NAME", description: `a built-in task: ${tasks.map((t) => t.name).join("|")}` },
     seed: { type: "string", value: "N", default: "1", description: "task seed (weights, trials)" },
     iterations: { type: "string", value: "N", default: "200 (tasks) / the config's", description: "training iterations, one trial each" },
     quick: { type: "boolean", description: "the task's short option set (smaller T and network)" },
-    rule: { type: "string", value: "eprop|bptt", default: "eprop", description: "learning rule (boards learn with e-prop)" },
+    rule: { type: "string", value: TRAINING_RULES.join("|"), default: "eprop", description: "learning rule (on a board: one its firmware carries)" },
     feedback: { type: "string", value: "symmetric|random", default: "symmetric", description: "e-prop feedback weights" },
     optimizer: { type: "string", value: "adam|gd", default: "adam", description: "optimizer" },
     lr: { type: "string", value: "X", default: "0.005 (tasks) / the config's", description: "learning rate" },

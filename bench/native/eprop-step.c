@@ -3,7 +3,7 @@
  * synaptic matrices, event-driven forward sums) in plain C, compiled by the bench with
  * gcc -O3 -march=native. Not part of any backend; it only tells how far WASM is from native.
  *
- * usage: eprop_step DATA.bin REPEATS  -> prints {"nsPerStep": median CPU time per step, ...}
+ * usage: eprop-step DATA.bin REPEATS  -> prints {"nsPerStep": median CPU time per step, ...}
  * (CPU time of the thread, not wall time: the bench machines are shared and noisy)
  * DATA.bin (little-endian): u32 nIn, nRec, nOut, T; f32 alpha, kappa, vTh, gamma;
  *   f32 w[(nIn+nRec)*nRec] (pre-major), wOut[nOut*nRec], bOut[nOut], x[T*nIn], target[T*nOut]
@@ -98,7 +98,7 @@ static void rd(FILE *f, void *p, size_t n) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3) { fprintf(stderr, "usage: eprop_step DATA.bin REPEATS\n"); return 2; }
+  if (argc != 3) { fprintf(stderr, "usage: eprop-step DATA.bin REPEATS\n"); return 2; }
   FILE *f = fopen(argv[1], "rb");
   if (!f) { perror(argv[1]); return 2; }
   uint32_t hdr[4]; rd(f, hdr, 16);

@@ -1,13 +1,36 @@
-// The per-user state folder: build caches (firmware, device kernels, MCU images), simulated
-// boards' pty links and storage, QEMU boards' sockets and logs. Never the package folder, which
-// may be read-only or belong to another user (a global `npm install -g`).
-//   $XDG_CACHE_HOME/edgeprop, else ~/.cache/edgeprop (the XDG default), else
-//   <os temp>/edgeprop-<uid> — the first one this user can write.
-// A folder this process did not create is used only if it is a real directory (not a symlink)
-// owned by this user, so another user cannot plant a link under the shared temp folder.
+// Where edgeprop's files are, each place defined once here:
+//  - the repository (sources, board definitions, scripts/toolchains.txt), found from this file;
+//    read-only as far as any verb is concerned: it may belong to another user;
+//  - the per-user state folder: $XDG_CACHE_HOME/edgeprop, else ~/.cache/edgeprop (the XDG
+//    default), else <os temp>/edgeprop-<uid> — the first this user can write. A folder this
+//    process did not create is used only if it is a real directory (not a symlink) owned by this
+//    user, so another user cannot plant a link under the shared temp folder. It holds:
+//  - the build cache, stateDir()/build: everything edgeprop compiles on demand (device .wasm,
+//    firmware images, wasm2c-native binaries, the QEMU plugin, benchmark binaries). One
+//    strategy: every entry lives under cacheDir(<kind>), is keyed by a sha-256 of all its inputs
+//    (in its name, or in a .hash file beside it), is written under a temporary name and renamed
+//    into place (parallel test workers), and is up to date exactly when its key matches — so the
+//    folder can be deleted at any time;
+//  - boards' run files (simulated boards' pty links and storage, QEMU sockets, logs and the state
+//    `flash` leaves for `flash --stop`): stateSubdir(<kind>), one instanceDir() per running board.
 import { accessSync, constants, lstatSync, mkdirSync, mkdtempSync } from "node:fs";
 import { homedir, tmpdir, userInfo } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The repository root (this file is host/paths.ts). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** A path inside the repository. */
+export function repoPath(...parts: string[]): string {
+  return join(REPO_ROOT, ...parts);
+}
+
+/** A folder (or file) of the build cache (not created: writers make their folders). */
+export function cacheDir(...parts: string[]): string {
+  return join(stateDir(), "build", ...parts);
+}
+
 
 /** The folder found, and the XDG_CACHE_HOME it was found for (tests change it). */
 let cached: { dir: string; xdg: string | undefined } | undefined;
