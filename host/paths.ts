@@ -5,7 +5,7 @@
 //    default), else <os temp>/edgeprop-<uid> — the first this user can write. A folder this
 //    process did not create is used only if it is a real directory (not a symlink) owned by this
 //    user, so another user cannot plant a link under the shared temp folder. It holds:
-//  - the build cache, stateDir()/build: everything edgeprop compiles on demand (device .wasm,
+//  - the build cache, stateDir()/build/<package copy>: everything edgeprop compiles on demand (device .wasm,
 //    firmware images, wasm2c-native binaries, the QEMU plugin, benchmark binaries). One
 //    strategy: every entry lives under cacheDir(<kind>), is keyed by a sha-256 of all its inputs
 //    (in its name, or in a .hash file beside it), is written under a temporary name and renamed
@@ -15,7 +15,8 @@
 //    `flash` leaves for `flash --stop`): stateSubdir(<kind>), one instanceDir() per running board.
 import { accessSync, constants, lstatSync, mkdirSync, mkdtempSync } from "node:fs";
 import { homedir, tmpdir, userInfo } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { createHash } from "node:crypto";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The repository root (this file is host/paths.ts). */
@@ -26,9 +27,16 @@ export function repoPath(...parts: string[]): string {
   return join(REPO_ROOT, ...parts);
 }
 
+/**
+ * This package's part of the build cache: one per installed copy (the state folder is shared by
+ * every copy a user has — checkouts on different branches, a global install), so that entries
+ * kept up to date by a .hash file beside a fixed name never flip between copies' sources.
+ */
+const PACKAGE_KEY = `${basename(REPO_ROOT)}-${createHash("sha256").update(REPO_ROOT).digest("hex").slice(0, 8)}`;
+
 /** A folder (or file) of the build cache (not created: writers make their folders). */
 export function cacheDir(...parts: string[]): string {
-  return join(stateDir(), "build", ...parts);
+  return join(stateDir(), "build", PACKAGE_KEY, ...parts);
 }
 
 

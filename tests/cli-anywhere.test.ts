@@ -41,7 +41,7 @@ describe("edgeprop grad from a user's folder, on every backend", () => {
     expect(results.sim).toEqual(results.wasm);
     expect(results.qemu).toEqual(results.wasm);
     expect(Math.abs(results.host!.loss - results.wasm!.loss)).toBeLessThan(1e-3 * Math.abs(results.host!.loss));
-  });
+  }, 300_000); // five CLI runs, a firmware build and QEMU on a shared machine
 
   it("--port alone (relative or absolute) computes on the board there, not on the host (defect 2)", async () => {
     const wasm = json((await run(["grad", "case.json", "--backend", "wasm"])).stdout);
@@ -148,20 +148,20 @@ describe("stopping (defects 7, 13)", () => {
   });
 
   it("Ctrl-C stops after the current iteration, says where and how to resume; the command it prints resumes", async () => {
-    const t = startEdgeprop(cwd, ["train", "--task", "pattern", "--quick", "--iterations", "80", "--checkpoint-every", "2", "--json"]);
-    await t.line(/"iteration":3\b/, "stdout");
+    const t = startEdgeprop(cwd, ["train", "--task", "pattern", "--quick", "--iterations", "30", "--checkpoint-every", "2", "--json"]);
+    await t.line(/"iteration":2\b/, "stdout");
     t.child.kill("SIGINT");
     expect(await t.exited).toBe(130);
-    const stopped = /stopped after iteration (\d+) of 80; the checkpoint in (\S+) holds iteration (\d+)\./.exec(t.stderr());
+    const stopped = /stopped after iteration (\d+) of 30; the checkpoint in (\S+) holds iteration (\d+)\./.exec(t.stderr());
     expect(stopped, t.stderr()).not.toBeNull();
     expect(stopped![2]).toBe(join("runs", "pattern-seed1"));
     const how = /resume with: (edgeprop train .*--resume)$/m.exec(t.stderr())![1]!;
-    expect(how).toBe("edgeprop train --task pattern --quick --iterations 80 --checkpoint-every 2 --json --out runs/pattern-seed1 --resume");
+    expect(how).toBe("edgeprop train --task pattern --quick --iterations 30 --checkpoint-every 2 --json --out runs/pattern-seed1 --resume");
     const resumed = await run(how.split(" ").slice(1));
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toContain(`resuming runs/pattern-seed1 from its checkpoint at iteration ${stopped![3]}`);
     expect(JSON.parse(resumed.stdout.split("\n")[0]!).iteration).toBe(Number(stopped![3]) + 1);
-  });
+  }, 180_000);
 
   it("--resume on a finished run says so and writes nothing (defect 3)", async () => {
     const first = await run(["train", "--task", "pattern", "--quick", "--task-opt", "steps=40,nIn=8,nRec=10", "--iterations", "3", "--out", "done"]);
