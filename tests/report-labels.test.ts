@@ -25,7 +25,7 @@ describe("report labels", () => {
     const dom = await dumpDom(page);
     expect(dom).toContain(">raw loss (per iteration)</text>");
     expect(dom).toMatch(/>smoothed \(moving mean of \d+\)<\/text>/);
-    expect(dom).toContain(">test accuracy (10 held-out trials per point); final: 0.875 on 200 trials</text>");
+    expect(dom).toContain(">test (10 trials per point); final: 0.875 on 200 trials</text>");
     expect(dom).toMatch(/<circle[^>]*class="final"/);
     expect(dom).toMatch(/<path[^>]*class="series final"/);
   });

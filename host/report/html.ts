@@ -1,13 +1,17 @@
 // `edgeprop report`: one self-contained HTML page per run (no network, no CDN). The data is
 // embedded as JSON and drawn into inline SVG by a small inline script: loss curve, metric
-// curves (accuracy / NMSE / recall error, with the chance level), spike rasters of the
-// inputs and the recurrent layer, readout vs target traces, and the run's config and board.
+// curves (accuracy / NMSE / recall error, with the chance level and the trials behind each
+// point), spike rasters of the inputs and the recurrent layer, readout vs target traces, a
+// confusion matrix and heat-maps of network states (summary.json `confusion`, `states`), and the
+// run's config and board.
 // Every chart is a <figure class="chart" data-chart=NAME>; once drawn it carries
 // data-rendered="true" and data-marks=<number of drawn marks>, which the Chromium test reads.
-import type { MetricRow, RunData, TrajectorySample } from "./rundir.ts";
+import { InputError } from "../input/errors.ts";
+import type { ConfusionFigure, MetricRow, RunData, RunSummary, StatesFigure, TrajectorySample } from "./rundir.ts";
 
-/** Fields of metrics.jsonl that are not plotted as metrics. */
-const NOT_METRICS = new Set(["iteration", "loss", "elapsedMs", "timeMs", "lr", "testTrials"]);
+/** Fields of metrics.jsonl that are not plotted as metrics (nor is `<metric>Trials`, the trials behind a metric's point). */
+const NOT_METRICS = new Set(["iteration", "loss", "elapsedMs", "timeMs", "lr"]);
+const isTrialCount = (k: string): boolean => k.endsWith("Trials") && k.length > "Trials".length;
 
 /** Most points drawn per series; longer series are averaged in buckets. */
 const MAX_POINTS = 2000;
@@ -48,27 +52,75 @@ export function decimate(x: readonly number[], y: readonly number[], max = MAX_P
 }
 
 /**
- * The metric curves of metrics.jsonl. The held-out `test` curve is named with its metric and
- * the trials each point used, and ends with the run's final evaluation (summary.json), labelled
- * with its own trial count.
+ * The metric curves of metrics.jsonl; a metric whose rows carry `<name>Trials` is named with the
+ * trials behind each point. The held-out `test` curve ends with the run's final evaluation
+ * (summary.json), labelled with its own trial count.
  */
-function metricSeries(rows: readonly MetricRow[], summary?: RunData["summary"]): Series[] {
+function metricSeries(rows: readonly MetricRow[], summary?: RunSummary): Series[] {
   const names: string[] = [];
-  for (const r of rows) for (const [k, v] of Object.entries(r)) if (!NOT_METRICS.has(k) && typeof v === "number" && !names.includes(k)) names.push(k);
+  for (const r of rows) for (const [k, v] of Object.entries(r)) if (!NOT_METRICS.has(k) && !isTrialCount(k) && typeof v === "number" && !names.includes(k)) names.push(k);
   return names.map((name) => {
     const pts = rows.filter((r) => typeof r[name] === "number" && Number.isFinite(r[name]));
-    const series: Series = { name, ...decimate(pts.map((r) => r.iteration), pts.map((r) => r[name]!)) };
-    if (name === "test") {
-      const trials = pts.find((r) => typeof r.testTrials === "number")?.testTrials;
-      const m = summary?.metric;
-      series.name = `test ${m?.name ?? "metric"}${trials !== undefined ? ` (${trials} held-out trials per point)` : ""}`;
-      if (m && summary?.iterations !== undefined) {
-        series.final = { x: summary.iterations, y: m.value, label: `final: ${fmt(m.value)} on ${m.nTrials ?? "?"} trials` };
-      }
+    const trials = pts.map((r) => r[`${name}Trials`]).filter((v): v is number => typeof v === "number");
+    const lo = Math.min(...trials);
+    const hi = Math.max(...trials);
+    const label = trials.length ? ` (${lo === hi ? lo : `${lo}–${hi}`} trial${hi === 1 ? "" : "s"} per point)` : "";
+    const series: Series = { name: name + label, ...decimate(pts.map((r) => r.iteration), pts.map((r) => r[name]!)) };
+    const m = summary?.metric;
+    if (name === "test" && m && summary?.iterations !== undefined) {
+      series.final = { x: summary.iterations, y: m.value, label: `final: ${fmt(m.value)} on ${m.nTrials ?? "?"} trials` };
     }
     return series;
   });
 }
+
+const count = (v: unknown): boolean => typeof v === "number" && Number.isFinite(v) && v >= 0;
+
+/** summary.json `confusion`, checked (n labels, n x n counts). */
+function confusionData(s: RunSummary | undefined): ConfusionFigure | undefined {
+  const c = s?.confusion as Partial<ConfusionFigure> | undefined;
+  if (c === undefined) return undefined;
+  const n = Array.isArray(c.labels) ? c.labels.length : 0;
+  const ok = n >= 1 && n <= 100 && Array.isArray(c.counts) && c.counts.length === n && c.counts.every((r) => Array.isArray(r) && r.length === n && r.every(count));
+  if (!ok) throw new InputError("summary.json: confusion", "expected {labels: [n] (1 <= n <= 100), counts: [n][n] numbers >= 0 (rows: true class), split, nTrials}");
+  return c as ConfusionFigure;
+}
+
+/** summary.json `states`, checked: at most 16 samples of 8 phases, each layer a [rows, cols] grid of <= 4096 values. */
+function statesData(s: RunSummary | undefined): StatesFigure | undefined {
+  const st = s?.states as Partial<StatesFigure> | undefined;
+  if (st === undefined) return undefined;
+  const layers = Array.isArray(st.layers) ? st.layers : [];
+  const shapeOk = (l: StatesFigure["layers"][number]) =>
+    Array.isArray(l?.shape) && l.shape.length === 2 && l.shape.every((d) => Number.isInteger(d) && d >= 1) && l.shape[0] * l.shape[1] <= 4096;
+  const vecOk = (v: unknown, k: number) => v === null || (Array.isArray(v) && v.length <= layers[k]!.shape[0] * layers[k]!.shape[1] && v.every((x) => typeof x === "number" && Number.isFinite(x)));
+  const ok =
+    layers.length >= 1 && layers.length <= 16 && layers.every(shapeOk) && Array.isArray(st.samples) && st.samples.length <= 16 &&
+    st.samples.every((smp) => Array.isArray(smp?.phases) && smp.phases.length <= 8 && smp.phases.every((ph) => Array.isArray(ph?.layers) && ph.layers.length === layers.length && ph.layers.every(vecOk)));
+  if (!ok) throw new InputError("summary.json: states", "expected {title, layers: [{name, shape: [rows, cols]}] (<= 16), samples: [{label, phases: [{name, layers: [values in a layer's grid, or null]}]}] (<= 16 samples, <= 8 phases)}");
+  return st as StatesFigure;
+}
+
+/** Where the states figure puts things (the page's script draws from it): one block per sample, phases as rows, layers as columns. */
+function statesLayout(st: StatesFigure) {
+  const cell = 10;
+  const gap = 12;
+  const labelW = 96;
+  const x: number[] = [];
+  let w = labelW;
+  for (const l of st.layers) {
+    x.push(w);
+    w += l.shape[1] * cell + gap;
+  }
+  const rowH = Math.max(...st.layers.map((l) => l.shape[0])) * cell + 6;
+  const phases = Math.max(1, ...st.samples.map((smp) => smp.phases.length));
+  const blockW = w + gap;
+  const blockH = 18 + 14 + phases * rowH + gap;
+  const perRow = Math.max(1, Math.floor(900 / blockW));
+  return { cell, x, rowH, blockW, blockH, perRow, height: Math.max(1, Math.ceil(st.samples.length / perRow)) * blockH + 8 };
+}
+
+const confusionHeight = (c: ConfusionFigure): number => 56 + c.labels.length * Math.min(24, Math.floor(480 / c.labels.length));
 
 /** Spike times per neuron (column) of a [T][n] 0/1 matrix, capped at `budget` spikes in total. */
 export function spikeTimes(m: readonly (readonly number[])[], budget = MAX_SPIKES): { n: number; times: number[][]; total: number; shown: number } {
@@ -172,6 +224,8 @@ export function chartNames(run: RunData): string[] {
   const names = run.metrics.length ? ["loss"] : [];
   if (metricSeries(run.metrics, run.summary).length) names.push("metrics");
   if (run.trajectory) names.push("raster-inputs", "raster-recurrent", "traces");
+  if (confusionData(run.summary)) names.push("confusion");
+  if (statesData(run.summary)?.samples.length) names.push("states");
   return names;
 }
 
@@ -185,7 +239,11 @@ export function renderReport(run: RunData): string {
   const tr = run.trajectory;
   const ce = r.model?.loss === "ce";
   const dt = tr?.dt ?? (typeof r.model?.dt === "number" ? (r.model.dt as number) : 1);
+  const confusion = confusionData(run.summary);
+  const states = statesData(run.summary);
   const data = {
+    confusion: confusion ?? null,
+    states: states ? { ...states, layout: statesLayout(states) } : null,
     loss,
     metrics,
     chance,
@@ -224,10 +282,15 @@ export function renderReport(run: RunData): string {
   tiles.push(["rule", r.rule + (r.feedback ? ` (${r.feedback})` : "")]);
 
   const cfg = JSON.stringify(summariseConfig(r), null, 2);
-  const summaryJson = run.summary ? JSON.stringify(summariseConfig(run.summary), null, 2) : "";
+  const shownSummary = run.summary && { ...run.summary, ...(confusion ? { confusion: "(drawn above)" } : {}), ...(states ? { states: "(drawn above)" } : {}) };
+  const summaryJson = shownSummary ? JSON.stringify(summariseConfig(shownSummary), null, 2) : "";
   const json = JSON.stringify(data).replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+  const height = (name: string): number =>
+    name.startsWith("raster") ? 300 : name === "confusion" ? confusionHeight(confusion!) : name === "states" ? data.states!.layout.height : 260;
   const fig = (name: string, caption: string) =>
-    `<figure class="chart" id="chart-${name}" data-chart="${name}"><figcaption>${esc(caption)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 900 ${name.startsWith("raster") ? 300 : 260}" role="img" aria-label="${esc(caption)}"></svg></figure>`;
+    `<figure class="chart" id="chart-${name}" data-chart="${name}"><figcaption>${esc(caption)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 900 ${height(name)}" role="img" aria-label="${esc(caption)}"></svg></figure>`;
+  const correct = confusion ? confusion.counts.reduce((a, row, i) => a + row[i]!, 0) : 0;
+  const total = confusion ? confusion.counts.flat().reduce((a, b) => a + b, 0) : 0;
   const names = chartNames(run);
   const figures = names
     .map((n) =>
@@ -239,6 +302,10 @@ export function renderReport(run: RunData): string {
           "raster-inputs": `Input spikes (sample trial${tr?.iteration !== undefined ? `, iteration ${tr.iteration}` : ""})`,
           "raster-recurrent": "Recurrent spikes z (same trial)",
           traces: `${ce ? "Readout softmax(y)" : "Readout y"} (blue) vs target (red, dashed); shaded: the mask (decision) window`,
+          confusion: confusion
+            ? `Confusion matrix, ${confusion.split} (${confusion.nTrials} trials): rows true class, columns predicted; shade = share of the row; ${correct} of ${total} on the diagonal, right: recall per class`
+            : "",
+          states: states ? `${states.title} (heat-maps, white 0 to dark blue 1)` : "",
         }[n] ?? n,
       ),
     )
@@ -266,7 +333,7 @@ pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px;border-radius:6p
 <div class="tiles">${tiles.map(([k, v]) => `<div class="tile"><span>${esc(k)}</span><b>${esc(v)}</b></div>`).join("")}</div>
 ${figures}
 ${names.includes("loss") ? "" : '<p class="note">metrics.jsonl is empty: no iteration recorded yet.</p>'}
-${names.includes("raster-inputs") ? "" : '<p class="note">No trajectory.json in the run directory: no spike raster or traces.</p>'}
+${names.includes("raster-inputs") || names.includes("states") ? "" : '<p class="note">No trajectory.json in the run directory: no spike raster or traces.</p>'}
 <h2>Run configuration (run.json)</h2>
 <pre id="config">${escText(cfg)}</pre>
 ${summaryJson ? `<h2>Summary (summary.json)</h2><pre id="summary">${escText(summaryJson)}</pre>` : ""}
@@ -439,6 +506,53 @@ const CLIENT_JS = String.raw`
       });
       return m;
     }
+  };
+  function shade(v) {
+    v = Math.max(0, Math.min(1, v));
+    return "rgb(" + Math.round(255 - 230 * v) + "," + Math.round(255 - 180 * v) + "," + Math.round(255 - 90 * v) + ")";
+  }
+  draw.confusion = function (svg) {
+    var C = D.confusion, n = C.labels.length, cs = Math.min(24, Math.floor(480 / n)), x0 = 90, y0 = 34, m = 0;
+    var t = el(svg, "g", { fill: "#333", "font-size": "11" });
+    el(t, "text", { x: x0 + n * cs / 2, y: 12, "text-anchor": "middle" }, "predicted");
+    el(t, "text", { x: 10, y: y0 + n * cs / 2, "text-anchor": "start" }, "true");
+    C.labels.forEach(function (lab, i) {
+      el(t, "text", { x: x0 + (i + 0.5) * cs, y: y0 - 6, "text-anchor": "middle" }, lab);
+      el(t, "text", { x: x0 - 6, y: y0 + (i + 0.5) * cs + 4, "text-anchor": "end" }, lab);
+    });
+    C.counts.forEach(function (row, i) {
+      var tot = row.reduce(function (a, b) { return a + b; }, 0);
+      row.forEach(function (c, j) {
+        var v = tot ? c / tot : 0;
+        el(svg, "rect", { x: x0 + j * cs, y: y0 + i * cs, width: cs - 1, height: cs - 1, fill: shade(v), stroke: i === j ? "#1f5fbf" : "none", "class": "cell" });
+        if (c && cs >= 14) el(t, "text", { x: x0 + (j + 0.5) * cs, y: y0 + (i + 0.5) * cs + 4, "text-anchor": "middle", fill: v > 0.5 ? "#fff" : "#333", "font-size": "10" }, String(c));
+        m++;
+      });
+      el(t, "text", { x: x0 + n * cs + 8, y: y0 + (i + 0.5) * cs + 4 }, tot ? (100 * row[i] / tot).toFixed(0) + " %" : "–");
+    });
+    return m;
+  };
+  draw.states = function (svg) {
+    var S = D.states, Ly = S.layout, cs = Ly.cell, m = 0;
+    var t = el(svg, "g", { fill: "#333", "font-size": "11" });
+    S.samples.forEach(function (smp, b) {
+      var bx = (b % Ly.perRow) * Ly.blockW, by = Math.floor(b / Ly.perRow) * Ly.blockH;
+      el(t, "text", { x: bx, y: by + 14, "font-weight": "600" }, smp.label);
+      S.layers.forEach(function (l, k) { el(t, "text", { x: bx + Ly.x[k], y: by + 28, "font-size": "10" }, l.name); });
+      smp.phases.forEach(function (ph, p) {
+        var ry = by + 34 + p * Ly.rowH;
+        el(t, "text", { x: bx, y: ry + 10, "font-size": "10" }, ph.name);
+        ph.layers.forEach(function (v, k) {
+          if (!v) return;
+          var cols = S.layers[k].shape[1];
+          v.forEach(function (val, u) {
+            el(svg, "rect", { x: bx + Ly.x[k] + (u % cols) * cs, y: ry + Math.floor(u / cols) * cs, width: cs, height: cs, fill: shade(val), stroke: "#ddd", "stroke-width": "0.3", "class": "unit" });
+            m++;
+          });
+        });
+      });
+    });
+    return m;
   };
   var ok = 0;
   Array.prototype.forEach.call(document.querySelectorAll("figure.chart"), function (fig) {

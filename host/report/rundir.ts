@@ -135,12 +135,30 @@ export interface TrajectorySample {
   label?: number;
 }
 
-/** summary.json: the final evaluation (optional). */
+/** summary.json `confusion`: counts[true class][predicted class] over nTrials samples of a split. */
+export interface ConfusionFigure {
+  labels: string[];
+  counts: number[][];
+  split: string;
+  nTrials: number;
+}
+
+/** summary.json `states`: network states of a few samples, each layer drawn as a [rows, cols] heat-map of values in [0, 1]. */
+export interface StatesFigure {
+  title: string;
+  layers: { name: string; shape: [number, number] }[];
+  /** Per sample, one row per phase; a null layer is not drawn. */
+  samples: { label: string; phases: { name: string; layers: (number[] | null)[] }[] }[];
+}
+
+/** summary.json: the final evaluation (optional), and figures of the final parameters when the rule gives them. */
 export interface RunSummary {
   metric?: { name: string; value: number; chance?: number; higherIsBetter?: boolean; nTrials?: number; split?: string };
   finalLoss?: number;
   iterations?: number;
   elapsedMs?: number;
+  confusion?: ConfusionFigure;
+  states?: StatesFigure;
   [key: string]: unknown;
 }
 

@@ -131,12 +131,11 @@ export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunResult> {
         checkpointEvery: o.checkpointEvery,
         record: () => false,
         onIteration(n, outcome, st) {
-          const row: MetricRow = { iteration: n, loss: outcome.loss, elapsedMs: elapsedBefore + Math.round(performance.now() - t0) };
-          // At checkpoints a task also scores a few held-out trials, so the report can plot it.
+          const row: MetricRow = { iteration: n, loss: outcome.loss, ...outcome.metrics, elapsedMs: elapsedBefore + Math.round(performance.now() - t0) };
+          // At checkpoints a task also scores held-out trials, so the report can plot it.
           if (st && s.evaluate && n < spec.iterations) {
-            const e = s.evaluate(st.params, PERIODIC_TEST_TRIALS);
-            row.test = e.value;
-            row.testTrials = e.nTrials;
+            const ev = s.evaluate(st.params, s.periodicTestTrials ?? PERIODIC_TEST_TRIALS);
+            Object.assign(row, { test: ev.value, testTrials: ev.nTrials });
           }
           lastLoss = outcome.loss;
           w.appendMetric(row);
@@ -165,6 +164,7 @@ export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunResult> {
     iterations: spec.iterations,
     elapsedMs: elapsedBefore + Math.round(performance.now() - t0),
     ...(metric ? { metric: { ...metric, split: "test" } } : {}),
+    ...s.report?.(state.params),
     ...(link ? { link } : {}),
   };
   writer.writeSummary(summary);

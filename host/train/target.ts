@@ -11,6 +11,8 @@ export interface TrialOutcome {
   /** Spikes and readout of the iteration's trial, when asked for (report samples, metrics). */
   z?: Matrix;
   y?: Matrix;
+  /** Training metrics of the iteration for metrics.jsonl (e.g. a mini-batch's `accuracy` and `accuracyTrials`). */
+  metrics?: Record<string, number>;
 }
 
 /**

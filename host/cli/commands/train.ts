@@ -68,6 +68,7 @@ function setup(args: ParsedArgs): RunSetup {
     optimizer,
     iterations: flagInt(args, "iterations", 200, 1, 100_000_000),
     testTrials: flagInt(args, "test-trials", 50, 0, 100_000),
+    explicit: [...args.flags.keys()],
   });
 }
 
@@ -90,7 +91,7 @@ export const trainCommand = defineCommand({
     `Tasks: ${tasks.map((t) => t.name).join(", ")} (--quick: each task's short option set).`,
   flags: {
     config: { type: "string", value: "FILE", description: "a run config: rule, optimizer, iterations and the rule's case (host/rules/README.md)" },
-    task: { type: "string", value: "NAME", description: `a built-in task: ${tasks.map((t) => t.name).join("|")}` },
+    task: { type: "string", value: "NAME", description: `a built-in task: ${tasks.map((t) => t.name).join("|")} (digits: with --rule eqprop)` },
     seed: { type: "string", value: "N", default: "1", description: "task seed (weights, trials)" },
     iterations: { type: "string", value: "N", default: "200 (tasks) / the config's", description: "training iterations, one trial each" },
     quick: { type: "boolean", description: "the task's short option set (smaller T and network)" },
@@ -104,7 +105,7 @@ export const trainCommand = defineCommand({
     ...BOARD_LINK_FLAGS,
     ...FAULT_FLAGS,
     out: { type: "string", value: "DIR", default: "runs/<run name>", description: "run folder (relative to the current folder; new, empty or an earlier run)" },
-    "checkpoint-every": { type: "string", value: "N", default: "10", description: "iterations between checkpoints" },
+    "checkpoint-every": { type: "string", value: "N", default: "10 (or the task's cadence)", description: "iterations between checkpoints" },
     resume: { type: "boolean", description: "continue the run in --out from its checkpoint" },
     json: { type: "boolean", description: "one JSON line per iteration on stdout ({iteration, loss})" },
   },
@@ -128,7 +129,7 @@ export const trainCommand = defineCommand({
         board,
         dir,
         json,
-        checkpointEvery: flagInt(args, "checkpoint-every", 10, 1, 100_000_000),
+        checkpointEvery: flagInt(args, "checkpoint-every", s.checkpointEvery ?? 10, 1, 100_000_000),
         resume: args.flags.has("resume"),
         port,
         faultRate: faultRate(args),
