@@ -22,6 +22,8 @@ export interface Series {
   name: string;
   x: number[];
   y: number[];
+  /** Where the series ends with the run's final evaluation (its own trial count), if it does. */
+  final?: { x: number; y: number; label: string };
 }
 
 export function decimate(x: readonly number[], y: readonly number[], max = MAX_POINTS): { x: number[]; y: number[] } {
@@ -49,8 +51,12 @@ export function decimate(x: readonly number[], y: readonly number[], max = MAX_P
   return { x: ox, y: oy };
 }
 
-/** The metric curves of metrics.jsonl; a metric whose rows carry `<name>Trials` is named with the trials behind each point. */
-function metricSeries(rows: readonly MetricRow[]): Series[] {
+/**
+ * The metric curves of metrics.jsonl; a metric whose rows carry `<name>Trials` is named with the
+ * trials behind each point. The held-out `test` curve ends with the run's final evaluation
+ * (summary.json), labelled with its own trial count.
+ */
+function metricSeries(rows: readonly MetricRow[], summary?: RunSummary): Series[] {
   const names: string[] = [];
   for (const r of rows) for (const [k, v] of Object.entries(r)) if (!NOT_METRICS.has(k) && !isTrialCount(k) && typeof v === "number" && !names.includes(k)) names.push(k);
   return names.map((name) => {
@@ -59,7 +65,12 @@ function metricSeries(rows: readonly MetricRow[]): Series[] {
     const lo = Math.min(...trials);
     const hi = Math.max(...trials);
     const label = trials.length ? ` (${lo === hi ? lo : `${lo}–${hi}`} trial${hi === 1 ? "" : "s"} per point)` : "";
-    return { name: name + label, ...decimate(pts.map((r) => r.iteration), pts.map((r) => r[name]!)) };
+    const series: Series = { name: name + label, ...decimate(pts.map((r) => r.iteration), pts.map((r) => r[name]!)) };
+    const m = summary?.metric;
+    if (name === "test" && m && summary?.iterations !== undefined) {
+      series.final = { x: summary.iterations, y: m.value, label: `final: ${fmt(m.value)} on ${m.nTrials ?? "?"} trials` };
+    }
+    return series;
   });
 }
 
@@ -211,7 +222,7 @@ export interface ReportModel {
 /** The charts a run's data yields (also what the test expects to find rendered). */
 export function chartNames(run: RunData): string[] {
   const names = run.metrics.length ? ["loss"] : [];
-  if (metricSeries(run.metrics).length) names.push("metrics");
+  if (metricSeries(run.metrics, run.summary).length) names.push("metrics");
   if (run.trajectory) names.push("raster-inputs", "raster-recurrent", "traces");
   if (confusionData(run.summary)) names.push("confusion");
   if (statesData(run.summary)?.samples.length) names.push("states");
@@ -223,7 +234,7 @@ export function renderReport(run: RunData): string {
   const title = `edgeprop run: ${r.task ?? "custom case"} · ${r.rule} · ${r.board}`;
   const rows = [...run.metrics].sort((a, b) => a.iteration - b.iteration);
   const loss = decimate(rows.map((m) => m.iteration), rows.map((m) => m.loss));
-  const metrics = metricSeries(rows);
+  const metrics = metricSeries(rows, run.summary);
   const chance = r.metric?.chance ?? run.summary?.metric?.chance;
   const tr = run.trajectory;
   const ce = r.model?.loss === "ce";
@@ -256,7 +267,10 @@ export function renderReport(run: RunData): string {
   tiles.push(["final loss", fmt(run.summary?.finalLoss ?? last?.loss)]);
   if (rows.length) tiles.push(["best loss", fmt(Math.min(...rows.map((m) => m.loss)))]);
   const sm = run.summary?.metric;
-  if (sm) tiles.push([`${sm.split ?? "test"} ${sm.name}`, `${fmt(sm.value)}${sm.chance !== undefined ? ` (chance ${fmt(sm.chance)})` : ""}`]);
+  if (sm) {
+    const on = sm.nTrials !== undefined ? ` on ${sm.nTrials} trial${sm.nTrials === 1 ? "" : "s"}` : "";
+    tiles.push([`${sm.split ?? "test"} ${sm.name}${on}`, `${fmt(sm.value)}${sm.chance !== undefined ? ` (chance ${fmt(sm.chance)})` : ""}`]);
+  }
   else
     for (const s of metrics) {
       const tail = s.y.slice(-Math.max(1, Math.ceil(s.y.length / 10)));
@@ -283,8 +297,8 @@ export function renderReport(run: RunData): string {
       fig(
         n,
         {
-          loss: "Training loss per iteration",
-          metrics: `Metrics per iteration${chance !== undefined ? ` (dashed: chance ${fmt(chance)})` : ""}`,
+          loss: "Training loss per iteration (light: raw, one value per iteration; dark: smoothed, moving mean)",
+          metrics: `Metrics per iteration (light: raw; dark: smoothed)${chance !== undefined ? `; dashed: chance ${fmt(chance)}` : ""}`,
           "raster-inputs": `Input spikes (sample trial${tr?.iteration !== undefined ? `, iteration ${tr.iteration}` : ""})`,
           "raster-recurrent": "Recurrent spikes z (same trial)",
           traces: `${ce ? "Readout softmax(y)" : "Readout y"} (blue) vs target (red, dashed); shaded: the mask (decision) window`,
@@ -397,8 +411,9 @@ const CLIENT_JS = String.raw`
     el(svg, "path", attrs);
     return n;
   }
+  function smoothWidth(n) { return Math.max(1, Math.round(n / 40)); }
   function smooth(ys) {
-    var w = Math.max(1, Math.round(ys.length / 40)), out = [], s = 0, q = [];
+    var w = smoothWidth(ys.length), out = [], s = 0, q = [];
     for (var i = 0; i < ys.length; i++) { q.push(ys[i]); s += ys[i]; if (q.length > w) s -= q.shift(); out.push(s / q.length); }
     return out;
   }
@@ -418,11 +433,13 @@ const CLIENT_JS = String.raw`
       var f = frame(svg, 260, Math.min.apply(null, L.x.concat([0])), Math.max.apply(null, L.x.concat([1])), e[0], e[1], log, "iteration");
       var m = path(svg, L.x, L.y, f, { stroke: "#9bb7e0", "stroke-width": "1", "class": "series raw" });
       m += path(svg, L.x, smooth(L.y), f, { stroke: "#1f5fbf", "stroke-width": "2", "class": "series smooth" });
+      el(svg, "text", { x: W - PAD.r - 8, y: PAD.t + 14, fill: "#9bb7e0", "font-size": "12", "text-anchor": "end", "class": "legend" }, "raw loss (per iteration)");
+      el(svg, "text", { x: W - PAD.r - 8, y: PAD.t + 28, fill: "#1f5fbf", "font-size": "12", "text-anchor": "end", "class": "legend" }, "smoothed (moving mean of " + smoothWidth(L.y.length) + ")");
       return m;
     },
     metrics: function (svg) {
       var S = D.metrics, xs = [], ys = [];
-      S.forEach(function (s) { xs = xs.concat(s.x); ys.push(s.y); });
+      S.forEach(function (s) { xs = xs.concat(s.x); ys.push(s.y); if (s.final) { xs.push(s.final.x); ys.push([s.final.y]); } });
       var e = extent(ys, D.chance !== undefined && D.chance !== null ? [D.chance] : []);
       var f = frame(svg, 260, Math.min.apply(null, xs.concat([0])), Math.max.apply(null, xs.concat([1])), e[0], e[1], false, "iteration");
       var m = 0;
@@ -430,7 +447,13 @@ const CLIENT_JS = String.raw`
         var c = COLORS[i % COLORS.length];
         m += path(svg, s.x, s.y, f, { stroke: c, "stroke-width": "1", opacity: "0.35", "class": "series raw" });
         m += path(svg, s.x, smooth(s.y), f, { stroke: c, "stroke-width": "2", "class": "series smooth" });
-        el(svg, "text", { x: PAD.l + 8, y: PAD.t + 14 + 14 * i, fill: c, "font-size": "12" }, s.name);
+        el(svg, "text", { x: PAD.l + 8, y: PAD.t + 14 + 14 * i, fill: c, "font-size": "12", "class": "legend" }, s.name + (s.final ? "; " + s.final.label : ""));
+        if (s.final) {
+          // the curve ends with the final evaluation: a segment to it and a marked point
+          var lx = s.x.length ? s.x[s.x.length - 1] : s.final.x, ly = s.y.length ? s.y[s.y.length - 1] : s.final.y;
+          m += path(svg, [lx, s.final.x], [ly, s.final.y], f, { stroke: c, "stroke-width": "2", "stroke-dasharray": "4 3", "class": "series final" });
+          el(svg, "circle", { cx: f.X(s.final.x), cy: f.Y(s.final.y), r: 4, fill: c, "class": "final" });
+        }
       });
       if (D.chance !== undefined && D.chance !== null) {
         el(svg, "line", { x1: PAD.l, x2: W - PAD.r, y1: f.Y(D.chance), y2: f.Y(D.chance), stroke: "#888", "stroke-dasharray": "5 4", "class": "chance" });
