@@ -19,6 +19,7 @@ import { eqpropTraining } from "../host/rules/eqprop/training.ts";
 import type { EqpropBatch, EqpropRunBase, EqpropTrainState } from "../host/rules/eqprop/run-base.ts";
 import type { EqpropParams } from "../host/rules/eqprop/schema.ts";
 import { EqpropDevice } from "../host/rules/eqprop/wasm.ts";
+import { connectBoard } from "../host/link/connect-board.ts";
 import { startSim } from "../host/sim/sim.ts";
 import { digitsSplit, digitTargets } from "../host/tasks/digits.ts";
 import { readCheckpoint, writeCheckpoint } from "../host/train/checkpoint.ts";
@@ -163,7 +164,8 @@ const smallRun = (nudge: "one-sided" | "symmetric") =>
 async function trainOnSim(spec: RunSpec<EqpropRunBase, EqpropBatch>, killAfter?: number): Promise<{ params: EqpropParams; losses: number[]; recoveries: number }> {
   const initial: EqpropTrainState = { params: structuredClone(spec.base.params), optimizer: newOptimizerState() };
   const sim = await startSim({ dir: mkdtempSync(join(user, "board-")) });
-  const target = await DeviceTarget.open(spec, initial, { board: "sim", port: sim.port, release: () => sim.stop(), iteration: 0 });
+  const conn = await connectBoard({ board: "sim", port: sim.port, timeouts: { waitMs: 30_000 } });
+  const target = await DeviceTarget.open(spec, initial, conn, { iteration: 0 });
   const losses: number[] = [];
   let restart: Promise<void> | undefined;
   try {
@@ -181,6 +183,7 @@ async function trainOnSim(spec: RunSpec<EqpropRunBase, EqpropBatch>, killAfter?:
     return { params: (await target.state()).params, losses, recoveries: target.recoveries };
   } finally {
     await target.close();
+    await sim.stop();
   }
 }
 
