@@ -18,6 +18,7 @@ import { SalStream } from "../host/reference/sal.ts";
 import { alignInit } from "../host/rules/eprop/sal-board.ts";
 import { parseSalSchedule, salParamsOf } from "../host/rules/eprop/sal-config.ts";
 import type { SalRunState } from "../host/rules/eprop/sal-host.ts";
+import { connectBoard } from "../host/link/connect-board.ts";
 import { FirmwareHost } from "../host/sim/firmware-host.ts";
 import { startSim } from "../host/sim/sim.ts";
 import { Session } from "../host/session/session.ts";
@@ -132,10 +133,13 @@ describe("SAL training: host float32 mode = sim = QEMU, bit for bit", () => {
 
 describe("SAL training: interrupted runs end where the uninterrupted run ends", () => {
   it("a host killed mid-run resumes to the same weights, B and SAL state (sim, host f32, host f64)", async () => {
-    const f64 = runConfig("f64", {});
-    await train(f64, join(dir, "host-f64"), ["--board", "host"]);
-    for (const [cfg, ref, boardName] of [[board, "sim", "sim"], [f32, "host-f32", "host"], [f64, "host-f64", "host"]] as const) {
-      const killed = join(dir, `killed-${ref}`);
+    // 100 iterations: the kill at the 3rd iteration's line lands long before the run could end
+    const n = 100;
+    const runs = [["sim", runConfig("kill-sim", {}, n), "sim"], ["host-f32", runConfig("kill-f32", { precision: "f32" }, n), "host"], ["host-f64", runConfig("kill-f64", {}, n), "host"]] as const;
+    for (const [name, cfg, boardName] of runs) {
+      const whole = join(dir, `whole-${name}`);
+      await train(cfg, whole, ["--board", boardName, "--checkpoint-every", "2"]);
+      const killed = join(dir, `killed-${name}`);
       await new Promise<void>((resolve) => {
         const child = spawn(process.execPath, [`${ROOT}bin/edgeprop.mjs`, "train", "--config", cfg, "--out", killed, "--json", "--board", boardName, "--checkpoint-every", "2"], { cwd: ROOT });
         let lines = 0;
@@ -146,19 +150,20 @@ describe("SAL training: interrupted runs end where the uninterrupted run ends", 
         child.on("exit", () => resolve());
       });
       const cp = checkpoint(killed);
-      expect(cp.iteration, ref).toBeGreaterThanOrEqual(2);
-      expect(cp.iteration, ref).toBeLessThan(6);
+      expect(cp.iteration, name).toBeGreaterThanOrEqual(2);
+      expect(cp.iteration, name).toBeLessThan(n);
       await train(cfg, killed, ["--board", boardName, "--checkpoint-every", "2", "--resume"]);
-      expect(learned(checkpoint(killed)), ref).toEqual(learned(checkpoint(join(dir, ref))));
+      expect(learned(checkpoint(killed)), name).toEqual(learned(checkpoint(whole)));
     }
-  }, 240_000);
+  }, 480_000);
 
   it("a board killed and restarted mid-run gets its last checkpoint back (SAL state inside) and replays: same state", async () => {
     const spec = readRunSpec(runConfig("reset", {}, 8));
     const training = trainingOf("eprop");
     const once = async (killAfter?: number) => {
       const sim = await startSim({ dir: mkdtempSync(join(dir, "board-")) });
-      const target = await DeviceTarget.open(spec, training.initialState(spec), { board: "sim", port: sim.port, release: () => sim.stop() });
+      const conn = await connectBoard({ board: "sim", port: sim.port, timeouts: { waitMs: 30_000 } });
+      const target = await DeviceTarget.open(spec, training.initialState(spec), conn);
       let restart: Promise<void> | undefined;
       try {
         await runLoop(spec, target, {
@@ -174,6 +179,7 @@ describe("SAL training: interrupted runs end where the uninterrupted run ends", 
         return { params: s.params, B: s.B, sal: s.sal, recoveries: target.recoveries };
       } finally {
         await target.close();
+        await sim.stop();
       }
     };
     const clean = await once();
@@ -321,4 +327,55 @@ describe("SAL on the wire and in run configs: bad input is named", () => {
     expect(b.code).toBe(2);
     expect(b.stderr).toMatch(/--feedback: 'sal' learns e-prop's feedback matrix/);
   }, 120_000);
+});
+
+describe("edgeprop monitor --run: a SAL run's angle live", () => {
+  it("prints each metrics row (angleDeg included) while the run trains, and ends with the run (--json, relative folder, outside the repo)", async () => {
+    const cfg = runConfig("live", {}, 20);
+    const trainer = spawn(process.execPath, [`${ROOT}bin/edgeprop.mjs`, "train", "--config", cfg, "--out", "live", "--json", "--board", "host"], { cwd: dir });
+    let trained = "";
+    // Pause the training after its first iteration: the run is then certainly still going.
+    await new Promise<void>((resolve) =>
+      trainer.stdout.on("data", (d: Buffer) => {
+        trained += d.toString();
+        if (trained.includes("\n") && !trainer.killed) {
+          trainer.kill("SIGSTOP");
+          resolve();
+        }
+      }),
+    );
+    const trainerDone = new Promise<number | null>((resolve) => trainer.on("exit", resolve));
+    const monitor = spawn(process.execPath, [`${ROOT}bin/edgeprop.mjs`, "monitor", "--run", "live", "--json"], { cwd: dir });
+    let out = "", err = "";
+    monitor.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const monitorDone = new Promise<number | null>((resolve) => monitor.on("exit", resolve));
+    const written = () => readFileSync(join(dir, "live", "metrics.jsonl"), "utf8").trim().split("\n").length;
+    const paused = written();
+    await new Promise<void>((resolve) =>
+      monitor.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        if (out.split("\n").length - 1 >= paused) resolve();
+      }),
+    );
+    expect(paused).toBeLessThan(20);
+    expect(monitor.exitCode).toBeNull(); // the run has not ended: it keeps following
+    trainer.kill("SIGCONT");
+    expect(await trainerDone).toBe(0);
+    expect(await monitorDone, err).toBe(0);
+    expect(err).toMatch(/following live until the run ends[\s\S]*the run ended/);
+    const rows = out.trim().split("\n").map((l) => JSON.parse(l) as Record<string, number>);
+    const file = readFileSync(join(dir, "live", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, number>);
+    expect(rows).toEqual(file);
+    expect(rows.map((r) => r.iteration)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    rows.forEach((r) => expect(r.angleDeg).toBeGreaterThan(0));
+  }, 240_000);
+
+  it("refuses a folder that is not a run, and --port with --run, naming the flag", async () => {
+    const notRun = await edgeprop(["monitor", "--run", "."], dir);
+    expect(notRun.code).toBe(2);
+    expect(notRun.stderr).toMatch(/--run: \. is not an edgeprop run folder/);
+    const both = await edgeprop(["monitor", "--run", "live", "--port", "/dev/null"], dir);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--run: give --port \(a board\) or --run \(a run folder\), not both/);
+  });
 });

@@ -5,22 +5,19 @@
 import { existsSync, openSync, readSync, closeSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../input/errors.ts";
-import { RUN_FILES, type MetricRow } from "./rundir.ts";
+import { isOutputDir, RUN_FILES, type MetricRow } from "./rundir.ts";
 
 export interface FollowOptions {
   /** Poll interval, ms. */
   pollMs?: number;
-  /** Stop after this long, ms (default: when the run ends). */
-  maxMs?: number;
-  /** Stops early when it resolves (Ctrl-C). */
+  /** Stops early when it resolves (Ctrl-C, --duration). */
   stop?: Promise<void>;
 }
 
-/** Calls `onRow` for every metrics row of `dir`, those already written first; resolves when the run ended (true) or on stop/timeout (false). */
+/** Calls `onRow` for every metrics row of `dir`, those already written first; resolves when the run ended (true) or on stop (false). */
 export async function followRun(dir: string, onRow: (row: MetricRow) => void, o: FollowOptions = {}): Promise<boolean> {
-  if (!existsSync(join(dir, RUN_FILES.run))) throw new InputError("--run", `${dir} is not an edgeprop run directory (no ${RUN_FILES.run})`);
+  if (!isOutputDir(dir, "run")) throw new InputError("--run", `${dir} is not an edgeprop run folder (start \`edgeprop train --out ${dir}\` first)`);
   const path = join(dir, RUN_FILES.metrics);
-  const t0 = Date.now();
   let stopped = false;
   o.stop?.then(() => (stopped = true));
   let offset = 0;
@@ -46,7 +43,7 @@ export async function followRun(dir: string, onRow: (row: MetricRow) => void, o:
     const ended = existsSync(join(dir, RUN_FILES.summary));
     readNew();
     if (ended) return true;
-    if (stopped || (o.maxMs !== undefined && Date.now() - t0 >= o.maxMs)) return false;
+    if (stopped) return false;
     await new Promise((r) => setTimeout(r, o.pollMs ?? 500));
   }
 }

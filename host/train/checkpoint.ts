@@ -46,6 +46,7 @@ export function readCheckpoint(dir: string, tensors: readonly TensorSpec[]): Che
       ...(readTensors(s, tensors, "state") as { params: unknown }),
       optimizer: parseOptimizerState(s.optimizer, "state.optimizer"),
       ...(typeof s.device === "string" ? { device: s.device } : {}),
+      ...(typeof s.arena === "string" ? { arena: s.arena } : {}),
     },
   };
 }

@@ -3,6 +3,7 @@
 // and applies updates. What a rule provides to build its targets is training.ts.
 import type { Matrix } from "../model/types.ts";
 import type { OptimizerState } from "./optimizer.ts";
+import type { LinkStats } from "../link/link-stats.ts";
 
 export interface TrialOutcome {
   /** Task loss of the iteration, measured as it ran (before the update that follows it, or the mean over its updates). */
@@ -10,7 +11,7 @@ export interface TrialOutcome {
   /** Spikes and readout of the iteration's trial, when asked for (report samples, metrics). */
   z?: Matrix;
   y?: Matrix;
-  /** Further numbers of the iteration for its metrics.jsonl row (e.g. SAL's angleDeg). */
+  /** Numbers of the iteration for its metrics.jsonl row (e.g. SAL's angleDeg, a mini-batch's `accuracy` and `accuracyTrials`). */
   metrics?: Record<string, number>;
 }
 
@@ -25,6 +26,8 @@ export interface TrainState<P = unknown> {
   optimizer: OptimizerState;
   /** A board's own checkpoint blob (base64): restores its optimizer moments exactly. */
   device?: string;
+  /** A host target's own kernel memory (base64; SAL's float32 mode): not a board's blob, checked by the target that restores it. */
+  arena?: string;
 }
 
 export interface TrainTarget<S extends TrainState = TrainState, Item = unknown> {
@@ -32,5 +35,7 @@ export interface TrainTarget<S extends TrainState = TrainState, Item = unknown> 
   /** Runs iteration n's item with the current weights and applies the rule's update(s). */
   iterate(item: Item, record: boolean): Promise<TrialOutcome>;
   state(): Promise<S>;
+  /** Boards: what happened on the link so far (frames, retransmissions, CRC failures, faults). */
+  link?(): LinkStats;
   close(): Promise<void>;
 }

@@ -2,52 +2,86 @@
 // monitor that speaks the protocol. `edgeprop monitor --run DIR`: follows a training run live
 // (the training host owns the board's port): each metrics row as it is written — loss, test score,
 // SAL's angle between B and wOut^T — until the run ends. Stops on Ctrl-C, or after --duration seconds.
-import { Session } from "../../session/session.ts";
-import { openTransport } from "../../transport/open.ts";
-import { flagNumber, flagString, parseArgs } from "../args.ts";
-import type { Command } from "../command.ts";
-import { InputError } from "../../input/errors.ts";
+import { connectBoard } from "../../link/connect-board.ts";
 import { followRun, formatRow } from "../../report/follow.ts";
+import { flagNumber, flagString } from "../args.ts";
+import { defineCommand } from "../command.ts";
+import { BOARD_LINK_FLAGS, JSON_FLAG, say, timeouts } from "../flags.ts";
+import { InputError } from "../../input/errors.ts";
 
 const LEVELS = ["debug", "info", "warn", "error"];
 
-export const monitorCommand: Command = {
+/** Resolves on Ctrl-C, SIGTERM or after `duration` seconds. */
+function stopSignal(duration: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = Number.isFinite(duration) ? setTimeout(stop, duration * 1000) : undefined;
+    function stop() {
+      clearTimeout(timer);
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve();
+    }
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+}
+
+export const monitorCommand = defineCommand({
   name: "monitor",
-  summary: "show a board's LOG stream (boot messages, warnings, errors), or follow a training run's metrics live",
-  usage: "edgeprop monitor (--port PATH | --run DIR) [--duration SECONDS] [--json]",
-  async run(argv) {
-    const args = parseArgs(argv, ["port", "run", "duration"], ["json"]);
+  summary: "show a board's HELLO and LOG stream, or follow a training run's metrics live",
+  usage: "(--port PATH | --run DIR) [--duration S] [--json]",
+  description:
+    "With --port: says HELLO to the board, prints its answer, then every LOG event it sends (a restarted\n" +
+    "board announces itself with a boot LOG) until Ctrl-C or --duration. One line per event on stdout.\n" +
+    "With --run: follows the run folder an `edgeprop train` is writing (its metrics.jsonl rows: loss,\n" +
+    "held-out test score, SAL's angleDeg between B and wOut^T) until the run ends, Ctrl-C or --duration.",
+  flags: {
+    ...BOARD_LINK_FLAGS,
+    run: { type: "string", value: "DIR", description: "a run folder to follow while it trains (instead of --port)" },
+    board: { type: "string", value: "BOARD", description: "the board's id (for its baud rate); any board answers without it" },
+    duration: { type: "string", value: "S", default: "until Ctrl-C (--run: until the run ends)", description: "stop after this many seconds" },
+    json: JSON_FLAG,
+  },
+  examples: [
+    "edgeprop monitor --port /dev/ttyACM0",
+    "edgeprop monitor --port ~/.cache/edgeprop/sim/123-abc/host --json",
+    "edgeprop monitor --run runs/evidence --json | jq .angleDeg",
+  ],
+  async main(args) {
     const port = flagString(args, "port");
     const runDir = flagString(args, "run");
-    if (port && runDir) throw new InputError("--port/--run", "give one: a board's port, or a run directory to follow");
-    if (!port && !runDir) throw new InputError("--port", "expected the board's serial port (e.g. the one `edgeprop sim` or `edgeprop flash` printed), or --run DIR to follow a training run");
+    if (port !== undefined && runDir !== undefined) throw new InputError("--run", "give --port (a board) or --run (a run folder), not both");
+    if (port === undefined && runDir === undefined) {
+      throw new InputError("--port", "expected the board's serial port (edgeprop ports lists them; edgeprop sim and flash print theirs), or --run DIR to follow a training run");
+    }
     const duration = flagNumber(args, "duration", Infinity, 0);
     const json = args.flags.has("json");
-    if (runDir) {
-      process.stderr.write(`following ${runDir} until the run ends${Number.isFinite(duration) ? ` or ${duration} s pass` : ""} (Ctrl-C stops)\n`);
-      const stop = new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
-      const ended = await followRun(runDir, (row) => process.stdout.write((json ? JSON.stringify(row) : formatRow(row)) + "\n"), {
-        stop,
-        ...(Number.isFinite(duration) ? { maxMs: duration * 1000 } : {}),
-      });
-      process.stderr.write(ended ? "the run ended\n" : "stopped following\n");
+    if (runDir !== undefined) {
+      say(`following ${runDir} until the run ends${Number.isFinite(duration) ? ` or ${duration} s pass` : ""} (Ctrl-C stops)`);
+      const ended = await followRun(runDir, (row) => process.stdout.write((json ? JSON.stringify(row) : formatRow(row)) + "\n"), { stop: stopSignal(duration) });
+      say(ended ? "the run ended" : "stopped following");
       return 0;
     }
     const print = (event: Record<string, unknown>, text: string) =>
       process.stdout.write((json ? JSON.stringify({ time: new Date().toISOString(), ...event }) : `${new Date().toISOString().slice(11, 23)} ${text}`) + "\n");
-    const session = new Session(await openTransport({ port: port! }), {
+    const board = flagString(args, "board");
+    const conn = await connectBoard({
+      port: port!,
+      ...(board !== undefined ? { board } : {}),
+      timeouts: timeouts(args),
+      say,
       onLog: (level, text) => print({ event: "log", level: LEVELS[level] ?? level, text }, `[${LEVELS[level] ?? level}] ${text}`),
     });
     try {
-      const info = await session.connect();
+      // Stop handlers first, then the HELLO line: whoever reads it may signal at once.
+      const stopped = stopSignal(duration);
+      const info = conn.info;
       print({ event: "hello", ...info }, `connected: board ${info.board}, firmware ${info.fw}, runtime ${info.rt}, ${info.ram} bytes free RAM, max frame ${info.mf}`);
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", resolve);
-        if (Number.isFinite(duration)) setTimeout(resolve, duration * 1000);
-      });
+      say(`monitoring ${port}${Number.isFinite(duration) ? ` for ${duration} s` : ""} (Ctrl-C stops)`);
+      await stopped;
     } finally {
-      await session.close();
+      await conn.release();
     }
     return 0;
   },
-};
+});

@@ -145,7 +145,7 @@ export class SalF32Target implements TrainTarget<SalRunState, Trial> {
     const { model } = this.spec.base;
     this.dev = await EpropDevice.create(model, "sal", { build: "scalar", optimizer: this.spec.optimizer.kind });
     this.dev.loadParams(initial.params, initial.B);
-    if (initial.device !== undefined) restoreArena(this.dev, Buffer.from(initial.device, "base64"));
+    if (initial.arena !== undefined) restoreArena(this.dev, Buffer.from(initial.arena, "base64"));
   }
 
   async iterate(trial: Trial, record: boolean): Promise<TrialOutcome> {
@@ -178,7 +178,7 @@ export class SalF32Target implements TrainTarget<SalRunState, Trial> {
       params: dev.readParams(),
       B: dev.readB(),
       optimizer: { step: this.done, m: {}, v: {} },
-      device: Buffer.from(arenaBytes(dev)).toString("base64"),
+      arena: Buffer.from(arenaBytes(dev)).toString("base64"),
       sal: this.stream ? this.stream.snapshot() : structuredClone(this.sal),
     };
   }
@@ -193,7 +193,7 @@ function arenaAt(dev: EpropDevice): { base: number; plan: ArenaPlan } {
   return { base: dev.k.call("arenaBase"), plan: dev.plan };
 }
 
-/** The kernels' arena (parameters, B, Adam moments): the f32 mode's `device` blob. */
+/** The kernels' arena (parameters, B, Adam moments): the f32 mode's `arena`. */
 function arenaBytes(dev: EpropDevice): Uint8Array {
   const { base, plan } = arenaAt(dev);
   return new Uint8Array(dev.k.memory.buffer.slice(base, base + plan.bytes));
@@ -201,11 +201,11 @@ function arenaBytes(dev: EpropDevice): Uint8Array {
 
 function restoreArena(dev: EpropDevice, blob: Uint8Array): void {
   const { base, plan } = arenaAt(dev);
-  if (blob.length !== plan.bytes) throw new InputError("state.device", `expected the ${plan.bytes}-byte arena of this model, got ${blob.length} bytes`);
+  if (blob.length !== plan.bytes) throw new InputError("state.arena", `expected the ${plan.bytes}-byte arena of this model, got ${blob.length} bytes`);
   const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
   for (const f of plan.fields.filter((x) => FLOAT_STATE.has(x.name))) {
     for (let o = f.offset; o < f.offset + f.bytes; o += 4) {
-      if (!Number.isFinite(view.getFloat32(o, true))) throw new InputError("state.device", `${f.name} at arena byte ${o} is NaN or infinite: the checkpoint is damaged`);
+      if (!Number.isFinite(view.getFloat32(o, true))) throw new InputError("state.arena", `${f.name} at arena byte ${o} is NaN or infinite: the checkpoint is damaged`);
     }
   }
   new Uint8Array(dev.k.memory.buffer, base, plan.bytes).set(blob);
