@@ -3,6 +3,7 @@ import type { BenchSection } from "./section.ts";
 import { epropStepSection } from "./eprop-step.ts";
 import { eqpropSection } from "./eqprop.ts";
 import { salSection } from "./sal.ts";
+import { salTrainSection } from "./sal-train.ts";
 import { fpgaSection } from "./fpga.ts";
 import { linkSection } from "./link.ts";
 import { mcuSection } from "./mcu.ts";
@@ -10,6 +11,7 @@ import { mcuSection } from "./mcu.ts";
 export const sections: BenchSection[] = [
   epropStepSection,
   salSection,
+  salTrainSection,
   eqpropSection,
   linkSection,
   mcuSection,

@@ -10,8 +10,25 @@ const METRIC_TEXT: Record<string, string> = {
   recallError: "recall error",
 };
 
+/** Sample standard deviation (the spread a row with seeds reports). */
+function sd(xs: readonly number[]): number {
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / Math.max(1, xs.length - 1));
+}
+
+/** The value; a row with seeds: mean ± sd over its seeds. */
 function fmtValue(r: RowResult): string {
-  return r.metric === "accuracy" ? `${(100 * r.value).toFixed(1)} %` : r.value.toFixed(3);
+  const acc = r.metric === "accuracy";
+  const f = (x: number) => (acc ? (100 * x).toFixed(1) : x.toFixed(3));
+  return `${f(r.value)}${r.values ? ` ± ${f(sd(r.values))}` : ""}${acc ? " %" : ""}`;
+}
+
+/** What a row with seeds adds to its metric cell: the seeds, and the final angle between B and wOut^T if its runs report one. */
+function fmtSeeds(r: RowResult): string {
+  if (!r.seeds) return "";
+  const a = r.angleDeg;
+  const angle = a ? `; final angle(B, wOut^T) ${(a.reduce((x, y) => x + y, 0) / a.length).toFixed(1)}° ± ${sd(a).toFixed(1)}°` : "";
+  return `; seeds ${r.seeds.join(", ")}${angle}`;
 }
 
 function fmtChance(r: RowResult): string {
@@ -46,8 +63,8 @@ export function resultsMarkdown(rows: RowResult[], o: { quick: boolean; seed: nu
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.task} | ${r.rule} | ${r.board} | ${fmtOptions(r.taskOptions, o.shownOptions[r.id] ?? [])} | ${r.iterations} | ${r.lr} | ` +
-        `${METRIC_TEXT[r.metric] ?? r.metric} **${fmtValue(r)}** (${r.testTrials}) | ${fmtChance(r)} | ${r.paper} | ${fmtTime(r.wallMs)} |`,
+      `| ${r.task} | ${r.rule}${r.feedback !== "symmetric" || r.seeds ? ` (${r.feedback} feedback)` : ""} | ${r.board} | ${fmtOptions(r.taskOptions, o.shownOptions[r.id] ?? [])} | ${r.iterations} | ${r.lr} | ` +
+        `${METRIC_TEXT[r.metric] ?? r.metric} **${fmtValue(r)}** (${r.testTrials}${fmtSeeds(r)}) | ${fmtChance(r)} | ${r.paper} | ${fmtTime(r.wallMs)} |`,
     );
   }
   const goals = rows.filter((r) => r.goal);
@@ -74,6 +91,13 @@ export function resultsMarkdown(rows: RowResult[], o: { quick: boolean; seed: nu
         "  It is not a claim that e-prop beats BPTT in general: the paper reports BPTT at least as good as e-prop.",
       );
     }
+  }
+  if (rows.some((r) => r.seeds)) {
+    lines.push(
+      "- Rows with seeds (feedback symmetric / random / sal) are one run per seed: mean ± sample standard deviation over the",
+      "  seeds; the seed sets parameters, trials, the random B and the board's SAL stream alike. Under `sal` the board learns B",
+      "  in alignment phases (an initial one, then one after every update); the angle is the last phase's, on the board.",
+    );
   }
   lines.push(
     "- Paper figures are quoted approximately, from memory of its bar charts, and were not re-verified for this file: read",

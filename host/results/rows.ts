@@ -2,6 +2,7 @@
 // learning rate each row trains with, for the full table and for `--quick`, and what the e-prop
 // paper (Bellec et al. 2020, Nature Communications 11:3625) reports for comparison.
 import type { FeedbackKind } from "../model/types.ts";
+import { salRows } from "../rules/eprop/sal-results.ts";
 import type { TaskOptions } from "../tasks/task.ts";
 
 export interface RowConfig {
@@ -25,6 +26,8 @@ export interface ResultRow {
   goal?: { value: number; text: string };
   /** What the paper reports, worded as carefully as we can source it. */
   paper: string;
+  /** Seeds of the row, one run each, reported as mean ± spread (absent: the table's `--seed`). */
+  seeds?: readonly number[];
 }
 
 // Pattern generation: the task's defaults (100 frozen Poisson inputs, jittered by up to 1 step per
@@ -89,3 +92,4 @@ export const RESULT_ROWS: ResultRow[] = [
   },
   ...(["host", "sim"] as const).map((board): ResultRow => ({ id: `digits-eqprop-${board}`, task: "digits", rule: "eqprop", feedback: "symmetric", board, full: digitsFull, quick: digitsQuick, paper: DIGITS_PAPER, ...(board === "sim" ? { goal: DIGITS_GOAL } : {}) })),
 ];
+RESULT_ROWS.push(...salRows()); // e-prop with feedback symmetric / random / sal over 3 seeds (issue 12)
