@@ -26,6 +26,9 @@ import { DeviceClient } from "../host/session/client.ts";
 import { DeviceTarget } from "../host/train/device-target.ts";
 import { runLoop } from "../host/train/loop.ts";
 import { readRunSpec } from "../host/train/run-config.ts";
+import { resultsMarkdown } from "../host/results/markdown.ts";
+import { RESULT_ROWS } from "../host/results/rows.ts";
+import type { RowResult } from "../host/results/run.ts";
 import { trainingOf } from "../host/rules/index.ts";
 import { InProcessTransport } from "../host/transport/inprocess.ts";
 import { DeviceError, ErrorCode, MsgType, ParamId } from "../protocol/messages.ts";
@@ -377,5 +380,28 @@ describe("edgeprop monitor --run: a SAL run's angle live", () => {
     const both = await edgeprop(["monitor", "--run", "live", "--port", "/dev/null"], dir);
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/--run: give --port \(a board\) or --run \(a run folder\), not both/);
+  });
+});
+
+describe("SAL's results rows (npm run results)", () => {
+  it("evidence and pattern x symmetric / random / sal on the simulated board: equal settings, the same 3 seeds", () => {
+    const rows = RESULT_ROWS.filter((r) => r.seeds);
+    expect(rows.map((r) => [r.task, r.feedback])).toEqual(["evidence", "pattern"].flatMap((t) => ["symmetric", "random", "sal"].map((f) => [t, f])));
+    for (const task of ["evidence", "pattern"]) {
+      const group = rows.filter((r) => r.task === task);
+      group.forEach((r) => expect([r.rule, r.board, r.seeds]).toEqual(["eprop", "sim", [1, 2, 3]]));
+      expect(new Set(group.map((r) => JSON.stringify([r.full, r.quick]))).size).toBe(1);
+    }
+  });
+
+  it("RESULTS.md gives a row with seeds as mean ± sample sd, its seeds and the final angle", () => {
+    const r: RowResult = {
+      id: "evidence-eprop-sal-seeds-sim", task: "evidence", rule: "eprop", feedback: "sal", board: "sim", seed: 1, seeds: [1, 2, 3],
+      values: [0.85, 0.92, 0.87], angleDeg: [6.5, 6.7, 6.9], taskOptions: {}, iterations: 600, lr: 0.002, metric: "accuracy", value: 0.88,
+      chance: 0.5, higherIsBetter: true, testTrials: 100, finalLoss: 1, wallMs: 1000, dir: "x", paper: "p",
+    };
+    const md = resultsMarkdown([r], { quick: false, seed: 1, shownOptions: {}, totalMs: 1000 });
+    expect(md).toContain("| evidence | eprop (sal feedback) | sim | defaults | 600 | 0.002 | test accuracy **88.0 ± 3.6 %** (100; seeds 1, 2, 3; final angle(B, wOut^T) 6.7° ± 0.2°) |");
+    expect(md).toMatch(/Rows with seeds .* mean ± sample standard deviation/);
   });
 });
