@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { buildFirmware } from "../device/firmware/build.ts";
 import { chartsInDom, dumpDom } from "../host/report/chromium.ts";
 import { chartNames, renderReport } from "../host/report/html.ts";
+import { formatRow } from "../host/report/follow.ts";
 import { readRunDir } from "../host/report/rundir.ts";
 import { randomCase } from "../host/case/random.ts";
 import type { Matrix } from "../host/model/types.ts";
@@ -372,6 +373,10 @@ describe("edgeprop monitor --run: a SAL run's angle live", () => {
     expect(rows.map((r) => r.iteration)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     rows.forEach((r) => expect(r.angleDeg).toBeGreaterThan(0));
   }, 240_000);
+
+  it("without --json, one line per row: the angle in degrees, a score with the trials behind it", () => {
+    expect(formatRow({ iteration: 3, loss: 1.5, angleDeg: 12.345, test: 0.84, testTrials: 10, elapsedMs: 5 })).toBe("iteration 3  loss 1.5000  angleDeg 12.3°  test 0.8400 (10 trials)");
+  });
 
   it("refuses a folder that is not a run, and --port with --run, naming the flag", async () => {
     const notRun = await edgeprop(["monitor", "--run", "."], dir);

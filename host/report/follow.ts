@@ -48,12 +48,13 @@ export async function followRun(dir: string, onRow: (row: MetricRow) => void, o:
   }
 }
 
-/** One row as a line: iteration, loss and every other metric. */
+/** One row as a line: iteration, loss and every other metric (with the trials behind it, `<name>Trials`). */
 export function formatRow(row: MetricRow): string {
   const parts = [`iteration ${row.iteration}`, `loss ${row.loss.toPrecision(5)}`];
   for (const [k, v] of Object.entries(row)) {
-    if (k === "iteration" || k === "loss" || k === "elapsedMs" || typeof v !== "number") continue;
-    parts.push(k.endsWith("Deg") ? `${k} ${v.toFixed(1)}°` : `${k} ${v.toPrecision(4)}`);
+    if (k === "iteration" || k === "loss" || k === "elapsedMs" || typeof v !== "number" || (k.endsWith("Trials") && k !== "Trials")) continue;
+    const trials = row[`${k}Trials`];
+    parts.push(k.endsWith("Deg") ? `${k} ${v.toFixed(1)}°` : `${k} ${v.toPrecision(4)}${typeof trials === "number" ? ` (${trials} trials)` : ""}`);
   }
   return parts.join("  ");
 }
