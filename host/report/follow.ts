@@ -7,9 +7,10 @@ import { join } from "node:path";
 import { InputError } from "../input/errors.ts";
 import { isOutputDir, RUN_FILES, type MetricRow } from "./rundir.ts";
 
+/** How often the folder is looked at, ms (a user watching a run sees a row within this). */
+const POLL_MS = 500;
+
 export interface FollowOptions {
-  /** Poll interval, ms. */
-  pollMs?: number;
   /** Stops early when it resolves (Ctrl-C, --duration). */
   stop?: Promise<void>;
 }
@@ -44,7 +45,7 @@ export async function followRun(dir: string, onRow: (row: MetricRow) => void, o:
     readNew();
     if (ended) return true;
     if (stopped) return false;
-    await new Promise((r) => setTimeout(r, o.pollMs ?? 500));
+    await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
 
