@@ -29,15 +29,17 @@ describe("scalar .wasm: Node vs wasm2c native", () => {
     expect(WebAssembly.Module.imports(mod).filter((i) => !(i.module === "env" && i.name === "abort"))).toEqual([]);
     const wat = readFileSync((await ensureWasm("scalar")).replace(/\.wasm$/, ".wat"), "utf8");
     expect(wat).not.toMatch(/v128|trunc_sat/);
-    // no allocator at all (--runtime stub, nothing allocates); memory grows only in `configure`
+    // no allocator at all (--runtime stub, nothing allocates); memory grows only at configure time (`configure`, `reserve`)
     expect(wat).not.toMatch(/__alloc|__new|__renew/);
     const growers = wat.split(/\n \(func /).filter((f) => f.includes("memory.grow")).map((f) => f.slice(0, f.indexOf(" ")));
-    expect(growers).toEqual(["$device/node/entry/configure"]);
+    expect(growers.sort()).toEqual(["$device/node/entry/configure", "$device/node/entry/reserve"]);
   });
 
   const cases: RandomCaseOptions[] = [
     { neuron: "lif", loss: "mse", recurrent: true, seed: 21 },
     { neuron: "alif", loss: "ce", recurrent: true, feedback: "random", seed: 22 },
+    // the scalar LIF fast path with s != 1 and every loop tail (two rows x eight neurons per pass)
+    { neuron: "lif", loss: "ce", recurrent: true, readoutScale: "oneMinusKappa", nIn: 6, nRec: 21, seed: 23 },
     {
       neuron: "alif", loss: "ce", recurrent: true, feedback: "random", refractory: 2, inputScale: "oneMinusAlpha",
       readoutScale: "oneMinusKappa", trainBias: false, rateReg: { cReg: 0.5, fTargetHz: 15 }, lossReduction: "mean", seed: 9,

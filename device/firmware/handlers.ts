@@ -14,6 +14,7 @@ import {
   mpReadMap, mpNext, mpStrIs, mpReadU32, vU32, mpReadNum, vF64, mpReadBool, vBool, mpReadBin,
   tPtr, tLen, tInt, tFloat, T_NIL, T_MAP, T_STR, T_BIN, T_INT, T_FLOAT,
   mpWriteMap, mpWriteArray, mpWriteStr, mpWriteUint, mpWriteF64, mpWriteBinReserve, mpReserve, mpWritten,
+  ldF32, stF32, ldU16, stU16, stU32,
 } from "./msgpack";
 import {
   fail, errCode, E_BAD_FIELD, E_BAD_SHAPE, E_BAD_VALUE, E_NO_MEMORY, E_NOT_CONFIGURED, E_UNSUPPORTED,
@@ -229,7 +230,7 @@ export function hConfigure(): i32 {
   let anyBeta = betaNum != 0;
   if (betaPtr != 0) {
     for (let j: u32 = 0; j < nR; j++) {
-      const b = load<f32>(betaPtr + (<usize>j << 2));
+      const b = ldF32(betaPtr + (<usize>j << 2));
       if (!isFinite(b) || b < 0) return fail(E_BAD_VALUE, "beta", "element % is negative, NaN or infinite", j);
       if (b != 0) anyBeta = true;
     }
@@ -265,7 +266,7 @@ export function hConfigure(): i32 {
   if ((f & F_ALIF) != 0) {
     const pb = epPtr(FLD_BETA);
     for (let j = 0; j < nRec; j++) {
-      store<f32>(pb + (<usize>j << 2), betaPtr != 0 ? load<f32>(betaPtr + (<usize>j << 2)) : <f32>betaNum);
+      store<f32>(pb + (<usize>j << 2), betaPtr != 0 ? ldF32(betaPtr + (<usize>j << 2)) : <f32>betaNum);
     }
   }
   mpWriteMap(2);
@@ -339,12 +340,12 @@ export function hWrite(): i32 {
   const cnt = fDLen >> 2;
   if (<u64>fO + <u64>cnt > <u64>total) return fail(E_BAD_SHAPE, "d", "offset + count exceeds the parameter's % elements", <u32>total);
   for (let i: u32 = 0; i < cnt; i++) {
-    const v = load<f32>(fD + (<usize>i << 2));
+    const v = ldF32(fD + (<usize>i << 2));
     if (!isFinite(v)) return fail(E_BAD_VALUE, "d", "element % is NaN or infinite", i);
   }
   for (let i: u32 = 0; i < cnt; i++) {
     const e = <i32>(fO + i);
-    let v = load<f32>(fD + (<usize>i << 2));
+    let v = ldF32(fD + (<usize>i << 2));
     if (fP == 1 && e / nRec == e % nRec) v = 0; // wRec diagonal is 0 (MODEL.md)
     store<f32>(idAddr(fP, KIND_PARAM, e), v);
   }
@@ -373,7 +374,7 @@ function readOut(kind: i32): i32 {
   if (<u64>cnt * 4 > 0xffff) return fail(E_BAD_SHAPE, "n", "at most 16383 elements per request");
   const dst = mpWriteBinReserve(cnt << 2);
   if (dst != 0) {
-    for (let i: u32 = 0; i < cnt; i++) store<f32>(dst + (<usize>i << 2), load<f32>(idAddr(fP, kind, <i32>(fO + i))));
+    for (let i: u32 = 0; i < cnt; i++) stF32(dst + (<usize>i << 2), load<f32>(idAddr(fP, kind, <i32>(fO + i))));
   }
   return H_DONE;
 }
@@ -502,8 +503,8 @@ function runSome(): i32 {
         if (load<f32>(pZ + (<usize>j << 2)) != 0) {
           if (rScAt != 0) {
             const a = rScAt + (<usize>j << 1);
-            const c = load<u16>(a);
-            if (c != 0xffff) store<u16>(a, c + 1);
+            const c = ldU16(a);
+            if (c != 0xffff) stU16(a, c + 1);
           }
           if (rZAt != 0) {
             const a = rZAt + <usize>(t * zRow) + <usize>(j >> 3);
@@ -519,7 +520,7 @@ function runSome(): i32 {
   rActive = false;
   // t as uint32 (0xce + big-endian): a valid, if not minimal, MessagePack uint
   store<u8>(rTAt, 0xce);
-  store<u32>(rTAt + 1, bswap<u32>(<u32>epSteps()));
+  stU32(rTAt + 1, bswap<u32>(<u32>epSteps()));
   if (rEnd) {
     const loss = epFinish();
     mpWriteStr("loss");
@@ -541,7 +542,7 @@ export function hContinue(): i32 {
 }
 
 function allFinite(p: usize, n: u32): bool {
-  for (let i: u32 = 0; i < n; i++) if (!isFinite(load<f32>(p + (<usize>i << 2)))) return false;
+  for (let i: u32 = 0; i < n; i++) if (!isFinite(ldF32(p + (<usize>i << 2)))) return false;
   return true;
 }
 
