@@ -23,7 +23,12 @@ struct Z_hal_instance_t {
   wasm_rt_memory_t* mem;
 };
 static struct Z_hal_instance_t hal_instance;
+#ifdef EDGEPROP_CANARIES
+#include "canaries.h"
+#else
 static Z_fw_instance_t fw_instance;
+#endif
+static int poll_io; /* the current poll read or wrote the UART */
 
 #if FW_IMPORTS_ENV
 struct Z_env_instance_t {
@@ -83,6 +88,7 @@ void Z_halZ_uart_write(struct Z_hal_instance_t* h, u32 ptr, u32 len) {
   (void)h;
   const uint8_t* p = span(ptr, len);
   edgeprop_io();
+  poll_io = 1;
   for (u32 i = 0; i < len; i++) board_uart_putc(p[i]);
 }
 
@@ -95,7 +101,10 @@ u32 Z_halZ_uart_read(struct Z_hal_instance_t* h, u32 ptr, u32 cap) {
     if (c < 0) break;
     p[n++] = (uint8_t)c;
   }
-  if (n) edgeprop_io();
+  if (n) {
+    edgeprop_io();
+    poll_io = 1;
+  }
   return n;
 }
 
@@ -172,6 +181,10 @@ void Z_envZ_abort(struct Z_env_instance_t* e, u32 msg, u32 file, u32 line, u32 c
 
 
 int main(void) {
+#ifdef EDGEPROP_CANARIES
+  volatile uint32_t frame_canary = CANARY_WORD;
+  canary_init();
+#endif
   board_init();
   int trap = wasm_rt_impl_try();
   if (trap) {
@@ -201,8 +214,12 @@ int main(void) {
   Z_fwZ_init(&fw_instance);
   edgeprop_mark();
   for (;;) {
+    poll_io = 0;
     edgeprop_poll_begin();
     Z_fwZ_poll(&fw_instance);
     edgeprop_poll_end();
+#ifdef EDGEPROP_CANARIES
+    if (poll_io) canary_report(frame_canary == CANARY_WORD);
+#endif
   }
 }

@@ -15,6 +15,12 @@
 __attribute__((section(".wasm_window"), aligned(16), used))
 uint8_t edgeprop_wasm_window[EDGEPROP_WINDOW_BYTES + EDGEPROP_WINDOW_SLACK];
 
+#ifdef EDGEPROP_CANARIES
+/* guard words right below and above the window (link.ld keeps the three sections in this order) */
+__attribute__((section(".wasm_window.lo"), used)) uint32_t edgeprop_window_guard_lo[16];
+__attribute__((section(".wasm_window.hi"), used)) uint32_t edgeprop_window_guard_hi[16];
+#endif
+
 void wasm_rt_allocate_memory(wasm_rt_memory_t* memory, uint32_t initial_pages, uint32_t max_pages) {
   uint32_t window_pages = EDGEPROP_WINDOW_BYTES / PAGE;
   if (initial_pages > window_pages) wasm_rt_trap(WASM_RT_TRAP_OOB); /* build.ts refuses such a module */

@@ -45,6 +45,7 @@ ${boot2 ? `  .boot2 : {
   .ARM.exidx : { *(.ARM.exidx*) } > FLASH
   .stack (NOLOAD) : {
     . = ALIGN(8);
+    __stack_bottom = .;
     . = . + ${STACK_BYTES};
     __stack_top = .;
   } > RAM
@@ -64,7 +65,9 @@ ${boot2 ? `  .boot2 : {
   } > RAM
 ${opts.windowSection ? `  .wasm_window (NOLOAD) : {
     . = ALIGN(16);
+    KEEP(*(.wasm_window.lo))
     KEEP(*(.wasm_window))
+    KEEP(*(.wasm_window.hi))
   } > RAM
   __heap_start = ALIGN(ADDR(.wasm_window) + SIZEOF(.wasm_window), 8);` : "  __heap_start = ALIGN(__bss_end, 8);"}
   __heap_end = ORIGIN(RAM) + LENGTH(RAM);
