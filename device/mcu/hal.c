@@ -30,6 +30,13 @@ static Z_fw_instance_t fw_instance;
 #endif
 static int poll_io; /* the current poll read or wrote the UART */
 
+/* A firmware that spreads work over several polls exports busy() (device/HAL.md). */
+#if FW_HAS_BUSY
+#define FW_BUSY Z_fwZ_busy(&fw_instance)
+#else
+#define FW_BUSY 0
+#endif
+
 #if FW_IMPORTS_ENV
 struct Z_env_instance_t {
   int unused;
@@ -68,6 +75,17 @@ void board_rx_push(uint8_t byte) {
   }
   rx_ring[h % RX_RING] = byte;
   rx_head = h + 1;
+}
+
+int hal_rx_pending(void) { return rx_head != rx_tail; }
+
+/* Interrupt-driven receivers: sleep unless a byte is already in the ring. Interrupts are masked
+ * around the check so that a byte arriving between the check and `wfi` still wakes the core
+ * (an interrupt pending while masked ends `wfi`); its handler runs at `cpsie`. */
+__attribute__((weak)) void board_idle(void) {
+  __asm volatile("cpsid i" ::: "memory");
+  if (!hal_rx_pending()) __asm volatile("wfi" ::: "memory");
+  __asm volatile("cpsie i" ::: "memory");
 }
 
 static int rx_pop(void) {
@@ -221,5 +239,7 @@ int main(void) {
 #ifdef EDGEPROP_CANARIES
     if (poll_io) canary_report(frame_canary == CANARY_WORD);
 #endif
+    /* idle between bytes instead of spinning (a real board saves power, QEMU a host core) */
+    if (!FW_BUSY) board_idle();
   }
 }

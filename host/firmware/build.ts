@@ -193,6 +193,7 @@ function glueHeader(fwHeader: string): string {
     `#define FW_IMPORTS_ENV ${modules.includes("env") ? 1 : 0}`,
     `#define FW_INSTANTIATE_ARGS ${modules.map((mod) => `&${mod}_instance`).join(", ") || "/* none */"}`,
     `#define FW_HAS_BOARD_ID ${/u32\* Z_fwZ_BOARD_ID\(Z_fw_instance_t\* instance\);/.test(fwHeader) ? 1 : 0}`,
+    `#define FW_HAS_BUSY ${/u32 Z_fwZ_busy\(Z_fw_instance_t\*\);/.test(fwHeader) ? 1 : 0}`,
     "",
   ].join("\n");
 }
