@@ -13,6 +13,8 @@ import {
   FLD_NSPK, FLD_ACT, FLD_PRE, FLD_Y, FLD_ERR, FLD_TARGET, FLD_GB, FLD_EPSA, FLD_EBAR, FLD_G, FLD_GOUT, FLD_ESUM,
   FLD_MW, FLD_VW, FLD_MOUT, FLD_VOUT, FLD_MB, FLD_VB, FLD_SPK, NFIELDS,
 } from "./layout";
+import { addRow, addRowScaled } from "./rows";
+import { readoutForward, stepLoss, learningSignal, readoutGrads } from "./readout";
 
 /** SIMD lanes of this build: 4 with `--enable simd`, else 1. */
 export const LANES: i32 = ASC_FEATURE_SIMD ? 4 : 1;
@@ -157,42 +159,6 @@ export function epReset(): void {
 // pointer and iteration). Per element the float32 operations are those of the SIMD build, in
 // the same order, so the two builds stay bit-identical.
 
-/** cur[j] += w[j] for j < n (a row of spikes: w*1 == w exactly, so no multiply). */
-function addRow(cur: usize, w: usize, n: i32): void {
-  const end8 = cur + (<usize>(n & ~7) << 2), end = cur + (<usize>n << 2);
-  while (cur < end8) {
-    store<f32>(cur, load<f32>(cur) + load<f32>(w));
-    store<f32>(cur, load<f32>(cur, 4) + load<f32>(w, 4), 4);
-    store<f32>(cur, load<f32>(cur, 8) + load<f32>(w, 8), 8);
-    store<f32>(cur, load<f32>(cur, 12) + load<f32>(w, 12), 12);
-    store<f32>(cur, load<f32>(cur, 16) + load<f32>(w, 16), 16);
-    store<f32>(cur, load<f32>(cur, 20) + load<f32>(w, 20), 20);
-    store<f32>(cur, load<f32>(cur, 24) + load<f32>(w, 24), 24);
-    store<f32>(cur, load<f32>(cur, 28) + load<f32>(w, 28), 28);
-    cur += 32;
-    w += 32;
-  }
-  for (; cur < end; cur += 4, w += 4) store<f32>(cur, load<f32>(cur) + load<f32>(w));
-}
-
-/** cur[j] += w[j] * a for j < n. */
-function addRowScaled(cur: usize, w: usize, n: i32, a: f32): void {
-  const end8 = cur + (<usize>(n & ~7) << 2), end = cur + (<usize>n << 2);
-  while (cur < end8) {
-    store<f32>(cur, load<f32>(cur) + load<f32>(w) * a);
-    store<f32>(cur, load<f32>(cur, 4) + load<f32>(w, 4) * a, 4);
-    store<f32>(cur, load<f32>(cur, 8) + load<f32>(w, 8) * a, 8);
-    store<f32>(cur, load<f32>(cur, 12) + load<f32>(w, 12) * a, 12);
-    store<f32>(cur, load<f32>(cur, 16) + load<f32>(w, 16) * a, 16);
-    store<f32>(cur, load<f32>(cur, 20) + load<f32>(w, 20) * a, 20);
-    store<f32>(cur, load<f32>(cur, 24) + load<f32>(w, 24) * a, 24);
-    store<f32>(cur, load<f32>(cur, 28) + load<f32>(w, 28) * a, 28);
-    cur += 32;
-    w += 32;
-  }
-  for (; cur < end; cur += 4, w += 4) store<f32>(cur, load<f32>(cur) + load<f32>(w) * a);
-}
-
 /** The neuron update of epForward, one neuron at a time (every option). */
 function neuronsScalar(alif: bool, refr: bool, reg: bool): void {
   const al = alpha, ze = zeta, th = vTh, rh = rho, ps = psiScale, hold = refractory;
@@ -266,69 +232,14 @@ export function epForward(mask: f32): void {
 
 /**
  * The readout part of step t, once z^t is in FLD_Z: the indices of the spiking neurons, y, err,
- * the loss and (device mode) L = B err.
+ * the loss and (device mode) L = B err (device/kernels/readout.ts).
  */
 export function epReadout(mask: f32): void {
-  const n = nRec, z = pZ, spk = pSpk;
-  const rowBytes = <usize>S << 2;
-  // indices of the spiking neurons, ascending (branch-free compaction)
-  let ns = 0;
-  for (let j = 0; j < n; j++) {
-    store<i32>(spk + (<usize>ns << 2), j);
-    ns += <i32>(load<f32>(z + (<usize>j << 2)) != 0);
-  }
-  nSpikes = ns;
-  // readout y_k = kappa y_k + s (bOut_k + sum_j wOut[k][j] z_j), the sum over spiking j ascending
-  const Y = pY, kap = kappa, s = sOut, spkEnd = spk + (<usize>ns << 2);
-  let row = pWOut;
-  for (let k = 0; k < nOut; k++, row += rowBytes) {
-    let drive = f32At(pBOut, k);
-    for (let q = spk; q < spkEnd; q += 4) drive += load<f32>(row + (<usize>load<i32>(q) << 2));
-    setF32(Y, k, kap * f32At(Y, k) + s * drive);
-  }
-  // error and loss
+  nSpikes = readoutForward(nRec, S, nOut, pZ, pSpk, pWOut, pBOut, pY, kappa, sOut);
   steps++;
   if (mask != 0) maskedSteps++;
-  if ((flags & F_CE) == 0) {
-    let l: f64 = 0;
-    for (let k = 0; k < nOut; k++) {
-      const e = f32At(pY, k) - f32At(pTarget, k);
-      setF32(pErr, k, e);
-      l += <f64>e * <f64>e;
-    }
-    lossSum += 0.5 * l;
-  } else {
-    let m = f32At(pY, 0);
-    for (let k = 1; k < nOut; k++) m = max<f32>(m, f32At(pY, k));
-    let sum: f32 = 0;
-    for (let k = 0; k < nOut; k++) sum += Mathf.exp(f32At(pY, k) - m);
-    const logSum = Mathf.log(sum);
-    let l: f64 = 0;
-    for (let k = 0; k < nOut; k++) {
-      const logp = (f32At(pY, k) - m) - logSum;
-      const tk = f32At(pTarget, k);
-      setF32(pErr, k, mask * (Mathf.exp(logp) - tk));
-      if (tk != 0) l += <f64>(tk * logp);
-    }
-    if (mask != 0) lossSum -= l;
-  }
-  // learning signal L_j = sum_k B[j][k] err_k (k ascending)
-  if (!injectL) {
-    const L = pL;
-    memory.fill(L, 0, rowBytes);
-    row = pFb;
-    for (let k = 0; k < nOut; k++, row += rowBytes) {
-      const e = f32At(pErr, k);
-      if (ASC_FEATURE_SIMD) {
-        const ev = f32x4.splat(e);
-        for (let o: usize = 0; o < rowBytes; o += 16) {
-          v128.store(L + o, f32x4.add(v128.load(L + o), f32x4.mul(v128.load(row + o), ev)));
-        }
-      } else {
-        addRowScaled(L, row, n, e);
-      }
-    }
-  }
+  lossSum += stepLoss(nOut, pY, pTarget, pErr, (flags & F_CE) != 0, mask);
+  if (!injectL) learningSignal(nRec, S, nOut, pFb, pErr, pL);
 }
 
 // Per-synapse updates of one presynaptic row (pre value pv), four variants.
@@ -667,34 +578,9 @@ export function epLearn(): void {
   epReadoutLearn();
 }
 
-/** The readout gradients of step t (exact): zk = kappa zk + s z; gOut += err zk; ok = kappa ok + s; gB += err ok. */
+/** The readout gradients of step t (exact): zk, gOut, ok, gB (device/kernels/readout.ts). */
 export function epReadoutLearn(): void {
-  const kap = kappa, s = sOut, Z = pZ, ZK = pZk;
-  const rowBytes = <usize>S << 2;
-  ok = kap * ok + s;
-  if (ASC_FEATURE_SIMD) {
-    const kv = f32x4.splat(kap), sv = f32x4.splat(s);
-    for (let o: usize = 0; o < rowBytes; o += 16) {
-      v128.store(ZK + o, f32x4.add(f32x4.mul(kv, v128.load(ZK + o)), f32x4.mul(sv, v128.load(Z + o))));
-    }
-    for (let k = 0; k < nOut; k++) {
-      const ev = f32x4.splat(f32At(pErr, k));
-      const row = pGOut + <usize>k * rowBytes;
-      for (let o: usize = 0; o < rowBytes; o += 16) {
-        v128.store(row + o, f32x4.add(v128.load(row + o), f32x4.mul(ev, v128.load(ZK + o))));
-      }
-    }
-  } else {
-    const recBytes = <usize>nRec << 2;
-    for (let o: usize = 0; o < recBytes; o += 4) store<f32>(ZK + o, kap * load<f32>(ZK + o) + s * load<f32>(Z + o));
-    let row = pGOut;
-    for (let k = 0; k < nOut; k++, row += rowBytes) {
-      const e = f32At(pErr, k);
-      for (let o: usize = 0; o < recBytes; o += 4) store<f32>(row + o, load<f32>(row + o) + e * load<f32>(ZK + o));
-    }
-  }
-  const o_ = ok;
-  for (let k = 0; k < nOut; k++) setF32(pGB, k, f32At(pGB, k) + f32At(pErr, k) * o_);
+  ok = readoutGrads(nRec, S, nOut, pZ, pZk, pErr, pGOut, pGB, kappa, sOut, ok);
 }
 
 /** One full time step: epForward then epLearn. */
