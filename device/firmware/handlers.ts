@@ -26,9 +26,10 @@ import { storage_size, storage_read, storage_write } from "./hal";
 import {
   epConfigure, epConstants, epInjectL, epReset, epForward, epLearn, epStep, epFinish, epSteps,
   epApplyGd, epApplyAdam, epResetOptimizer, epPtr, epStride, epArenaBytes,
-} from "../kernels/eprop";
+  epUpdateRate, epConstantsOk, boardFixed16, fixedKernel, numericsRefusal, fxGet, fxSet,
+} from "../kernels/numerics";
 import {
-  layoutArena, F_ALIF, F_CE, F_RATEREG, F_ADAM, F_SEPB, F_REFRACTORY, F_TRAINBIAS, F_MEAN,
+  layoutArena, F_ALIF, F_CE, F_RATEREG, F_ADAM, F_SEPB, F_REFRACTORY, F_TRAINBIAS, F_MEAN, F_STEP,
   FLD_W, FLD_WOUT, FLD_BOUT, FLD_FB, FLD_BETA, FLD_V, FLD_A, FLD_Z, FLD_L, FLD_ACT, FLD_PRE, FLD_Y,
   FLD_TARGET, FLD_GB, FLD_EPSA, FLD_EBAR, FLD_G, FLD_GOUT,
 } from "../kernels/layout";
@@ -65,14 +66,16 @@ export function hFreeRam(): u32 {
 }
 
 export function hWriteCaps(): void {
-  mpWriteArray(7);
+  const fx = boardFixed16(); // fixed16: LIF and gd only (device/kernels/fixed16-eprop.ts)
+  mpWriteArray(fx ? 6 : 8);
   mpWriteStr("lif");
-  mpWriteStr("alif");
+  if (!fx) mpWriteStr("alif");
   mpWriteStr("eprop");
-  mpWriteStr("adam");
+  if (!fx) mpWriteStr("adam");
   mpWriteStr("inject");
   mpWriteStr("checkpoint");
-  mpWriteStr("f32");
+  mpWriteStr("step");
+  mpWriteStr(fx ? "fixed16" : "f32");
 }
 
 // ---------------------------------------------------------------- element addressing
@@ -84,6 +87,7 @@ const KIND_GRAD: i32 = 1;
 
 /** Element count of id `p` for READ/WRITE (kind 0) or GRADS (kind 1); -1 if unknown/absent. */
 function idCount(p: u32, kind: i32): i32 {
+  if (kind == KIND_GRAD && p <= 3 && (flags & F_STEP) != 0) return -1; // per-step updates keep no gradients
   if (p == 0) return nRec * nIn;
   if (p == 1) return nRec * nRec;
   if (p == 2) return nOut * nRec;
@@ -166,7 +170,7 @@ export function hConfigure(): i32 {
   let refr: u32 = 0, lossCe = false, inOMA = false, outOMK = false, trainBias = true;
   let rateReg = false, cReg: f64 = 0, fT: f64 = 0, mean = false, fb: u32 = 0, adam = false, neuronAlif = false;
   let dt: f64 = 1, tauMem: f64 = 20, tauOut: f64 = 20, tauAdapt: f64 = 200, vTh: f64 = 1, gamma: f64 = 0.3;
-  let alpha: f64 = NaN, rho: f64 = NaN, kappa: f64 = NaN;
+  let alpha: f64 = NaN, rho: f64 = NaN, kappa: f64 = NaN, stepUpdate = false, lr: f64 = NaN;
   for (let i = 0; i < n; i++) {
     if (!readKey()) return errCode;
     if (mpStrIs("nIn")) { if (!readDim("nIn")) return errCode; nI = vU32; }
@@ -191,6 +195,8 @@ export function hConfigure(): i32 {
     else if (mpStrIs("readoutScale")) { const c = readChoice("readoutScale", "one", "oneMinusKappa"); if (c < 0) return errCode; outOMK = c == 1; }
     else if (mpStrIs("lossReduction")) { const c = readChoice("lossReduction", "sum", "mean"); if (c < 0) return errCode; mean = c == 1; }
     else if (mpStrIs("optimizer")) { const c = readChoice("optimizer", "gd", "adam"); if (c < 0) return errCode; adam = c == 1; }
+    else if (mpStrIs("update")) { const c = readChoice("update", "trial", "step"); if (c < 0) return errCode; stepUpdate = c == 1; }
+    else if (mpStrIs("lr")) { if (!readPosNum("lr")) return errCode; lr = vF64; }
     else if (mpStrIs("trainBias")) { if (!mpReadBool()) return fail(E_BAD_FIELD, "trainBias", "must be a bool"); trainBias = vBool; }
     else if (mpStrIs("feedback")) {
       if (mpNext() != T_STR) return fail(E_BAD_FIELD, "feedback", "must be a string");
@@ -248,6 +254,14 @@ export function hConfigure(): i32 {
   if (refr > 0) f |= F_REFRACTORY;
   if (trainBias) f |= F_TRAINBIAS;
   if (mean) f |= F_MEAN;
+  if (stepUpdate) {
+    // per-step updates (device/README.md): gd at a fixed rate, sum reduction, no rate regulariser
+    if (isNaN(lr)) return fail(E_BAD_FIELD, "lr", "required with update \"step\" (the per-step learning rate)");
+    if (adam || mean || rateReg) return fail(E_UNSUPPORTED, adam ? "optimizer" : mean ? "lossReduction" : "rateReg", "not available with update \"step\" (gd, sum, no rateReg)");
+    f |= F_STEP;
+  }
+  const refused = numericsRefusal(f);
+  if (refused.length > 0) return fail(E_UNSUPPORTED, refused, "not available with fixed16 numerics (LIF, gd, no refractory period or rateReg)");
 
   const r = placeArena(nI, nR, nO, f);
   if (r != H_DONE) return r;
@@ -263,6 +277,8 @@ export function hConfigure(): i32 {
   cCReg = rateReg ? <f32>cReg : 0;
   cFTarget = rateReg ? <f32>((fT * dt) / 1000) : 0;
   epConstants(cAlpha, cRho, cKappa, cZeta, cS, cVTh, cGamma, cRefr, cCReg, cFTarget);
+  if (!epConstantsOk()) { configured = false; return fail(E_BAD_VALUE, "vTh", "vTh and the decays leave the fixed16 formats' range"); }
+  if (stepUpdate) epUpdateRate(<f32>lr);
   if ((f & F_ALIF) != 0) {
     const pb = epPtr(FLD_BETA);
     for (let j = 0; j < nRec; j++) {
@@ -347,7 +363,8 @@ export function hWrite(): i32 {
     const e = <i32>(fO + i);
     let v = ldF32(fD + (<usize>i << 2));
     if (fP == 1 && e / nRec == e % nRec) v = 0; // wRec diagonal is 0 (MODEL.md)
-    store<f32>(idAddr(fP, KIND_PARAM, e), v);
+    if (fixedKernel()) fxSet(fP, e, v);
+    else store<f32>(idAddr(fP, KIND_PARAM, e), v);
   }
   mpWriteMap(2);
   mpWriteStr("p");
@@ -374,7 +391,10 @@ function readOut(kind: i32): i32 {
   if (<u64>cnt * 4 > 0xffff) return fail(E_BAD_SHAPE, "n", "at most 16383 elements per request");
   const dst = mpWriteBinReserve(cnt << 2);
   if (dst != 0) {
-    for (let i: u32 = 0; i < cnt; i++) stF32(dst + (<usize>i << 2), load<f32>(idAddr(fP, kind, <i32>(fO + i))));
+    for (let i: u32 = 0; i < cnt; i++) {
+      const e = <i32>(fO + i);
+      stF32(dst + (<usize>i << 2), fixedKernel() ? fxGet(fP, kind, e) : load<f32>(idAddr(fP, kind, e)));
+    }
   }
   return H_DONE;
 }
@@ -417,6 +437,7 @@ export function hRun(): i32 {
   if (!configured) return fail(E_NOT_CONFIGURED, "", "RUN before CONFIGURE");
   if (steps == 0) return fail(E_BAD_FIELD, "n", "missing or 0");
   if (!hasX) return fail(E_BAD_FIELD, "x", "missing");
+  if (xf == 1 && fixedKernel()) return fail(E_UNSUPPORTED, "xf", "fixed16 numerics take spike inputs (bits, xf 0)");
   const xRow: u32 = xf == 0 ? (<u32>nIn + 7) >> 3 : <u32>nIn * 4;
   if (<u64>xLen != <u64>steps * xRow) return fail(E_BAD_SHAPE, "x", "must be n x % bytes (got % bytes)", xRow, xLen);
   if (hasTg && <u64>tgLen != <u64>steps * <u64>nOut * 4) return fail(E_BAD_SHAPE, "tg", "must be n x nOut f32 (nOut = %, got % bytes)", <u32>nOut, tgLen);
@@ -564,6 +585,7 @@ export function hApply(): i32 {
     else return failKey(E_BAD_FIELD, "unknown field");
   }
   if (!configured) return fail(E_NOT_CONFIGURED, "", "APPLY before CONFIGURE");
+  if ((flags & F_STEP) != 0) return fail(E_BAD_VALUE, "opt", "the model was configured with update \"step\": RUN applies the updates");
   if (isNaN(lr)) return fail(E_BAD_FIELD, "lr", "missing");
   if (opt == 0) {
     const clip = !isNaN(wMin) || !isNaN(wMax);
@@ -629,7 +651,7 @@ function ckApplyHeader(avail: u64): i32 {
   if (load<u32>(ckHdr + 4) != CK_VERSION) return fail(E_STORAGE, "", "checkpoint version % is not supported", load<u32>(ckHdr + 4));
   const nI = load<u32>(ckHdr + 16), nR = load<u32>(ckHdr + 20), nO = load<u32>(ckHdr + 24);
   const f = <i32>load<u32>(ckHdr + 28);
-  if (nI < 1 || nI > 65535 || nR < 1 || nR > 65535 || nO < 1 || nO > 65535 || (f & ~0xff) != 0) {
+  if (nI < 1 || nI > 65535 || nR < 1 || nR > 65535 || nO < 1 || nO > 65535 || (f & ~(0xff | F_STEP)) != 0) {
     return fail(E_STORAGE, "", "checkpoint header is corrupt");
   }
   const total = load<u32>(ckHdr + 8);

@@ -8,13 +8,13 @@
 // j, done in the same order (p ascending) by the scalar and the SIMD build, so both builds give
 // bit-identical results; the SIMD build only processes 4 neurons at a time.
 import {
-  layoutArena, fieldOffset, F_ALIF, F_CE, F_RATEREG, F_ADAM, F_SEPB, F_REFRACTORY, F_TRAINBIAS, F_MEAN,
+  layoutArena, fieldOffset, F_ALIF, F_CE, F_RATEREG, F_ADAM, F_SEPB, F_REFRACTORY, F_TRAINBIAS, F_MEAN, F_STEP,
   FLD_W, FLD_WOUT, FLD_BOUT, FLD_FB, FLD_BETA, FLD_V, FLD_A, FLD_Z, FLD_PSI, FLD_CUR, FLD_L, FLD_ZK, FLD_HOLD,
   FLD_NSPK, FLD_ACT, FLD_PRE, FLD_Y, FLD_ERR, FLD_TARGET, FLD_GB, FLD_EPSA, FLD_EBAR, FLD_G, FLD_GOUT, FLD_ESUM,
   FLD_MW, FLD_VW, FLD_MOUT, FLD_VOUT, FLD_MB, FLD_VB, FLD_SPK, NFIELDS,
 } from "./layout";
 import { addRow, addRowScaled } from "./rows";
-import { readoutForward, stepLoss, learningSignal, readoutGrads } from "./readout";
+import { readoutForward, stepLoss, learningSignal, readoutGrads, readoutUpdate } from "./readout";
 
 /** SIMD lanes of this build: 4 with `--enable simd`, else 1. */
 export const LANES: i32 = ASC_FEATURE_SIMD ? 4 : 1;
@@ -39,6 +39,7 @@ let psiScale: f32 = 0.3; // gamma / vTh
 let refractory: i32 = 0;
 let cReg: f32 = 0;
 let fTarget: f32 = 0; // target spikes per step
+let updateRate: f32 = 0; // learning rate of per-step updates (F_STEP)
 
 // ---- absolute field addresses ----
 let pW: usize = 0, pWOut: usize = 0, pBOut: usize = 0, pFb: usize = 0, pBeta: usize = 0;
@@ -111,6 +112,13 @@ export function epConstants(alpha_: f32, rho_: f32, kappa_: f32, zeta_: f32, s_:
   vTh = vTh_; psiScale = gamma_ / vTh_; refractory = refractory_;
   cReg = cReg_; fTarget = fTargetPerStep_;
 }
+
+/**
+ * Learning rate of per-step updates (flag F_STEP, update "step"): every step, after the
+ * eligibility traces, W -= lr L_j ebar_ji, wOut -= lr err_k zk_j, bOut -= lr err_k ok, instead of
+ * accumulating the trial's gradient (device/README.md "Per-step updates": a different rule).
+ */
+export function epUpdateRate(lr: f32): void { updateRate = lr; }
 
 /** Learning-signal mode: false = L = B err on device from streamed targets; true = the host writes L (FLD_L) before epLearn. */
 export function epInjectL(on: bool): void { injectL = on; }
@@ -551,7 +559,9 @@ export function epLearn(): void {
   const inBytes = <usize>nIn << 2;
   for (let o: usize = 0; o < inBytes; o += 4) store<f32>(PRE + o, al * load<f32>(PRE + o) + ze * load<f32>(pAct + o));
   const rowBytes = <usize>S << 2;
-  if (!alif && !reg) {
+  if ((flags & F_STEP) != 0) {
+    learnStep(alif);
+  } else if (!alif && !reg) {
     if (ASC_FEATURE_SIMD) {
       if (sOut == 1) pairsLifSimd(true);
       else pairsLifSimd(false);
@@ -575,7 +585,41 @@ export function epLearn(): void {
   // zbar^t = alpha zbar + zeta z^t
   const zb = PRE + inBytes, Z = pZ, recBytes = <usize>nRec << 2;
   for (let o: usize = 0; o < recBytes; o += 4) store<f32>(zb + o, al * load<f32>(zb + o) + ze * load<f32>(Z + o));
-  epReadoutLearn();
+  if ((flags & F_STEP) != 0) {
+    ok = readoutUpdate(nRec, S, nOut, pZ, pZk, pErr, pWOut, pBOut, kappa, sOut, ok, updateRate, (flags & F_TRAINBIAS) != 0);
+  } else {
+    epReadoutLearn();
+  }
+}
+
+/**
+ * Per-step update (F_STEP) of wIn/wRec: e, epsA and ebar as in the trial rule, then
+ * W -= (lr L_j) ebar_ji at once; the wRec diagonal stays 0. Scalar, any neuron model.
+ */
+function learnStep(alif: bool): void {
+  const n = nRec, rowBytes = <usize>S << 2, recBytes = <usize>n << 2;
+  const PSI = pPsi, L = pL, LR = pCur, BETA = pBeta, kap = kappa, s = sOut, rh = rho, lr = updateRate;
+  // lr L_j once per neuron (cur is free after the forward pass)
+  for (let o: usize = 0; o < recBytes; o += 4) store<f32>(LR + o, lr * load<f32>(L + o));
+  for (let p = 0; p < nPre; p++) {
+    const off = <usize>p * rowBytes;
+    const pv = f32At(pPre, p);
+    const w = pW + off, eb = pEbar + off, ea = pEpsA + off;
+    for (let o: usize = 0; o < recBytes; o += 4) {
+      let e: f32;
+      if (alif) {
+        const a = load<f32>(ea + o);
+        e = load<f32>(PSI + o) * (pv - load<f32>(BETA + o) * a);
+        store<f32>(ea + o, rh * a + e);
+      } else {
+        e = load<f32>(PSI + o) * pv;
+      }
+      const b = kap * load<f32>(eb + o) + s * e;
+      store<f32>(eb + o, b);
+      store<f32>(w + o, load<f32>(w + o) - load<f32>(LR + o) * b);
+    }
+  }
+  zeroRecDiagonal();
 }
 
 /** The readout gradients of step t (exact): zk, gOut, ok, gB (device/kernels/readout.ts). */
@@ -594,6 +638,8 @@ export function epStep(mask: f32): void {
  * and (trainBias off) the bOut gradient. Returns the task loss. Call once per trial.
  */
 export function epFinish(): f64 {
+  // per-step updates: nothing accumulated to finish (lossReduction "sum", no rate regulariser)
+  if ((flags & F_STEP) != 0) return lossSum;
   const T = <f32>steps;
   if ((flags & F_RATEREG) != 0 && steps > 0) {
     // reg_j = cReg (n_j/T - f dt/1000) / T, times the unfiltered sum_t e_ji (pCur is scratch here)
@@ -617,7 +663,7 @@ export function epFinish(): f64 {
   return norm > 0 ? lossSum / <f64>norm : lossSum;
 }
 
-function scaleDiv(p: usize, n: i32, d: f32): void {
+export function scaleDiv(p: usize, n: i32, d: f32): void {
   for (let i = 0; i < n; i++) setF32(p, i, f32At(p, i) / d);
 }
 
@@ -626,7 +672,7 @@ export function epSteps(): i32 { return steps; }
 
 // ---- weight application (MODEL.md "Training loop") ----
 
-function gdRange(w: usize, g: usize, rows: i32, cols: i32, stride: i32, lr: f32, clip: bool, wMin: f32, wMax: f32): void {
+export function gdRange(w: usize, g: usize, rows: i32, cols: i32, stride: i32, lr: f32, clip: bool, wMin: f32, wMax: f32): void {
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const i = r * stride + c;
@@ -658,6 +704,7 @@ function zeroRecDiagonal(): void {
 
 /** gd: W -= lr g for wIn, wRec, wOut (and bOut with trainBias), then clipped to [wMin, wMax] if clip. */
 export function epApplyGd(lr: f32, clip: bool, wMin: f32, wMax: f32): void {
+  if ((flags & F_STEP) != 0) return; // applied every step
   gdRange(pW, pG, nPre, nRec, S, lr, clip, wMin, wMax);
   gdRange(pWOut, pGOut, nOut, nRec, S, lr, clip, wMin, wMax);
   if ((flags & F_TRAINBIAS) != 0) gdRange(pBOut, pGB, 1, nOut, nOut, lr, clip, wMin, wMax);
@@ -666,6 +713,7 @@ export function epApplyGd(lr: f32, clip: bool, wMin: f32, wMax: f32): void {
 
 /** adam (TensorFlow form) at its n-th step (n >= 1); needs F_ADAM. */
 export function epApplyAdam(lr: f32, b1: f32, b2: f32, eps: f32, n: i32): void {
+  if ((flags & F_STEP) != 0) return;
   const lrT = lr * Mathf.sqrt(<f32>1 - Mathf.pow(b2, <f32>n)) / (<f32>1 - Mathf.pow(b1, <f32>n));
   adamRange(pW, pG, pMW, pVW, nPre, nRec, S, lrT, b1, b2, eps);
   adamRange(pWOut, pGOut, pMOut, pVOut, nOut, nRec, S, lrT, b1, b2, eps);

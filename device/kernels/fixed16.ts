@@ -41,10 +41,20 @@ let pQl: usize = 0, pCur: usize = 0, pG: usize = 0, pAct: usize = 0, pZ: usize =
 
 @inline function align16(x: usize): usize { return (x + 15) & ~(<usize>15); }
 @inline function sat16(x: i32): i32 { return min<i32>(max<i32>(x, -32768), 32767); }
-/** rshr of a signed value without the overflow of x + 2^(s-1): floor(x / 2^s) + bit s-1 of x. */
-@inline function rshrS(x: i32, s: u32): i32 { return (x >> <i32>s) + ((x >> <i32>((s - 1) & 31)) & <i32>(s != 0)); }
-/** rshr of an unsigned value that leaves room for the rounding bit. */
+@inline function satU16(x: i32): i32 { return min<i32>(max<i32>(x, 0), 65535); }
+/** rshr of an unsigned value that leaves room for the rounding bit (x + 2^(s-1) < 2^32). */
 @inline function rshrU(x: u32, s: u32): u32 { return (x + ((<u32>1 << s) >> 1)) >> s; }
+/** A nonzero float32 (a spike), tested on its bits: no float compare on FPU-less cores. */
+@inline function spikes(p: usize): bool { return (load<u32>(p) << 1) != 0; }
+
+// rshr of a signed product |x| < 2^31 - 2^16 without the overflow of x + 2^(s-1): for s >= 2,
+// floor((x + 2^(s-1)) / 2^s) == ((x >> 1) + 2^(s-2)) >> (s-1) (x's low bit cannot carry into
+// bit s-1); s = 1 and s = 0 round as usual. Split into three constants per shift by rshrSplit.
+@inline function rshrS(x: i32, h: i32, r: i32, k: i32): i32 { return ((x >> h) + r) >> k; }
+let accH: i32 = 0, accR: i32 = 0, accK: i32 = 0, gainH: i32 = 0, gainR: i32 = 0, gainK: i32 = 0;
+function splitH(s: u32): i32 { return s >= 2 ? 1 : 0; }
+function splitR(s: u32): i32 { return s >= 2 ? 1 << (s - 2) : s == 1 ? 1 : 0; }
+function splitK(s: u32): i32 { return s >= 2 ? <i32>s - 1 : <i32>s; }
 
 /** Lays the core's fields out from `base` (16-byte aligned) and returns the bytes they take. */
 export function fxCoreLayout(base: usize, nIn_: i32, nRec_: i32, mode_: i32): u32 {
@@ -81,6 +91,8 @@ export function fxCoreFormats(alpha_: u32, kappa_: u32, vTh_: i32, decayFrac_: u
   if (eligShift_ > 31 || gainShift_ > 31 || accShift_ > 31 || nPre > 65535) return false;
   alphaInt = alpha_; kappaInt = kappa_; vThInt = vTh_; decayFrac = decayFrac_; traceFrac = traceFrac_;
   eligShift = eligShift_; gainShift = gainShift_; accShift = accShift_;
+  accH = splitH(accShift_); accR = splitR(accShift_); accK = splitK(accShift_);
+  gainH = splitH(gainShift_); gainR = splitR(gainShift_); gainK = splitK(gainShift_);
   vMax = (1 << (membraneBits - 1)) - 1;
   vMin = -vMax - 1;
   return true;
@@ -137,7 +149,7 @@ export function fxCoreStep(): void {
   // presynaptic traces, all before the forward pass (xbar^t for inputs, zbar^{t-1} for recurrent)
   const preEnd = pre + (<usize>nPre << 2);
   for (let p = pre, s = act; p < preEnd; p += 4, s += 4) {
-    const x = rshrU(load<u32>(p) * a, df) + (load<f32>(s) != 0 ? spike : 0);
+    const x = rshrU(load<u32>(p) * a, df) + (spikes(s) ? spike : 0);
     store<u32>(p, min<u32>(x, 65535));
   }
   // synaptic sums (exact integers: the order does not matter)
@@ -145,14 +157,14 @@ export function fxCoreStep(): void {
   const rowBytes = <usize>n << 1;
   let row = pW;
   for (let s = act, e = act + (<usize>nPre << 2); s < e; s += 4, row += rowBytes) {
-    if (load<f32>(s) != 0) addRowI16(cur, row, n);
+    if (spikes(s)) addRowI16(cur, row, n);
   }
   // neurons (the membrane leak in i64: v has up to 31 bits, alpha 16)
   const zPrev = act + (<usize>nIn << 2);
   const round: i64 = df > 0 ? <i64>1 << (df - 1) : 0;
   for (let o: usize = 0, e = <usize>n << 2; o < e; o += 4) {
     const leak = (<i64>load<i32>(V + o) * <i64>a + round) >> df;
-    let v = leak + <i64>load<i32>(cur + o) - (load<f32>(zPrev + o) != 0 ? <i64>th : 0);
+    let v = leak + <i64>load<i32>(cur + o) - (spikes(zPrev + o) ? <i64>th : 0);
     v = v < <i64>lo ? <i64>lo : v > <i64>hi ? <i64>hi : v;
     const vn = <i32>v;
     store<i32>(V + o, vn);
@@ -164,10 +176,104 @@ export function fxCoreStep(): void {
 
 /** LEARN with the integer learning signals L_j in field 7; see the file comment. */
 export function fxCoreLearn(): void {
+  if (mode == 0) learnFilteredTrial();
+  else learnOther();
+  // the wRec diagonal has no eligibility and no update
+  const n = nRec;
+  for (let i = 0; i < n; i++) {
+    const d = (<usize>(nIn + i) * <usize>n + <usize>i) << 1;
+    if ((mode & FX_ONLINE) == 0) store<u16>(pEb + d, 0);
+    store<i16>(((mode & FX_STEP) != 0 ? pW : pAcc) + d, 0);
+  }
+}
+
+// The hot path (filtered eligibility, trial update: the firmware's default): two presynaptic rows
+// and four neurons per pass, h_j and L_j loaded once for both rows. Same operations as learnOther.
+function learnFilteredTrial(): void {
+  const n = nRec, rowBytes = <usize>n << 1;
+  const es = eligShift, rE = <i32>((<u32>1 << es) >> 1), k = <i32>kappaInt, df = decayFrac, rD = <i32>((<u32>1 << df) >> 1);
+  const ah = accH, ar = accR, ak = accK;
+  const H = pH, QL = pQl, hEnd4 = H + (<usize>(n & ~3) << 2), hEnd = H + (<usize>n << 2);
+  const preEnd = pPre + (<usize>nPre << 2);
+  let eb0 = pEb, ac0 = pAcc, pre = pPre;
+  for (; pre + 4 < preEnd; pre += 8) {
+    const pv0 = load<i32>(pre), pv1 = load<i32>(pre, 4);
+    let eb1 = eb0 + rowBytes, ac1 = ac0 + rowBytes;
+    let h = H, l = QL;
+    while (h < hEnd4) {
+      const h0 = load<i32>(h), h1 = load<i32>(h, 4), h2 = load<i32>(h, 8), h3 = load<i32>(h, 12);
+      const l0 = load<i32>(l), l1 = load<i32>(l, 4), l2 = load<i32>(l, 8), l3 = load<i32>(l, 12);
+        const e00 = min<i32>(<i32>(<u32>(h0 * pv0 + rE) >>> es), 65535);
+        const b00 = satU16(<i32>((<u32>(k * <i32>load<u16>(eb0) + rD)) >>> df) + e00);
+        store<u16>(eb0, <u16>b00);
+        store<i16>(ac0, <i16>sat16(<i32>load<i16>(ac0) + rshrS(l0 * b00, ah, ar, ak)));
+        const e01 = min<i32>(<i32>(<u32>(h1 * pv0 + rE) >>> es), 65535);
+        const b01 = satU16(<i32>((<u32>(k * <i32>load<u16>(eb0, 2) + rD)) >>> df) + e01);
+        store<u16>(eb0, <u16>b01, 2);
+        store<i16>(ac0, <i16>sat16(<i32>load<i16>(ac0, 2) + rshrS(l1 * b01, ah, ar, ak)), 2);
+        const e02 = min<i32>(<i32>(<u32>(h2 * pv0 + rE) >>> es), 65535);
+        const b02 = satU16(<i32>((<u32>(k * <i32>load<u16>(eb0, 4) + rD)) >>> df) + e02);
+        store<u16>(eb0, <u16>b02, 4);
+        store<i16>(ac0, <i16>sat16(<i32>load<i16>(ac0, 4) + rshrS(l2 * b02, ah, ar, ak)), 4);
+        const e03 = min<i32>(<i32>(<u32>(h3 * pv0 + rE) >>> es), 65535);
+        const b03 = satU16(<i32>((<u32>(k * <i32>load<u16>(eb0, 6) + rD)) >>> df) + e03);
+        store<u16>(eb0, <u16>b03, 6);
+        store<i16>(ac0, <i16>sat16(<i32>load<i16>(ac0, 6) + rshrS(l3 * b03, ah, ar, ak)), 6);
+        const e10 = min<i32>(<i32>(<u32>(h0 * pv1 + rE) >>> es), 65535);
+        const b10 = satU16(<i32>((<u32>(k * <i32>load<u16>(eb1) + rD)) >>> df) + e10);
+        store<u16>(eb1, <u16>b10);
+        store<i16>(ac1, <i16>sat16(<i32>load<i16>(ac1) + rshrS(l0 * b10, ah, ar, ak)));
+        const e11 = min<i32>(<i32>(<u32>(h1 * pv1 + rE) >>> es), 65535);
+        const b11 = satU16(<i32>((<u32>(k * <i32>load<u16>(eb1, 2) + rD)) >>> df) + e11);
+        store<u16>(eb1, <u16>b11, 2);
+        store<i16>(ac1, <i16>sat16(<i32>load<i16>(ac1, 2) + rshrS(l1 * b11, ah, ar, ak)), 2);
+        const e12 = min<i32>(<i32>(<u32>(h2 * pv1 + rE) >>> es), 65535);
+        const b12 = satU16(<i32>((<u32>(k * <i32>load<u16>(eb1, 4) + rD)) >>> df) + e12);
+        store<u16>(eb1, <u16>b12, 4);
+        store<i16>(ac1, <i16>sat16(<i32>load<i16>(ac1, 4) + rshrS(l2 * b12, ah, ar, ak)), 4);
+        const e13 = min<i32>(<i32>(<u32>(h3 * pv1 + rE) >>> es), 65535);
+        const b13 = satU16(<i32>((<u32>(k * <i32>load<u16>(eb1, 6) + rD)) >>> df) + e13);
+        store<u16>(eb1, <u16>b13, 6);
+        store<i16>(ac1, <i16>sat16(<i32>load<i16>(ac1, 6) + rshrS(l3 * b13, ah, ar, ak)), 6);
+        h += 16;
+      l += 16;
+      eb0 += 8;
+      ac0 += 8;
+      eb1 += 8;
+      ac1 += 8;
+    }
+    for (; h < hEnd; h += 4, l += 4, eb0 += 2, ac0 += 2, eb1 += 2, ac1 += 2) {
+      const h0 = load<i32>(h), l0 = load<i32>(l);
+        const e00 = min<i32>(<i32>(<u32>(h0 * pv0 + rE) >>> es), 65535);
+        const b00 = satU16(<i32>((<u32>(k * <i32>load<u16>(eb0) + rD)) >>> df) + e00);
+        store<u16>(eb0, <u16>b00);
+        store<i16>(ac0, <i16>sat16(<i32>load<i16>(ac0) + rshrS(l0 * b00, ah, ar, ak)));
+        const e10 = min<i32>(<i32>(<u32>(h0 * pv1 + rE) >>> es), 65535);
+        const b10 = satU16(<i32>((<u32>(k * <i32>load<u16>(eb1) + rD)) >>> df) + e10);
+        store<u16>(eb1, <u16>b10);
+        store<i16>(ac1, <i16>sat16(<i32>load<i16>(ac1) + rshrS(l0 * b10, ah, ar, ak)));
+    }
+    eb0 = eb1;
+    ac0 = ac1;
+  }
+  if (pre < preEnd) {
+    const pv0 = load<i32>(pre);
+    for (let h = H, l = QL; h < hEnd; h += 4, l += 4, eb0 += 2, ac0 += 2) {
+      const h0 = load<i32>(h), l0 = load<i32>(l);
+        const e00 = min<i32>(<i32>(<u32>(h0 * pv0 + rE) >>> es), 65535);
+        const b00 = satU16(<i32>((<u32>(k * <i32>load<u16>(eb0) + rD)) >>> df) + e00);
+        store<u16>(eb0, <u16>b00);
+        store<i16>(ac0, <i16>sat16(<i32>load<i16>(ac0) + rshrS(l0 * b00, ah, ar, ak)));
+    }
+  }
+}
+
+/** Online eligibility and/or per-step updates, one synapse at a time. */
+function learnOther(): void {
   const n = nRec, H = pH, QL = pQl, pre = pPre;
   const neuBytes = <usize>n << 2;
   const preEnd = pre + (<usize>nPre << 2);
-  const as = accShift, step = (mode & FX_STEP) != 0;
+  const ah = accH, ar = accR, ak = accK, step = (mode & FX_STEP) != 0;
   let tgt = step ? pW : pAcc; // what the increment goes to: w (subtracted) or acc (added)
   if ((mode & FX_ONLINE) == 0) {
     const es = eligShift, k = kappaInt, df = decayFrac;
@@ -178,26 +284,20 @@ export function fxCoreLearn(): void {
         const e = min<u32>(rshrU(<u32>load<i32>(H + o) * pv, es), 65535);
         const b = min<u32>(rshrU(k * <u32>load<u16>(eb), df) + e, 65535);
         store<u16>(eb, <u16>b);
-        const inc = rshrS(load<i32>(QL + o) * <i32>b, as);
+        const inc = rshrS(load<i32>(QL + o) * <i32>b, ah, ar, ak);
         store<i16>(tgt, <i16>sat16(step ? <i32>load<i16>(tgt) - inc : <i32>load<i16>(tgt) + inc));
       }
     }
   } else {
-    const G = pG, gs = gainShift;
-    for (let o: usize = 0; o < neuBytes; o += 4) store<i32>(G + o, sat16(rshrS(load<i32>(QL + o) * load<i32>(H + o), gs)));
+    const G = pG;
+    for (let o: usize = 0; o < neuBytes; o += 4) store<i32>(G + o, sat16(rshrS(load<i32>(QL + o) * load<i32>(H + o), gainH, gainR, gainK)));
     for (let p = pre; p < preEnd; p += 4) {
       const pv = <i32>load<u32>(p);
       for (let o: usize = 0; o < neuBytes; o += 4, tgt += 2) {
-        const inc = rshrS(load<i32>(G + o) * pv, as);
+        const inc = rshrS(load<i32>(G + o) * pv, ah, ar, ak);
         store<i16>(tgt, <i16>sat16(step ? <i32>load<i16>(tgt) - inc : <i32>load<i16>(tgt) + inc));
       }
     }
-  }
-  // the wRec diagonal has no eligibility and no update
-  for (let i = 0; i < n; i++) {
-    const d = (<usize>(nIn + i) * <usize>n + <usize>i) << 1;
-    if ((mode & FX_ONLINE) == 0) store<u16>(pEb + d, 0);
-    store<i16>((step ? pW : pAcc) + d, 0);
   }
 }
 
@@ -205,8 +305,9 @@ export function fxCoreLearn(): void {
 export function fxCoreCommit(c: i32, cShift: u32): void {
   if ((mode & FX_STEP) != 0) return;
   const end = pW + <usize>nPre * <usize>nRec * 2;
+  const h = splitH(cShift), r = splitR(cShift), k = splitK(cShift);
   for (let w = pW, a = pAcc; w < end; w += 2, a += 2) {
-    store<i16>(w, <i16>sat16(<i32>load<i16>(w) - rshrS(<i32>load<i16>(a) * c, cShift)));
+    store<i16>(w, <i16>sat16(<i32>load<i16>(w) - rshrS(<i32>load<i16>(a) * c, h, r, k)));
     store<i16>(a, 0);
   }
 }

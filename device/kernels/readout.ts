@@ -108,3 +108,22 @@ export function readoutGrads(n: i32, S: i32, nOut: i32, z: usize, zk: usize, err
   for (let o: usize = 0; o < (<usize>nOut << 2); o += 4) store<f32>(gB + o, load<f32>(gB + o) + load<f32>(err + o) * ok);
   return ok;
 }
+
+/**
+ * The readout's part of a per-step update (update "step", device/kernels/README): zk and ok as in
+ * readoutGrads, then wOut[k][j] -= lr err_k zk_j and (trainBias) bOut_k -= lr err_k ok at once,
+ * instead of accumulating gOut and gB. Returns the new ok.
+ */
+export function readoutUpdate(n: i32, S: i32, nOut: i32, z: usize, zk: usize, err: usize, wOut: usize, bOut: usize,
+  kappa: f32, s: f32, ok: f32, lr: f32, trainBias: bool): f32 {
+  const rowBytes = <usize>S << 2, recBytes = <usize>n << 2;
+  ok = kappa * ok + s;
+  for (let o: usize = 0; o < recBytes; o += 4) store<f32>(zk + o, kappa * load<f32>(zk + o) + s * load<f32>(z + o));
+  let row = wOut;
+  for (let k: usize = 0; k < <usize>nOut; k++, row += rowBytes) {
+    const le = lr * load<f32>(err + (k << 2));
+    for (let o: usize = 0; o < recBytes; o += 4) store<f32>(row + o, load<f32>(row + o) - le * load<f32>(zk + o));
+    if (trainBias) store<f32>(bOut + (k << 2), load<f32>(bOut + (k << 2)) - le * ok);
+  }
+  return ok;
+}

@@ -228,6 +228,14 @@ int main(void) {
     dst[i] = 0;
   }
 #endif
+#if FW_HAS_NUMERICS && defined(BOARD_NUMERICS)
+  /* Optional export NUMERICS (device/HAL.md): address of a u32 for the board's numerics (1 = fixed16). */
+  {
+    uint8_t* dst = span(*Z_fwZ_NUMERICS(&fw_instance), 4);
+    const uint32_t v = BOARD_NUMERICS;
+    memcpy(dst, &v, 4);
+  }
+#endif
   edgeprop_mark();
   Z_fwZ_init(&fw_instance);
   edgeprop_mark();

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, w
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { WASM_PAGE_BYTES, type Board } from "../../boards/index.ts";
+import { WASM_PAGE_BYTES, type Board, type Numerics } from "../../boards/index.ts";
 import { InputError } from "../input/errors.ts";
 import { BOOT2_BYTES, HEAP_RESERVE_BYTES, STACK_BYTES, linkerScript } from "./linker.ts";
 import { DEFAULT_MEMCHECK, MEMCHECKS, WINDOW_SLACK, maskAccessors, windowBytes, type Memcheck } from "./memcheck.ts";
@@ -75,6 +75,8 @@ export interface FirmwareBuild {
   cflags: string[];
   /** How memory accesses are checked (host/firmware/memcheck.ts). */
   memcheck: Memcheck;
+  /** The kernels' numerics the image runs (boards/*.json "numerics", or the build's override). */
+  numerics: Numerics;
   /** mask: the power-of-two window the linear memory lives in (the most it can grow to). */
   windowBytes?: number;
 }
@@ -91,6 +93,8 @@ export interface BuildOptions {
   memcheck?: Memcheck;
   /** Extra -D flags for the C shim (tests: e.g. canary checks). */
   defines?: string[];
+  /** The kernels' numerics (default: the board's): the shim tells the firmware through its NUMERICS export. */
+  numerics?: Numerics;
 }
 
 export function driverSources(board: Board): string[] {
@@ -194,6 +198,7 @@ function glueHeader(fwHeader: string): string {
     `#define FW_INSTANTIATE_ARGS ${modules.map((mod) => `&${mod}_instance`).join(", ") || "/* none */"}`,
     `#define FW_HAS_BOARD_ID ${/u32\* Z_fwZ_BOARD_ID\(Z_fw_instance_t\* instance\);/.test(fwHeader) ? 1 : 0}`,
     `#define FW_HAS_BUSY ${/u32 Z_fwZ_busy\(Z_fw_instance_t\*\);/.test(fwHeader) ? 1 : 0}`,
+    `#define FW_HAS_NUMERICS ${/u32\* Z_fwZ_NUMERICS\(Z_fw_instance_t\* instance\);/.test(fwHeader) ? 1 : 0}`,
     "",
   ].join("\n");
 }
@@ -215,6 +220,7 @@ export function patchRuntime(src: string, memcheck: Memcheck = "bounds"): string
 export async function buildFirmware(opts: BuildOptions): Promise<FirmwareBuild> {
   const { board } = opts;
   const memcheck = opts.memcheck ?? DEFAULT_MEMCHECK;
+  const numerics = opts.numerics ?? board.numerics;
   if (!MEMCHECKS.includes(memcheck)) throw new InputError("--memcheck", `expected one of ${MEMCHECKS.join(", ")}, got '${memcheck}'`);
   assertBuildable(board);
   const tc = board.toolchain!;
@@ -237,7 +243,7 @@ export async function buildFirmware(opts: BuildOptions): Promise<FirmwareBuild> 
 
   const window = memcheck === "mask" ? maskWindow(board, info) : undefined;
   const memDefines = window ? [`-DEDGEPROP_WINDOW_BYTES=${window}u`, `-DEDGEPROP_WINDOW_SLACK=${WINDOW_SLACK}u`] : [];
-  const cflags = [...tc.cflags, ...COMMON_CFLAGS, ...memDefines, ...(opts.defines ?? [])];
+  const cflags = [...tc.cflags, ...COMMON_CFLAGS, ...memDefines, ...(opts.defines ?? []), `-DBOARD_NUMERICS=${numerics === "fixed16" ? 1 : 0}u`];
   const hash = createHash("sha256");
   hash.update(PIPELINE_VERSION).update(wasm).update(JSON.stringify(board)).update(JSON.stringify(cflags));
   for (const f of shimFiles()) hash.update(relative(SHIM_DIR, f)).update(readFileSync(f));
@@ -328,6 +334,7 @@ export async function buildFirmware(opts: BuildOptions): Promise<FirmwareBuild> 
       symbols: syms,
       cflags,
       memcheck,
+      numerics,
       ...(window ? { windowBytes: window } : {}),
     };
     writeFileSync(join(tmp, "build.json"), JSON.stringify(result, null, 2) + "\n");
