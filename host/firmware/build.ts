@@ -361,6 +361,8 @@ export function formatSizes(b: FirmwareBuild): string {
   return [
     `text ${s.text}  data ${s.data}  bss ${s.bss}  stack ${s.stack}`,
     `flash ${s.flash.used} / ${s.flash.limit} (${pct(s.flash.used, s.flash.limit)})`,
-    `ram ${s.ram.needed} / ${s.ram.limit} (${pct(s.ram.needed, s.ram.limit)}; wasm ${s.ram.wasmPages} page(s) = ${s.ram.wasmBytes})`,
+    `ram ${s.ram.needed} / ${s.ram.limit} (${pct(s.ram.needed, s.ram.limit)}; ` +
+      (b.windowBytes ? `wasm window ${b.windowBytes} + ${WINDOW_SLACK} slack, --memcheck mask)` : `wasm ${s.ram.wasmPages} page(s) = ${s.ram.wasmBytes}, --memcheck bounds)`),
+    `numerics ${b.numerics}`,
   ].join("\n");
 }
