@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { join } from "node:path";
 import { getBoard } from "../../../boards/index.ts";
 import { buildFirmware } from "../../firmware/build.ts";
+import { DEFAULT_MEMCHECK, MEMCHECKS } from "../../firmware/memcheck.ts";
 import { flashFirmware, formatEvent, type FlashEvent } from "../../firmware/flash.ts";
 import { QEMU_DIR, monitorCommand } from "../../firmware/qemu.ts";
 import { readyCheck, type ReadyKind } from "../../firmware/ready.ts";
@@ -48,10 +49,10 @@ export const flashCommand: Command = {
   name: "flash",
   summary: "build if needed and flash a board (QEMU boards: boot with UART0 on a pty)",
   usage:
-    "edgeprop flash --board BOARD [--wasm FILE|echo|firmware] [--ready greeting|hello] [--mount DIR] [--stop] [--json]   " +
+    "edgeprop flash --board BOARD [--wasm FILE|echo|firmware] [--memcheck mask|bounds] [--ready greeting|hello] [--mount DIR] [--stop] [--json]   " +
     "(default --wasm firmware, the edgeprop firmware; --ready defaults to hello, the protocol's HELLO request, for it, else to the module's greeting line)",
   async run(argv) {
-    const args = parseArgs(argv, ["board", "wasm", "mount", "ready"], ["json", "stop"]);
+    const args = parseArgs(argv, ["board", "wasm", "mount", "ready", "memcheck"], ["json", "stop"]);
     const json = args.flags.has("json");
     const board = getBoard(flagString(args, "board"));
     if (args.flags.has("stop")) {
@@ -63,7 +64,7 @@ export const flashCommand: Command = {
     const wasmSpec = flagString(args, "wasm");
     const ready = flagChoice<ReadyKind>(args, "ready", ["greeting", "hello"], wasmSpec === undefined || wasmSpec === "firmware" ? "hello" : "greeting");
     const wasmPath = await resolveWasm(wasmSpec, board);
-    const build = await buildFirmware({ board, wasmPath });
+    const build = await buildFirmware({ board, wasmPath, memcheck: flagChoice(args, "memcheck", MEMCHECKS, DEFAULT_MEMCHECK) });
     const events: FlashEvent[] = [];
     const onEvent = (e: FlashEvent): void => {
       events.push(e);
