@@ -13,8 +13,8 @@
 //         can only corrupt its own memory). The isolation argument is spelled out in
 //         device/mcu/README.md. Typed accessors (may_alias, so no strict-aliasing hazards) let gcc
 //         keep values in FPU registers and use VLDR/VSTR with immediate offsets; they need aligned
-//         addresses, which the firmware guarantees (device/firmware/msgpack.ts reads and writes
-//         unaligned payload bytes one by one).
+//         addresses, which the firmware guarantees (every rule's handlers read and write the
+//         unaligned payload bytes one by one, device/firmware/msgpack.ts ld*/st*).
 export type Memcheck = "bounds" | "mask";
 export const MEMCHECKS: readonly Memcheck[] = ["bounds", "mask"];
 export const DEFAULT_MEMCHECK: Memcheck = "mask";
