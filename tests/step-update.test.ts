@@ -121,6 +121,30 @@ describe("per-step updates (update \"step\") against the float64 reference of th
   });
 });
 
+describe("checkpoints of per-step models", () => {
+  it.each(["f32", "fixed16"] as const)("%s: a restored model keeps its learning rate and numerics (bit for bit)", async (numerics) => {
+    const lr = 1e-3;
+    const cs = randomCase(STEP_CASES[0]![1]);
+    const a = await board(numerics);
+    await configure(a.c, cs, { update: "step", lr });
+    await a.c.writeParams(cs.params);
+    await a.c.runTrial(cs.inputs, cs.targets, cs.mask);
+    const blob = await a.c.checkpointRead();
+    // a fresh board of the same numerics restores it and learns on exactly as the original
+    const b = await board(numerics);
+    await b.c.checkpointWrite(blob, cs.model, cs.feedback.kind);
+    const before = await b.c.readParams();
+    for (const d of [a, b]) await d.c.runTrial(cs.inputs, cs.targets, cs.mask);
+    const [pa, pb] = [await a.c.readParams(), await b.c.readParams()];
+    expect(pb).toEqual(pa);
+    expect(flat(pb.wIn)).not.toEqual(flat(before.wIn)); // it did learn (rate not lost)
+    // a board of the other numerics refuses the blob, saying why
+    const other = await board(numerics === "f32" ? "fixed16" : "f32");
+    await expect(other.c.checkpointWrite(blob, cs.model, cs.feedback.kind)).rejects.toThrow(numerics === "f32" ? /float32 kernel: this board runs fixed16/ : /fixed16 kernel: this board runs float32/);
+    for (const d of [a, b, other]) await d.s.close();
+  });
+});
+
 describe("fixed16 numerics over the protocol", () => {
   it("gives MODEL.md's e-prop gradients to 16-bit precision (cosine >= 0.999, norm within 1 %)", async () => {
     for (const o of [

@@ -58,6 +58,8 @@ let updates: u32 = 0;
 let cAlpha: f32 = 0, cRho: f32 = 0, cKappa: f32 = 0, cZeta: f32 = 0, cS: f32 = 0, cVTh: f32 = 0, cGamma: f32 = 0;
 let cRefr: i32 = 0;
 let cCReg: f32 = 0, cFTarget: f32 = 0;
+/** The per-step learning rate (update "step"; 0 with trial updates), kept for CHECKPOINT. */
+let cLr: f32 = 0;
 let arenaBase: usize = 0;
 
 /** The rule's entry: the seam of device/firmware/rule.ts. */
@@ -290,7 +292,8 @@ function hConfigure(): i32 {
   cFTarget = rateReg ? <f32>((fT * dt) / 1000) : 0;
   epConstants(cAlpha, cRho, cKappa, cZeta, cS, cVTh, cGamma, cRefr, cCReg, cFTarget);
   if (!epConstantsOk()) { configured = false; return fail(E_BAD_VALUE, "vTh", "vTh and the decays leave the fixed16 formats' range"); }
-  if (stepUpdate) epUpdateRate(<f32>lr);
+  cLr = stepUpdate ? <f32>lr : 0;
+  if (stepUpdate) epUpdateRate(cLr);
   if ((f & F_ALIF) != 0) {
     const pb = epPtr(FLD_BETA);
     for (let j = 0; j < nRec; j++) {
@@ -500,7 +503,9 @@ function hApply(): i32 {
 // Blob = 96-byte header + the whole arena (weights, B, state, traces, gradients, Adam moments).
 //   0 'EPCK'  4 version 1  8 total bytes  12 CRC-32C of bytes 16..end (header rest + arena)
 //   16 nIn 20 nRec 24 nOut 28 flags 32 adamStep 36 updates 40 refractory (u32)
-//   44 alpha 48 rho 52 kappa 56 zeta 60 s 64 vTh 68 gamma 72 cReg 76 fTarget (f32)  80..95 reserved 0
+//   44 alpha 48 rho 52 kappa 56 zeta 60 s 64 vTh 68 gamma 72 cReg 76 fTarget (f32)
+//   80 lr of update "step" (f32, 0 with trial updates)  84 numerics (u32: 0 f32, 1 fixed16)  88..95 reserved 0
+// (80..95 were reserved 0 before per-step updates and fixed16: such a blob reads as f32, trial updates)
 // Taken between trials (the kernels' per-trial loss accumulators are not part of it).
 const CK_HDR: u32 = 96;
 const CK_MAGIC: u32 = 0x4b435045; // "EPCK" little-endian
@@ -534,6 +539,8 @@ function ckFillHeader(): void {
   store<f32>(ckHdr + 68, cGamma);
   store<f32>(ckHdr + 72, cCReg);
   store<f32>(ckHdr + 76, cFTarget);
+  store<f32>(ckHdr + 80, cLr);
+  store<u32>(ckHdr + 84, fixedKernel() ? 1 : 0);
   const c = crc32c(ckHdr + 16, CK_HDR - 16);
   store<u32>(ckHdr + 12, crc32c(arenaBase, epArenaBytes(), c));
 }
@@ -546,6 +553,11 @@ function ckApplyHeader(avail: u64): i32 {
   const f = <i32>load<u32>(ckHdr + 28);
   if (nI < 1 || nI > 65535 || nR < 1 || nR > 65535 || nO < 1 || nO > 65535 || (f & ~(0xff | F_STEP)) != 0) {
     return fail(E_STORAGE, "", "checkpoint header is corrupt");
+  }
+  const lr = load<f32>(ckHdr + 80), fx = load<u32>(ckHdr + 84);
+  if (fx > 1 || ((f & F_STEP) != 0 ? !(lr > 0) || !isFinite(lr) : lr != 0)) return fail(E_STORAGE, "", "checkpoint header is corrupt");
+  if ((fx == 1) != boardFixed16()) {
+    return fail(E_STORAGE, "", fx == 1 ? "checkpoint of the fixed16 kernel: this board runs float32 e-prop" : "checkpoint of the float32 kernel: this board runs fixed16 e-prop");
   }
   const total = load<u32>(ckHdr + 8);
   if (<u64>total > avail) return fail(E_STORAGE, "", "checkpoint of % bytes is truncated (% available)", total, <u32>avail);
@@ -562,6 +574,8 @@ function ckApplyHeader(avail: u64): i32 {
   cZeta = load<f32>(ckHdr + 56); cS = load<f32>(ckHdr + 60); cVTh = load<f32>(ckHdr + 64);
   cGamma = load<f32>(ckHdr + 68); cCReg = load<f32>(ckHdr + 72); cFTarget = load<f32>(ckHdr + 76);
   epConstants(cAlpha, cRho, cKappa, cZeta, cS, cVTh, cGamma, cRefr, cCReg, cFTarget);
+  cLr = lr;
+  if ((f & F_STEP) != 0) epUpdateRate(cLr);
   return H_DONE;
 }
 
