@@ -2,7 +2,9 @@
 // qemu-mps2-an385` (Cortex-M3, no FPU; boards/qemu-mps2-an385.json numerics "fixed16") learns the
 // pattern task with e-prop and gd to a held-out NMSE well below chance (1), and every trial's loss
 // equals, bit for bit, that of the same firmware .wasm run in Node with NUMERICS = 1 (integer
-// core + float32 readout: soft-float on the M3 rounds as V8 does).
+// core + float32 readout: soft-float on the M3 rounds as V8 does). `numerics` is e-prop's alone:
+// the same image carries DECOLLE, OSTL and EqProp with their float32 kernels, and they give the
+// wasm backend's losses and gradients bit for bit there (soft-float, `--memcheck mask`).
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,7 +17,13 @@ import { Session } from "../host/session/session.ts";
 import { FirmwareHost } from "../host/sim/firmware-host.ts";
 import { createTask } from "../host/tasks/index.ts";
 import { InProcessTransport } from "../host/transport/inprocess.ts";
+import { SerialTransport } from "../host/transport/serial.ts";
+import { startQemuBoard } from "../host/firmware/qemu-board.ts";
+import { deviceRuleNames, rules } from "../host/rules/index.ts";
+import { decolleRandomCase } from "../host/rules/decolle/random.ts";
+import { randomOstlCase } from "../host/rules/ostl/random.ts";
 import { edgeprop } from "./helpers/cli.ts";
+import { eqpropCase } from "./helpers/eqprop-cases.ts";
 
 const TASK_OPT = { steps: 200, nIn: 40, nRec: 40, tauOut: 5 };
 const LR = 1.5e-4; // gd: stable for this task (2e-4 already has loss spikes, in float32 too)
@@ -58,5 +66,28 @@ describe("fixed16 on an emulated FPU-less core (qemu-mps2-an385, Cortex-M3)", ()
     const m = (JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as RunSummary).metric!;
     expect(m).toMatchObject({ name: "nmse", split: "test", chance: 1 });
     expect(m.value).toBeLessThan(0.75);
+  }, 300_000);
+
+  it("DECOLLE, OSTL and EqProp run their float32 kernels on it: the wasm backend's results bit for bit", async () => {
+    const board = await startQemuBoard({ board: "qemu-mps2-an385" });
+    const s = new Session(await SerialTransport.open(board.port), { timeoutMs: 300, retries: 30 });
+    try {
+      const dev = new DeviceClient(s);
+      const h = await dev.hello();
+      expect(h.rules).toEqual(deviceRuleNames());
+      expect(h.caps).toEqual(expect.arrayContaining(["fixed16", "f32"]));
+      const cases: [string, unknown][] = [
+        ["decolle", decolleRandomCase({ seed: 20, layers: [10, 8], T: 50, loss: "ce" })],
+        ["ostl", randomOstlCase({ layers: [12, 10], neuron: "alif", loss: "ce", seed: 53 })],
+        ["eqprop", eqpropCase({ seed: 3, layers: [5, 7, 6, 3], nudge: "symmetric", beta: -0.01, freeSteps: 60, nudgedSteps: 30 })],
+      ];
+      for (const [name, c] of cases) {
+        const rule = rules.find((r) => r.name === name)!;
+        expect(await rule.board!(c, dev), name).toEqual(await rule.wasm!(c, "scalar"));
+      }
+    } finally {
+      await s.close();
+      await board.stop();
+    }
   }, 300_000);
 });
