@@ -142,5 +142,5 @@ describe("firmware builds for every Cortex-M board", () => {
     expect(esp.code).toBe(2);
     expect(esp.stderr).toMatch(/Xtensa/);
     expect(inputError(() => assertBuildable(getBoard("sim"))).expected).toMatch(/runtime node-wasm/);
-  });
+  }, 300_000); // two whole-firmware (four rules) wasm2c + gcc builds on a cold cache
 });
