@@ -48,8 +48,17 @@ let steps: i32 = 0, maskedSteps: i32 = 0, lossSum: f64 = 0, ok: f32 = 0, norm: f
 @inline function q16(x: f64): i32 { return x != x ? 0 : <i32>min<f64>(max<f64>(Math.floor(x + 0.5), -32768), 32767); }
 /** q16 in float32 (per neuron and step: no double-precision arithmetic on the hot path). */
 @inline function q16f(x: f32): i32 { return x != x ? 0 : <i32>min<f32>(max<f32>(Mathf.floor(x + 0.5), -32768), 32767); }
+// Powers and logarithms of two exactly, from the float's bits: Math.pow and Math.log2 would link
+// 6 KiB of f64 tables into the firmware's static data, which shares the 64 KiB linear memory with
+// the model on a 128 KiB board (nucleo-f446re). Same values as Math.pow(2, k) for integer k.
+/** 2^k for an integer k in -1022..1023. */
+@inline function pow2(k: i32): f64 { return reinterpret<f64>(<u64>(k + 1023) << 52); }
+/** floor(log2 x) of a finite x > 0 in the normal range; 1024 for +infinity. */
+@inline function floorLog2(x: f64): i32 { return <i32>((reinterpret<u64>(x) >> 52) & 0x7ff) - 1023; }
+/** ceil(log2 x) of a finite x > 0 in the normal range. */
+function ceilLog2(x: f64): i32 { const e = floorLog2(x); return pow2(e) == x ? e : e + 1; }
 /** Bits of an unsigned value (fpga/fixed.ts bitLen). */
-function bitLen(n: f64): i32 { let b = 0; while (Math.pow(2, b) <= n) b++; return max(b, 1); }
+function bitLen(n: f64): i32 { let b = 0; while (pow2(b) <= n) b++; return max(b, 1); }
 
 /** Why a model cannot run on this kernel: the CONFIGURE field to name, or "" if it can. */
 export function fxRefusal(f: i32): string {
@@ -102,10 +111,10 @@ export function fxPtr(f: i32): usize {
 
 /** The formats for the model's decays and threshold (see the file comment); false if out of range. */
 export function fxConstants(alpha: f32, kappa: f32, zeta: f32, s: f32, vTh: f32, gamma: f32): bool {
-  const wf = <i32>min<f64>(max<f64>(12 - Math.ceil(Math.log2(<f64>vTh)), 0), 14);
-  const vThI = <i32>Math.floor(<f64>vTh * Math.pow(2, wf) + 0.5);
+  const wf = min<i32>(max<i32>(12 - ceilLog2(<f64>vTh), 0), 14);
+  const vThI = <i32>Math.floor(<f64>vTh * pow2(wf) + 0.5);
   const gainInv = 1 / (1 - <f64>alpha) + 1;
-  const traceFrac = max<i32>(0, 16 - (gainInv < 1 ? 0 : <i32>Math.floor(Math.log2(gainInv)) + 1));
+  const traceFrac = max<i32>(0, 16 - (gainInv < 1 ? 0 : min<i32>(floorLog2(gainInv), 64) + 1));
   const elig = bitLen(<f64>vThI) + 4;
   setHi(H_ALPHA, <i32>min<f64>(Math.floor(<f64>alpha * 65536 + 0.5), 65535));
   setHi(H_KAPPA_I, <i32>min<f64>(Math.floor(<f64>kappa * 65536 + 0.5), 65535));
@@ -115,12 +124,12 @@ export function fxConstants(alpha: f32, kappa: f32, zeta: f32, s: f32, vTh: f32,
   setHi(H_WFRAC, wf);
   setHf(H_KAPPA, kappa);
   setHf(H_S, s);
-  setHf(H_WSCALE, <f32>(<f64>zeta * Math.pow(2, wf)));
-  const preLsb = <f64>zeta * Math.pow(2, -traceFrac);
+  setHf(H_WSCALE, <f32>(<f64>zeta * pow2(wf)));
+  const preLsb = <f64>zeta * pow2(-traceFrac);
   setHf(H_PRELSB, <f32>preLsb);
   // one unit of the core's ebar in MODEL.md's units (without s): psi LSB x pre LSB x 2^eligShift
-  setHf(H_ELSB, <f32>((<f64>gamma / (<f64>vTh * <f64>vTh)) * Math.pow(2, -wf) * preLsb * Math.pow(2, elig)));
-  setHf(H_LSCALE, <f32>Math.pow(2, L_FRAC));
+  setHf(H_ELSB, <f32>((<f64>gamma / (<f64>vTh * <f64>vTh)) * pow2(-wf) * preLsb * pow2(elig)));
+  setHf(H_LSCALE, <f32>pow2(L_FRAC));
   setHf(H_LR, 0);
   return loadFormats();
 }
@@ -131,7 +140,7 @@ export function fxConstants(alpha: f32, kappa: f32, zeta: f32, s: f32, vTh: f32,
  */
 export function fxUpdateRate(lr: f32): void {
   setHf(H_LR, lr);
-  const f = <f64>lr * <f64>hf(H_S) * <f64>hf(H_ELSB) * <f64>hf(H_WSCALE) * Math.pow(2, <f64>ACC_SHIFT);
+  const f = <f64>lr * <f64>hf(H_S) * <f64>hf(H_ELSB) * <f64>hf(H_WSCALE) * pow2(<i32>ACC_SHIFT);
   setHf(H_LSCALE, <f32>f);
 }
 
@@ -200,7 +209,7 @@ export function fxFinish(): f64 {
 
 /** MODEL.md gradient of one accumulator unit. */
 function gradLsb(): f64 {
-  return <f64>hf(H_ELSB) * <f64>hf(H_S) * Math.pow(2, <f64>ACC_SHIFT - L_FRAC) / <f64>norm;
+  return <f64>hf(H_ELSB) * <f64>hf(H_S) * pow2(<i32>ACC_SHIFT - L_FRAC) / <f64>norm;
 }
 
 /** gd: the core's COMMIT with the learning rate as an integer multiplier and shift; the readout in float32. */
@@ -209,8 +218,8 @@ export function fxApplyGd(lr: f32, clip: bool, wMin: f32, wMax: f32): void {
   const wScale = <f64>hf(H_WSCALE);
   const c = <f64>lr * gradLsb() * wScale; // weight LSBs per accumulator unit
   let sh: u32 = 0;
-  while (c * Math.pow(2, sh) < 16384 && sh < 30) sh++;
-  fxCoreCommit(q16(c * Math.pow(2, sh)), sh);
+  while (c * pow2(sh) < 16384 && sh < 30) sh++;
+  fxCoreCommit(q16(c * pow2(sh)), sh);
   if (clip) {
     const lo = q16(<f64>wMin * wScale), hiW = q16(<f64>wMax * wScale);
     const w = fxCorePtr(0), end = w + <usize>nPre * <usize>nRec * 2;
@@ -256,7 +265,7 @@ export function fxGet(p: u32, kind: i32, e: i32): f32 {
     const k = synIndex(p - 20, e);
     return k < 0 ? 0 : <f32>(<f64>load<u16>(fxCorePtr(1) + (<usize>k << 1)) * <f64>hf(H_ELSB) * <f64>hf(H_S));
   }
-  if (p == 22) return <f32>(<f64>load<i32>(fxCorePtr(5) + (<usize>e << 2)) * Math.pow(2, -hi(H_WFRAC)));
+  if (p == 22) return <f32>(<f64>load<i32>(fxCorePtr(5) + (<usize>e << 2)) * pow2(-hi(H_WFRAC)));
   if (p == 24) return load<f32>(fxCorePtr(8) + (<usize>e << 2));
   if (p == 25) return load<f32>(pY + (<usize>e << 2));
   return 0;

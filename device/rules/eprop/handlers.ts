@@ -556,9 +556,7 @@ function ckApplyHeader(avail: u64): i32 {
   }
   const lr = load<f32>(ckHdr + 80), fx = load<u32>(ckHdr + 84);
   if (fx > 1 || ((f & F_STEP) != 0 ? !(lr > 0) || !isFinite(lr) : lr != 0)) return fail(E_STORAGE, "", "checkpoint header is corrupt");
-  if ((fx == 1) != boardFixed16()) {
-    return fail(E_STORAGE, "", fx == 1 ? "checkpoint of the fixed16 kernel: this board runs float32 e-prop" : "checkpoint of the float32 kernel: this board runs fixed16 e-prop");
-  }
+  if ((fx == 1) != boardFixed16()) return fail(E_STORAGE, "", "e-prop checkpoint of the other numerics (f32 vs fixed16) than this board runs");
   const total = load<u32>(ckHdr + 8);
   if (<u64>total > avail) return fail(E_STORAGE, "", "checkpoint of % bytes is truncated (% available)", total, <u32>avail);
   const r = placeArena(nI, nR, nO, f);
