@@ -128,8 +128,8 @@ describe("firmware builds for every Cortex-M board", () => {
 
   it("`edgeprop build --json` reports sizes; boards without a native build are refused", async () => {
     const [r, text, esp] = await Promise.all([
-      edgepropAsync(["build", "--board", "qemu-mps2-an386", "--json"]),
-      edgepropAsync(["build", "--board", "nrf52840-dk"]),
+      edgepropAsync(["build", "--board", "qemu-mps2-an386", "--json"], 280_000),
+      edgepropAsync(["build", "--board", "nrf52840-dk"], 280_000),
       edgepropAsync(["build", "--board", "esp32-s3-devkitc"]),
     ]);
     expect(r.code).toBe(0);
