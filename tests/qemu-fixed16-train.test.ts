@@ -22,7 +22,7 @@ import { startQemuBoard } from "../host/firmware/qemu-board.ts";
 import { deviceRuleNames, rules } from "../host/rules/index.ts";
 import { decolleRandomCase } from "../host/rules/decolle/random.ts";
 import { randomOstlCase } from "../host/rules/ostl/random.ts";
-import { edgeprop } from "./helpers/cli.ts";
+import { edgepropAsync } from "./fixtures/mcu/cli.ts";
 import { eqpropCase } from "./helpers/eqprop-cases.ts";
 
 const TASK_OPT = { steps: 200, nIn: 40, nRec: 40, tauOut: 5 };
@@ -56,10 +56,11 @@ describe("fixed16 on an emulated FPU-less core (qemu-mps2-an385, Cortex-M3)", ()
     expect(getBoard("qemu-mps2-an385")).toMatchObject({ core: "cortex-m3", fpu: "none", numerics: "fixed16" });
     const out = join(mkdtempSync(join(tmpdir(), "edgeprop-fixed16-")), "run");
     const opt = Object.entries(TASK_OPT).map(([k, v]) => `${k}=${v}`).join(",");
-    const r = edgeprop([
+    // not spawnSync: a blocked worker misses vitest's heartbeats during the ~100 s run
+    const r = await edgepropAsync([
       "train", "--task", "pattern", "--seed", "1", "--task-opt", opt, "--board", "qemu-mps2-an385", "--rule", "eprop",
       "--optimizer", "gd", "--lr", String(LR), "--iterations", String(ITERATIONS), "--test-trials", "1", "--out", out, "--json",
-    ], undefined, 280_000); // builds the M3 image on a cold cache, then 100 trials on QEMU
+    ], 280_000); // builds the M3 image on a cold cache, then 100 trials on QEMU
     expect(r.code, r.stderr).toBe(0);
     const losses = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { iteration?: number; loss?: number }).filter((l) => l.iteration !== undefined).map((l) => l.loss!);
     expect(losses).toEqual(await nodeLosses());

@@ -5,8 +5,7 @@ import { REPO_ROOT } from "../../host/paths.ts";
 /** The repository root with a trailing slash (tests write `${ROOT}bin/edgeprop.mjs`). */
 export const ROOT = `${REPO_ROOT}/`;
 
-/** `timeoutMs`: a guard against a hung CLI (a run that builds and trains on an emulated board needs more). */
-export function edgeprop(args: string[], input?: string, timeoutMs = 120_000) {
-  const r = spawnSync(process.execPath, [`${ROOT}bin/edgeprop.mjs`, ...args], { cwd: ROOT, input, encoding: "utf8", timeout: timeoutMs });
+export function edgeprop(args: string[], input?: string) {
+  const r = spawnSync(process.execPath, [`${ROOT}bin/edgeprop.mjs`, ...args], { cwd: ROOT, input, encoding: "utf8", timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
