@@ -70,6 +70,7 @@ const FORMATS: readonly ImageFormat[] = ["wasm", "elf", "bin", "uf2"];
 const TRANSPORTS: readonly TransportKind[] = ["pty", "uart", "usb-cdc"];
 const DRIVERS: readonly Driver[] = ["cmsdk", "rp2040", "stm32f4", "nrf52"];
 const NUMERICS: readonly Numerics[] = ["f32", "fixed16"];
+const COMPILERS = ["arm-none-eabi-gcc"] as const;
 const USB_ID = /^[0-9a-f]{4}:[0-9a-f]{4}$/;
 
 type Json = Record<string, unknown>;
@@ -166,7 +167,8 @@ export function validateBoard(raw: unknown, field: string): Board {
       throw new InputError(`${field}.toolchain.cflags`, "expected an array of compiler flags");
     }
     board.toolchain = {
-      cc: str(t, "cc", `${field}.toolchain`),
+      // A compiler we know (it is run, never through a shell): a board file cannot name a command.
+      cc: choice(t, "cc", `${field}.toolchain`, COMPILERS),
       libc: choice(t, "libc", `${field}.toolchain`, ["newlib-nano", "picolibc"] as const),
       driver: choice(t, "driver", `${field}.toolchain`, DRIVERS),
       cflags: cflags as string[],

@@ -20,7 +20,6 @@ import { checkHalModule, readWasm, type WasmInfo } from "./wasm.ts";
 const run = promisify(execFile);
 
 export const SHIM_DIR = repoPath("device", "mcu");
-export const BUILD_ROOT = cacheDir("mcu");
 /** Bump when the pipeline changes in a way the input hash does not see. */
 const PIPELINE_VERSION = "2";
 
@@ -248,7 +247,7 @@ export async function buildFirmware(opts: BuildOptions): Promise<FirmwareBuild> 
   }
 
   const wasm2c = requireTool("wasm2c");
-  const cc = requireTool(tc.cc as "arm-none-eabi-gcc");
+  const cc = requireTool(tc.cc, `boards/${board.id}.json.toolchain.cc`);
   requireFile(join(WASM2C_RUNTIME_DIR, "wasm-rt-impl.c"));
   requireFile(WASM2C_HEADER);
   if (tc.libc === "newlib-nano") requireFile(NEWLIB_NANO);
@@ -262,7 +261,7 @@ export async function buildFirmware(opts: BuildOptions): Promise<FirmwareBuild> 
   for (const f of shimFiles()) hash.update(relative(SHIM_DIR, f)).update(readFileSync(f));
   for (const f of ["linker.ts", "build.ts", "uf2.ts", "memcheck.ts"]) hash.update(readFileSync(join(REPO_ROOT, "host/firmware", f)));
   const key = hash.digest("hex").slice(0, 16);
-  const root = opts.buildRoot ?? BUILD_ROOT;
+  const root = opts.buildRoot ?? cacheDir("mcu");
   const dir = join(root, board.id, key);
   const record = join(dir, "build.json");
   const wasmSha256 = createHash("sha256").update(wasm).digest("hex");

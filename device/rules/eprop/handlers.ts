@@ -471,7 +471,7 @@ function hApply(): i32 {
   for (let i = 0; i < n; i++) {
     if (!readKey()) return errCode;
     if (mpStrIs("opt")) { if (!mpReadU32(1)) return fail(E_BAD_FIELD, "opt", "must be 0 (gd) or 1 (adam)"); opt = vU32; }
-    else if (mpStrIs("lr")) { if (!mpReadNum() || !isFinite(vF64)) return fail(E_BAD_FIELD, "lr", "must be a finite number"); lr = vF64; }
+    else if (mpStrIs("lr")) { if (!mpReadNum() || !isFinite(vF64) || !(vF64 > 0)) return fail(E_BAD_FIELD, "lr", "must be a finite number > 0"); lr = vF64; }
     else if (mpStrIs("b1")) { if (!mpReadNum() || !isFinite(vF64)) return fail(E_BAD_FIELD, "b1", "must be a finite number"); b1 = vF64; }
     else if (mpStrIs("b2")) { if (!mpReadNum() || !isFinite(vF64)) return fail(E_BAD_FIELD, "b2", "must be a finite number"); b2 = vF64; }
     else if (mpStrIs("eps")) { if (!mpReadNum() || !isFinite(vF64)) return fail(E_BAD_FIELD, "eps", "must be a finite number"); eps = vF64; }
