@@ -249,12 +249,18 @@ describe("SAL on the wire and in run configs: bad input is named", () => {
     wasm = (await buildFirmware()).bytes;
   });
 
-  async function boardClient(): Promise<DeviceClient> {
+  async function boardClient(numerics: "f32" | "fixed16" = "f32"): Promise<DeviceClient> {
     const fw = await FirmwareHost.create(wasm, { boardId: "sim" });
+    if (numerics === "fixed16") {
+      // what the MCU shim does on a fixed16 board (device/mcu/hal.c): NUMERICS = 1 before init()
+      const at = (fw.exports as unknown as { NUMERICS: WebAssembly.Global }).NUMERICS.value as number;
+      new DataView(fw.exports.memory.buffer).setUint32(at, 1, true);
+    }
     fw.init();
     const c = new DeviceClient(new Session(new InProcessTransport(fw), { timeoutMs: 40, retries: 60 }));
     const h = await c.hello();
-    expect(h.caps).toContain("sal");
+    if (numerics === "f32") expect(h.caps).toContain("sal");
+    else expect(h.caps).toEqual(expect.arrayContaining(["fixed16"]));
     return c;
   }
 
@@ -294,6 +300,16 @@ describe("SAL on the wire and in run configs: bad input is named", () => {
     const a1 = await c.request(MsgType.ALIGN, { n: 5000 });
     expect(a1.n).toBe(5000);
     expect(await c.readFeedback()).not.toEqual(B0);
+    await c.session.close();
+  });
+
+  it("a fixed16 board has no SAL: no 'sal' in its caps, CONFIGURE with feedback sal is UNSUPPORTED naming feedback", async () => {
+    const c = await boardClient("fixed16");
+    expect(c.session.info!.caps).not.toContain("sal");
+    const cs = randomCase({ seed: 3, nIn: 4, nRec: 8, nOut: 2 });
+    const e = await refused(c.configure(cs.model, "sal"));
+    expect([e.code, e.field]).toEqual([ErrorCode.UNSUPPORTED, "feedback"]);
+    expect(e.message).toMatch(/fixed16/);
     await c.session.close();
   });
 

@@ -4,6 +4,7 @@
 // QEMU board started earlier (only if it still is that QEMU: host/firmware/qemu-running.ts).
 import { getBoard } from "../../../boards/index.ts";
 import { buildFirmware } from "../../firmware/build.ts";
+import { DEFAULT_MEMCHECK, MEMCHECKS } from "../../firmware/memcheck.ts";
 import { flashFirmware, formatEvent, type FlashEvent } from "../../firmware/flash.ts";
 import { processStartTicks, saveRunning, stopRunning, type RunningQemu } from "../../firmware/qemu-running.ts";
 import { readyCheck, type ReadyKind } from "../../firmware/ready.ts";
@@ -16,7 +17,7 @@ import { InputError } from "../../input/errors.ts";
 export const flashCommand = defineCommand({
   name: "flash",
   summary: "build if needed and flash a board (QEMU boards: boot with UART0 on a pty)",
-  usage: "--board BOARD [--wasm FILE|echo|firmware] [--mount DIR] [--stop] [--json]",
+  usage: "--board BOARD [--wasm FILE|echo|firmware] [--memcheck mask|bounds] [--mount DIR] [--stop] [--json]",
   description:
     "Builds the firmware (cached), checks it fits the board, and flashes it, printing progress events on\n" +
     "stderr (probe-rs style). UF2 and mass-storage boards: the image is copied to the board's USB drive,\n" +
@@ -26,6 +27,7 @@ export const flashCommand = defineCommand({
     board: { type: "string", value: "BOARD", description: "a board id from edgeprop boards (required)" },
     wasm: { type: "string", value: "FILE|echo|firmware", default: "firmware", description: "what to flash: the edgeprop firmware, the echo test module, or a .wasm" },
     ready: { type: "string", value: "greeting|hello", default: "hello for the firmware, else greeting", description: "how to tell the board is up: the protocol's HELLO, or a greeting line" },
+    memcheck: { type: "string", value: "mask|bounds", default: "mask", description: "memory isolation of the AOT build: accesses masked into a fixed window, or wasm2c's bounds checks (device/mcu/README.md)" },
     mount: { type: "string", value: "DIR", default: "found by volume label", description: "UF2 / mass-storage: the mounted board drive" },
     timeout: BOARD_LINK_FLAGS.timeout!,
     stop: { type: "boolean", description: "QEMU boards: stop the one an earlier flash started" },
@@ -50,7 +52,7 @@ export const flashCommand = defineCommand({
     const ready = flagChoice<ReadyKind>(args, "ready", ["greeting", "hello"], wasmSpec === undefined || wasmSpec === "firmware" ? "hello" : "greeting");
     const wait = timeouts(args);
     const wasmPath = await resolveWasm(wasmSpec, board);
-    const build = await buildFirmware({ board, wasmPath });
+    const build = await buildFirmware({ board, wasmPath, memcheck: flagChoice(args, "memcheck", MEMCHECKS, DEFAULT_MEMCHECK) });
     const events: FlashEvent[] = [];
     const onEvent = (e: FlashEvent): void => {
       events.push(e);
