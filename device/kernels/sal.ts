@@ -22,6 +22,7 @@
 // Training (issue 12) draws its start on the device: salParams, pcgSeed, salDraw (thresholds and
 // the initial B from the stream), salInit; then per alignment phase salGains (gF = gB from the
 // device's own wOut), optionally salRestart (eta schedule from t = 0), salRun(n).
+import { expF64, logF64 } from "./fdlibm";
 import { epPtr, epNRec, epNOut, epStride } from "./eprop";
 import { pcgUniform, pcgState, pcgRestore } from "./pcg32";
 import {
@@ -55,7 +56,7 @@ let upperSpikes: u32 = 0;
 // The escape-noise probability is evaluated in float64 from the float32 argument, so that host and
 // device agree on every draw (a float32 exp differs between libms by an ulp; a 24-bit uniform
 // never lands within an ulp of a float64 probability in practice).
-@inline function fires(draw: f32, x: f32): bool { return <f64>draw < 1.0 / (1.0 + Math.exp(-<f64>x)); }
+@inline function fires(draw: f32, x: f32): bool { return <f64>draw < 1.0 / (1.0 + expF64(-<f64>x)); }
 
 /** Block → module globals (and the PCG32 stream), before steps run. */
 function salLoad(): void {
@@ -138,7 +139,7 @@ export function salInit(): void {
   const nRec = epNRec(), nOut = epNOut();
   const p = epPtr(FLD_SSC);
   alphaL = f32At(p, SC_ALPHA); kappaU = f32At(p, SC_KAPPA); delta = f32At(p, SC_DELTA); rhoT = f32At(p, SC_RHOT);
-  const logit = <f32>Math.log(<f64>rhoT / (1.0 - <f64>rhoT));
+  const logit = <f32>logF64(<f64>rhoT / (1.0 - <f64>rhoT));
   const pTh = epPtr(FLD_STHL), pB = epPtr(FLD_SBL), pV = epPtr(FLD_SV);
   for (let j = 0; j < nRec; j++) {
     const b = (<f32>1 - alphaL) * (f32At(pTh, j) + delta * logit);

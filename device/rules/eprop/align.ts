@@ -7,6 +7,7 @@
 //
 // Everything is checked before anything changes; the SAL state lives in the arena (kernels/sal.ts),
 // so CHECKPOINT carries it. Registered in handlers.ts (M_ALIGN, and OP_CONTINUE while pending).
+import { expF64 } from "../../kernels/fdlibm";
 import { mpReadMap, mpNext, mpStrIs, mpReadU32, vU32, mpReadNum, vF64, mpReadBool, vBool, tLen, T_MAP, mpWriteMap, mpWriteStr, mpWriteUint, mpWriteF64 } from "../../firmware/msgpack";
 import { fail, errCode, E_BAD_FIELD, E_BAD_VALUE, E_NOT_CONFIGURED, E_UNSUPPORTED } from "../../firmware/errors";
 import { readKey, failKey } from "../../firmware/dispatcher";
@@ -54,7 +55,7 @@ export function hAlign(configured: bool): i32 {
   const m = mpReadMap();
   let n: u32 = 0, restart = false, init = false, seed: u32 = 0, seq: u32 = 0x5a1;
   // defaults: MODEL.md's prototype (decays of tau 20 at dt 1)
-  const d20: f64 = Math.exp(-1.0 / 20.0);
+  const d20: f64 = expF64(-1.0 / 20.0);
   let alpha: f64 = d20, kappa: f64 = d20, lambda: f64 = d20, delta: f64 = 0.1, wRms: f64 = 0.1, rhoT: f64 = 0.02;
   let etaH: f64 = 5e-5, eta0: f64 = 0.01, Ta: f64 = 20000, theta: f64 = 1, jitter: f64 = 0.2, bScale: f64 = 0.1;
   let hasSeed = false;
