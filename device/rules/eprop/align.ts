@@ -38,13 +38,15 @@ export function alignPending(): bool {
   return pending;
 }
 
+// Error texts stay short: every string literal is static data (UTF-16) in an MCU's 64 KiB window.
+
 /** Reads a number field into vF64 and checks it as float32 (what the kernel gets) against `check`. */
 function readParam(field: string, check: i32): bool {
   if (!mpReadNum()) { fail(E_BAD_FIELD, field, "must be a number"); return false; }
   const x = <f32>vF64;
   if (!isFinite(vF64) || !isFinite(x)) { fail(E_BAD_VALUE, field, "must be finite"); return false; }
   if (check == POSITIVE && !(x > 0)) { fail(E_BAD_VALUE, field, "must be > 0"); return false; }
-  if (check == NON_NEGATIVE && x < 0) { fail(E_BAD_VALUE, field, "must be >= 0 (a rate of learning cannot be negative)"); return false; }
+  if (check == NON_NEGATIVE && x < 0) { fail(E_BAD_VALUE, field, "must be >= 0"); return false; }
   if (check == RATE && !(x > 0 && x < 1)) { fail(E_BAD_VALUE, field, "must be in (0, 1)"); return false; }
   if (check == FRACTION && !(x >= 0 && x < 1)) { fail(E_BAD_VALUE, field, "must be in [0, 1)"); return false; }
   return true;
@@ -64,13 +66,13 @@ export function hAlign(configured: bool): i32 {
     if (mpStrIs("n")) { if (!mpReadU32()) return fail(E_BAD_FIELD, "n", "must be an unsigned integer"); n = vU32; }
     else if (mpStrIs("restart")) { if (!mpReadBool()) return fail(E_BAD_FIELD, "restart", "must be a bool"); restart = vBool; }
     else if (mpStrIs("init")) {
-      if (mpNext() != T_MAP) return fail(E_BAD_FIELD, "init", "must be a map of SAL parameters");
+      if (mpNext() != T_MAP) return fail(E_BAD_FIELD, "init", "must be a map");
       init = true;
       const k = <i32>tLen;
       for (let j = 0; j < k; j++) {
         if (!readKey()) return errCode;
-        if (mpStrIs("seed")) { if (!mpReadU32()) return fail(E_BAD_FIELD, "init.seed", "must be an unsigned 32-bit integer"); seed = vU32; hasSeed = true; }
-        else if (mpStrIs("seq")) { if (!mpReadU32()) return fail(E_BAD_FIELD, "init.seq", "must be an unsigned 32-bit integer"); seq = vU32; }
+        if (mpStrIs("seed")) { if (!mpReadU32()) return fail(E_BAD_FIELD, "init.seed", "must be an unsigned integer"); seed = vU32; hasSeed = true; }
+        else if (mpStrIs("seq")) { if (!mpReadU32()) return fail(E_BAD_FIELD, "init.seq", "must be an unsigned integer"); seq = vU32; }
         else if (mpStrIs("alpha")) { if (!readParam("init.alpha", RATE)) return errCode; alpha = vF64; }
         else if (mpStrIs("kappa")) { if (!readParam("init.kappa", RATE)) return errCode; kappa = vF64; }
         else if (mpStrIs("lambda")) { if (!readParam("init.lambda", RATE)) return errCode; lambda = vF64; }
@@ -83,14 +85,14 @@ export function hAlign(configured: bool): i32 {
         else if (mpStrIs("theta")) { if (!readParam("init.theta", POSITIVE)) return errCode; theta = vF64; }
         else if (mpStrIs("jitter")) { if (!readParam("init.jitter", FRACTION)) return errCode; jitter = vF64; }
         else if (mpStrIs("bScale")) { if (!readParam("init.bScale", POSITIVE)) return errCode; bScale = vF64; }
-        else return failKey(E_BAD_FIELD, "unknown field in init");
+        else return failKey(E_BAD_FIELD, "unknown field");
       }
     }
     else return failKey(E_BAD_FIELD, "unknown field");
   }
   if (init && !hasSeed) return fail(E_BAD_FIELD, "init.seed", "missing");
   if (!configured) return fail(E_NOT_CONFIGURED, "", "ALIGN before CONFIGURE");
-  if ((epFlags() & F_SAL) == 0) return fail(E_UNSUPPORTED, "feedback", "the model was configured without feedback \"sal\": it has no alignment state");
+  if ((epFlags() & F_SAL) == 0) return fail(E_UNSUPPORTED, "feedback", "configured without feedback \"sal\"");
   if (!init && salReady() == 0) return fail(E_BAD_VALUE, "init", "SAL was never started on this model: the first ALIGN carries init");
   // checked: from here on the request changes state
   if (init) {

@@ -13,6 +13,7 @@
 // after the firmware's static data; CONFIGURE grows the wasm memory to hold it (NO_MEMORY if it
 // cannot). Everything here mirrors host/device/driver.ts (same flags, same f32 constants, same
 // layout, same call order), so a case run through the firmware equals the `wasm` backend bit for bit.
+import { expF64 } from "../../kernels/fdlibm";
 import {
   mpReadMap, mpNext, mpStrIs, mpReadU32, vU32, mpReadNum, vF64, mpReadBool, vBool,
   tPtr, tLen, tInt, tFloat, T_NIL, T_MAP, T_STR, T_BIN, T_INT, T_FLOAT,
@@ -287,9 +288,9 @@ function hConfigure(): i32 {
   if (r != H_DONE) return r;
 
   // constants as host/model/decay.ts decays() in f64, rounded to f32 once
-  if (isNaN(alpha)) alpha = Math.exp(-dt / tauMem);
-  if (isNaN(rho)) rho = Math.exp(-dt / tauAdapt);
-  if (isNaN(kappa)) kappa = Math.exp(-dt / tauOut);
+  if (isNaN(alpha)) alpha = expF64(-dt / tauMem);
+  if (isNaN(rho)) rho = expF64(-dt / tauAdapt);
+  if (isNaN(kappa)) kappa = expF64(-dt / tauOut);
   cAlpha = <f32>alpha; cRho = <f32>rho; cKappa = <f32>kappa;
   cZeta = inOMA ? <f32>(1 - alpha) : 1;
   cS = outOMK ? <f32>(1 - kappa) : 1;

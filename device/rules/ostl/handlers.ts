@@ -9,6 +9,7 @@
 // Everything mirrors host/rules/ostl/wasm.ts (OstlDevice: same flags, the host's float64
 // constants rounded once to f32, the same kernel calls in the same order), so a case run through
 // the firmware equals the `wasm` backend (scalar build) bit for bit.
+import { expF64 } from "../../kernels/fdlibm";
 import {
   mpReadMap, mpNext, mpStrIs, mpReadU32, vU32, mpReadNum, vF64, mpReadBool, vBool,
   tPtr, tLen, tInt, tFloat, T_ARRAY, T_STR, T_BIN, T_INT, T_FLOAT,
@@ -237,15 +238,15 @@ function hConfigure(): i32 {
   // constants: the host's float64 decays (or exp(-dt/tau) here), rounded to f32 once
   osConfigure(base);
   for (let l = 0; l < L; l++) {
-    const alpha = isNaN(st(l, SL_ALPHA)) ? Math.exp(-dt / st(l, SL_TAUMEM)) : st(l, SL_ALPHA);
-    const rho = isNaN(st(l, SL_RHO)) ? Math.exp(-dt / st(l, SL_TAUADAPT)) : st(l, SL_RHO);
+    const alpha = isNaN(st(l, SL_ALPHA)) ? expF64(-dt / st(l, SL_TAUMEM)) : st(l, SL_ALPHA);
+    const rho = isNaN(st(l, SL_RHO)) ? expF64(-dt / st(l, SL_TAUADAPT)) : st(l, SL_RHO);
     osConstants(l, <f32>alpha, <f32>rho, <f32>st(l, SL_VTH), <f32>st(l, SL_GAMMA));
     if (st(l, SL_ALIF) != 0) {
       const pb = osPtr(O_BETA, l), bp = <usize>st(l, SL_BETAPTR), nl = <i32>st(l, SL_N);
       for (let j = 0; j < nl; j++) store<f32>(pb + (<usize>j << 2), bp != 0 ? f32At(bp, <u32>j) : <f32>st(l, SL_BETA));
     }
   }
-  osReadout(<f32>(isNaN(kappa) ? Math.exp(-dt / tauOut) : kappa));
+  osReadout(<f32>(isNaN(kappa) ? expF64(-dt / tauOut) : kappa));
   configured = true;
   adamStep = 0;
   trial = TRIAL_NEW;
