@@ -1,7 +1,8 @@
 // The rows of RESULTS.md (`edgeprop results`): which task, rule, board, options, iterations and
 // learning rate each row trains with, for the full table and for `--quick`, and what the e-prop
 // paper (Bellec et al. 2020, Nature Communications 11:3625) reports for comparison.
-import type { FeedbackKind, Rule } from "../model/types.ts";
+import type { FeedbackKind } from "../model/types.ts";
+import { stackRows } from "../rules/ostl/results.ts";
 import type { TaskOptions } from "../tasks/task.ts";
 
 export interface RowConfig {
@@ -15,7 +16,8 @@ export interface ResultRow {
   /** Unique id (run directory name, `--only` matches it or the task). */
   id: string;
   task: string;
-  rule: Rule;
+  /** A registered rule's name (host/rules/index.ts). */
+  rule: string;
   feedback: FeedbackKind;
   board: "host" | "sim";
   full: RowConfig;
@@ -77,3 +79,4 @@ export const RESULT_ROWS: ResultRow[] = [
     paper: "not in the paper (Fashion-MNIST is the project's own on-device benchmark)",
   },
 ];
+RESULT_ROWS.push(...stackRows(RESULT_ROWS)); // OSTL and BPTT on layer stacks, at the e-prop rows' settings

@@ -1,0 +1,261 @@
+// `edgeprop train --rule ostl` (host/rules/ostl/training.ts) and `--rule bptt` on layer stacks:
+// the float64 host target learns a small pattern-generation stack well below chance, and
+// one-layer OSTL trains to BPTT's weights (same gradient, OSTL.md); on the simulated board (a
+// separate process behind a pty) training ends with the in-process wasm kernels' weights bit for
+// bit (gd with clipping, Adam); a killed host resumes, and a killed board is recovered, to the
+// uninterrupted run's weights; bad run configs, checkpoints and task options are refused by name.
+import { execFile, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ensureWasm } from "../host/device/build.ts";
+import type { FeedbackKind } from "../host/model/types.ts";
+import { ostlRule } from "../host/rules/ostl/index.ts";
+import { randomOstlCase } from "../host/rules/ostl/random.ts";
+import type { OstlCase, OstlParams } from "../host/rules/ostl/schema.ts";
+import { OstlDevice } from "../host/rules/ostl/wasm.ts";
+import type { RunSummary } from "../host/report/rundir.ts";
+import { startSim } from "../host/sim/sim.ts";
+import { DeviceTarget } from "../host/train/device-target.ts";
+import { createTask, findTask } from "../host/tasks/index.ts";
+import { readCheckpoint } from "../host/train/checkpoint.ts";
+import { runLoop } from "../host/train/loop.ts";
+import { newOptimizerState, parseOptimizer } from "../host/train/optimizer.ts";
+import { readRunSpec } from "../host/train/run-config.ts";
+import { setupFromConfig, setupFromTask } from "../host/train/setup.ts";
+import { ROOT } from "./helpers/cli.ts";
+import { inputError } from "./helpers/errors.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "edgeprop-ostl-train-"));
+
+beforeAll(async () => {
+  await ensureWasm("scalar");
+}, 300_000);
+
+/** A run config: a 2-layer (or given) margin stack and two trials, cycled. */
+function runConfig(name: string, extra: Record<string, unknown>, layers = [8, 6]): string {
+  const c = randomOstlCase({ layers, neuron: ["alif", "lif"].slice(0, layers.length) as ("lif" | "alif")[], nIn: 6, nOut: 2, T: 60, seed: 71 });
+  const c2 = randomOstlCase({ layers, nIn: 6, nOut: 2, T: 60, seed: 72 });
+  const { inputs: _i, targets: _t, mask: _m, ...body } = c;
+  const trials = [c, c2].map(({ inputs, targets, mask }) => ({ inputs, targets, mask }));
+  const path = join(dir, `${name}.json`);
+  writeFileSync(path, JSON.stringify({ ...body, rule: "ostl", iterations: 12, trials, ...extra }));
+  return path;
+}
+
+const params = (d: string): OstlParams => JSON.parse(readFileSync(join(d, "params.json"), "utf8"));
+const summary = (d: string): RunSummary => JSON.parse(readFileSync(join(d, "summary.json"), "utf8"));
+
+/** The CLI in a child process, awaited (the test worker's event loop keeps running meanwhile). */
+function cli(args: string[], cwd = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [`${ROOT}bin/edgeprop.mjs`, ...args], { cwd, encoding: "utf8", timeout: 300_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+async function train(args: string[], cwd = ROOT) {
+  const r = await cli(["train", ...args, "--json"], cwd);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { iteration: number; loss: number });
+}
+
+/** Largest |a - b| / max|b| over every tensor of two stacks' parameters. */
+function maxRelDiff(a: OstlParams, b: OstlParams): number {
+  const flat = (p: OstlParams) => [...p.layers.flatMap((l) => [...l.w.flat(), ...l.b]), ...p.wOut.flat(), ...p.bOut];
+  const x = flat(a);
+  const y = flat(b);
+  expect(x.length).toBe(y.length);
+  const scale = Math.max(...y.map(Math.abs));
+  return Math.max(...x.map((v, i) => Math.abs(v - y[i]!))) / scale;
+}
+
+describe("edgeprop train --rule ostl on the host", () => {
+  const task = ["--task", "pattern", "--seed", "1", "--iterations", "30", "--lr", "0.01", "--test-trials", "3"];
+
+  it("a 1-layer and a 2-layer stack learn pattern generation well below chance (run from outside the repository)", async () => {
+    // seeds 1-3 measured (steps 200, 30 inputs, 30 neurons per layer, 30 iterations): see the bounds' comments
+    const cwd = mkdtempSync(join(tmpdir(), "edgeprop-ostl-cwd-"));
+    for (const layers of [1, 2]) {
+      const rows = await train([...task, "--rule", "ostl", "--task-opt", `steps=200,nIn=30,nRec=30,layers=${layers}`, "--out", `run${layers}`], cwd);
+      expect(rows.length).toBe(30);
+      expect(rows.at(-1)!.loss).toBeLessThan(rows[0]!.loss / 2);
+      const m = summary(join(cwd, `run${layers}`)).metric!;
+      expect([m.name, m.split, m.nTrials]).toEqual(["nmse", "test", 3]);
+      expect(m.value, `NMSE of ${layers} layer(s) (chance 1)`).toBeLessThan(0.4);
+      const run = JSON.parse(readFileSync(join(cwd, `run${layers}`, "run.json"), "utf8"));
+      expect(run.taskOptions).toMatchObject({ layers, nRec: 30 });
+      expect(run.model.layers.length).toBe(layers);
+      // the report's raster holds every layer's neurons
+      const tr = JSON.parse(readFileSync(join(cwd, `run${layers}`, "trajectory.json"), "utf8"));
+      expect([tr.z.length, tr.z[0].length]).toEqual([200, 30 * layers]);
+    }
+  });
+
+  it("one-layer OSTL trains to BPTT's weights (the same gradient); two layers do not", async () => {
+    const opts = "steps=200,nIn=30,nRec=30";
+    for (const layers of [1, 2]) {
+      for (const rule of ["ostl", "bptt"]) await train([...task, "--rule", rule, "--task-opt", `${opts},layers=${layers}`, "--out", join(dir, `${rule}-${layers}`)]);
+      const d = maxRelDiff(params(join(dir, `ostl-${layers}`)), params(join(dir, `bptt-${layers}`)));
+      if (layers === 1) expect(d).toBeLessThan(1e-9);
+      else expect(d).toBeGreaterThan(1e-3);
+    }
+  });
+
+  it("a host killed mid-run resumes to the uninterrupted run's weights and losses", async () => {
+    const cfg = runConfig("host", { optimizer: { kind: "adam", lr: 0.01 }, iterations: 40 });
+    const clean = join(dir, "host-clean");
+    await train(["--config", cfg, "--out", clean]);
+    const killed = join(dir, "host-killed");
+    await killAfter(["train", "--config", cfg, "--out", killed, "--json", "--checkpoint-every", "5"], 12);
+    const cp = JSON.parse(readFileSync(join(killed, "checkpoint.json"), "utf8"));
+    expect(cp.iteration).toBeGreaterThanOrEqual(5);
+    expect(cp.iteration).toBeLessThan(40);
+    expect(Object.keys(cp.state.optimizer.m)).toContain("layers[1].w");
+    const resumed = await train(["--config", cfg, "--out", killed, "--checkpoint-every", "5", "--resume"]);
+    expect(resumed[0]!.iteration).toBe(cp.iteration + 1);
+    expect(readFileSync(join(killed, "params.json"), "utf8")).toBe(readFileSync(join(clean, "params.json"), "utf8"));
+  });
+});
+
+/** Starts the CLI and SIGKILLs it after `lines` lines of stdout. */
+async function killAfter(args: string[], lines: number): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const child = spawn(process.execPath, [`${ROOT}bin/edgeprop.mjs`, ...args], { cwd: ROOT });
+    let seen = 0;
+    child.stdout.on("data", (d: Buffer) => {
+      seen += d.toString().split("\n").length - 1;
+      if (seen >= lines) child.kill("SIGKILL");
+    });
+    child.on("exit", () => resolve());
+  });
+}
+
+/** Trains a run config on a fresh simulated board; optionally kills and restarts the board after iteration `killAt`. */
+async function trainOnSim(cfg: string, killAt?: number) {
+  const spec = readRunSpec(cfg);
+  const sim = await startSim({ dir: mkdtempSync(join(dir, "board-")) });
+  const initial = { params: structuredClone(spec.base.params), optimizer: newOptimizerState() };
+  const target = await DeviceTarget.open(spec, initial, { board: "sim", port: sim.port, release: () => sim.stop() });
+  const losses: number[] = [];
+  let restart: Promise<void> | undefined;
+  try {
+    await runLoop(spec, target, {
+      start: 1,
+      checkpointEvery: 4,
+      record: () => false,
+      onIteration: (n, outcome) => {
+        losses.push(outcome.loss);
+        // a crash while the host goes on sending: the next trial meets a dead, then a blank board
+        if (n === killAt) restart = sim.killBoard().then(() => sim.startBoard());
+      },
+    });
+    await restart;
+    return { spec, params: (await target.state()).params as OstlParams, losses, recoveries: target.recoveries };
+  } finally {
+    await target.close();
+  }
+}
+
+describe("edgeprop train --rule ostl on the simulated board", () => {
+  for (const [name, optimizer] of [
+    ["gd with clipping", { kind: "gd", lr: 0.05, wMin: -0.8, wMax: 0.8 }],
+    ["adam", { kind: "adam", lr: 0.01 }],
+  ] as const) {
+    it(`ends with the wasm kernels' weights after 12 iterations, bit for bit (${name})`, async () => {
+      const cfg = runConfig(`sim-${optimizer.kind}`, { optimizer });
+      const board = await trainOnSim(cfg);
+      const { spec } = board;
+      const wdev = await OstlDevice.create(spec.base.model, { optimizer: optimizer.kind });
+      wdev.loadParams(spec.base.params);
+      for (let n = 1; n <= spec.iterations; n++) {
+        const t = spec.trial(n);
+        expect(wdev.runTrial(t.inputs, t.targets, t.mask).loss, `loss of iteration ${n}`).toBe(board.losses[n - 1]);
+        if (optimizer.kind === "gd") wdev.applyGd(optimizer.lr, { wMin: optimizer.wMin, wMax: optimizer.wMax });
+        else wdev.applyAdam(optimizer.lr, 0.9, 0.999, 1e-8, n);
+      }
+      expect(board.params).toEqual(wdev.readParams());
+      if (optimizer.kind === "gd") expect(board.params.layers[0]!.w.flat().some((w) => Math.abs(w) === 0.800000011920929)).toBe(true);
+    });
+  }
+
+  it("a board killed mid-run gets the last checkpoint back and replays the lost iterations: the clean run's weights", async () => {
+    const cfg = runConfig("sim-kill", { optimizer: { kind: "adam", lr: 0.01 } });
+    const clean = await trainOnSim(cfg);
+    const crashed = await trainOnSim(cfg, 6); // last checkpoint at iteration 4
+    expect([clean.recoveries, crashed.recoveries]).toEqual([0, 1]);
+    expect(crashed.params).toEqual(clean.params);
+  });
+
+  it("a host killed mid-run resumes the board's blob to the uninterrupted run's weights", async () => {
+    const cfg = runConfig("sim-resume", { optimizer: { kind: "adam", lr: 0.01 }, iterations: 16 });
+    const clean = join(dir, "sim-clean");
+    await train(["--config", cfg, "--out", clean, "--board", "sim"]);
+    const killed = join(dir, "sim-killed");
+    await killAfter(["train", "--config", cfg, "--out", killed, "--json", "--board", "sim", "--checkpoint-every", "3"], 7);
+    const cp = JSON.parse(readFileSync(join(killed, "checkpoint.json"), "utf8"));
+    expect(cp.iteration).toBeGreaterThanOrEqual(3);
+    expect(cp.iteration).toBeLessThan(16);
+    expect(typeof cp.state.device).toBe("string");
+    await train(["--config", cfg, "--out", killed, "--board", "sim", "--checkpoint-every", "3", "--resume"]);
+    expect(params(killed)).toEqual(params(clean));
+  });
+});
+
+describe("bad OSTL training inputs are named", () => {
+  const setupError = (make: () => unknown, pattern: RegExp) => expect(inputError(make).message).toMatch(pattern);
+
+  it("run configs: shapes, trials, freeze, what a board cannot train (exit 2 from the CLI)", async () => {
+    const cfg = (name: string, extra: Record<string, unknown>) => setupFromConfig(runConfig(name, extra));
+    const base = JSON.parse(readFileSync(runConfig("shape", {}), "utf8"));
+    const w1 = base.params.layers[1].w;
+    setupError(() => cfg("shape", { params: { ...base.params, layers: [base.params.layers[0], { w: w1.slice(1) }] } }), /params\.layers\[1\]\.w: expected 6 rows \(model\.layers\[1\]\.n=6\)/);
+    const row5 = { ...base.trials[1], inputs: base.trials[1].inputs.map((r: number[], t: number) => (t === 5 ? [1] : r)) };
+    setupError(() => cfg("trialrow", { trials: [base.trials[0], row5] }), /trials\[1\]\.inputs\[5\]: expected 6 numbers \(nIn\)/);
+    setupError(() => cfg("freeze", { freeze: ["wIn"] }), /freeze\[0\]: expected one of 'layers\[0\]\.w', 'layers\[0\]\.b', 'layers\[1\]\.w'/);
+    setupError(() => cfg("recurrent", { params: { ...base.params, wIn: [[0]] } }), /params\.wIn: not part of a layer stack/);
+    // refused before a board is started (openTarget asks the rule's device trainer first)
+    const onBoard = (extra: Record<string, unknown>) => () => DeviceTarget.trainerFor(cfg("board", extra).spec);
+    setupError(onBoard({ optimizer: { kind: "adam", lr: 0.01, wMax: 1 } }), /optimizer\.wMax: an OSTL board clips weights with gd only/);
+    setupError(onBoard({ freeze: ["wOut"] }), /freeze: boards train every parameter/);
+    const r = await cli(["train", "--config", runConfig("cli", { freeze: ["wIn"] }), "--out", join(dir, "cli")]);
+    expect([r.code, r.stderr.trim()]).toEqual([2, expect.stringMatching(/^edgeprop train: freeze\[0\]: expected one of 'layers\[0\]\.w'/)]);
+  });
+
+  it("a checkpoint whose layer tensor has the wrong shape is not trusted", async () => {
+    const cfg = runConfig("badcp", { optimizer: { kind: "gd", lr: 0.01 }, iterations: 3 });
+    const out = join(dir, "badcp");
+    await train(["--config", cfg, "--out", out]);
+    const cpPath = join(out, "checkpoint.json");
+    const cp = JSON.parse(readFileSync(cpPath, "utf8"));
+    const tensors = ostlRule.training!.tensors(setupFromConfig(cfg).spec.base as OstlCase);
+    expect(readCheckpoint(out, tensors).state.params).toEqual(params(out));
+    cp.state.params.layers[1].w = cp.state.params.layers[1].w.slice(1);
+    writeFileSync(cpPath, JSON.stringify(cp));
+    setupError(() => readCheckpoint(out, tensors), /state\.params\.layers\[1\]\.w: expected 6 rows/);
+    cp.state.params.layers = { 0: cp.state.params.layers[0] };
+    writeFileSync(cpPath, JSON.stringify(cp));
+    setupError(() => readCheckpoint(out, tensors), /state\.params\.layers: expected an array/);
+  });
+
+  it("task options and flags that a stack cannot take", () => {
+    const task = (opts: Record<string, number | string>, feedback: FeedbackKind = "symmetric") => () =>
+      setupFromTask({ task: "evidence", quick: true, seed: 1, taskOptions: opts, rule: "ostl", feedback, optimizer: parseOptimizer("adam"), iterations: 1, testTrials: 1 });
+    setupError(task({ layers: 0 }), /evidence\.options\.layers: expected an integer in \[1, 16\]/);
+    setupError(task({ layers: "two" }), /evidence\.options\.layers: expected a number, got "two"/);
+    setupError(task({ refractory: 4 }), /evidence\.options\.refractory: a layer stack has no refractory period/);
+    setupError(task({ cReg: 1 }), /evidence\.options\.cReg: the firing-rate regulariser is not supported in a layer stack/);
+    setupError(task({ layers: 2 }, "random"), /--feedback: a layer stack passes learning signals down through its forward weights/);
+    setupError(task({ nosuch: 1 }), /evidence\.options\.nosuch: unknown option/);
+    setupError(task({ layers: 16, nRec: 2000 }), /evidence\.options\.layers: a stack of at most 16777216 synapses/);
+    // the stack is the task's network without wRec: same input weights, readout and trials
+    const s = task({ layers: 2 })();
+    const inst = createTask("evidence", 1, { ...findTask("evidence").quick, refractory: 0 });
+    const base = s.spec.base as OstlCase;
+    expect([base.params.layers[0]!.w, base.params.wOut, base.inputs]).toEqual([inst.params.wIn, inst.params.wOut, inst.trial(0).inputs]);
+    expect(base.model.layers.map((l) => l.beta)).toEqual([inst.model.beta, inst.model.beta]);
+    expect(s.info.taskOptions).toMatchObject({ layers: 2, refractory: 0 });
+  });
+});
