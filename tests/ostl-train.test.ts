@@ -76,7 +76,8 @@ describe("edgeprop train --rule ostl on the host", () => {
   const task = ["--task", "pattern", "--seed", "1", "--iterations", "30", "--lr", "0.01", "--test-trials", "3"];
 
   it("a 1-layer and a 2-layer stack learn pattern generation well below chance (run from outside the repository)", async () => {
-    // seeds 1-3 measured (steps 200, 30 inputs, 30 neurons per layer, 30 iterations): see the bounds' comments
+    // seeds 1-3 measured (steps 200, 30 inputs, 30 neurons per layer, 30 iterations, 3 test trials): NMSE
+    // 0.095 / 0.118 / 0.088 with one layer, 0.233 / 0.053 / 0.181 with two (chance 1)
     const cwd = mkdtempSync(join(tmpdir(), "edgeprop-ostl-cwd-"));
     for (const layers of [1, 2]) {
       const rows = await train([...task, "--rule", "ostl", "--task-opt", `steps=200,nIn=30,nRec=30,layers=${layers}`, "--out", `run${layers}`], cwd);
