@@ -64,9 +64,10 @@ describe("every task trains on the simulated board to better than chance", () =>
 });
 
 describe("edgeprop results", () => {
-  it("--quick --only pattern writes the table: e-prop vs BPTT on the host and e-prop on the simulated board", () => {
+  it("--quick --only ROWS writes the table: e-prop vs BPTT on the host and e-prop on the simulated board", () => {
     const out = join(dir, "RESULTS.md");
-    const r = edgeprop(["results", "--quick", "--only", "pattern", "--out", out, "--dir", join(dir, "results"), "--json"]);
+    // by row id: `--only pattern` also runs the layer-stack rows (OSTL, BPTT of stacks)
+    const r = edgeprop(["results", "--quick", "--only", "pattern-eprop-host,pattern-bptt-host,pattern-eprop-sim", "--out", out, "--dir", join(dir, "results"), "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout) as { rows: { id: string; rule: string; board: string; metric: string; value: number; seed: number }[] };
     expect(j.rows.map((x) => x.id)).toEqual(["pattern-eprop-host", "pattern-bptt-host", "pattern-eprop-sim"]);
