@@ -5,9 +5,11 @@ import { salSection } from "./sal.ts";
 import { fpgaSection } from "./fpga.ts";
 import { linkSection } from "./link.ts";
 import { mcuSection } from "./mcu.ts";
+import { ostlSection } from "./ostl.ts";
 
 export const sections: BenchSection[] = [
   epropStepSection,
+  ostlSection,
   salSection,
   linkSection,
   mcuSection,

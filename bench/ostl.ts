@@ -1,0 +1,246 @@
+// One OSTL training step (forward of every layer, eligibility traces, spatial learning signals,
+// gradient accumulation; OSTL.md) for stacks shaped like the results rows: the float64 host
+// reference (OstlStream), the device kernels in WASM (scalar and SIMD builds, run by Node) and
+// the scalar .wasm converted to C by wasm2c and compiled by gcc -O2 -ffp-contract=off (the MCU
+// pipeline's native code, host/device/native.ts), side by side; and the device bytes per synapse.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { ensureWasm } from "../host/device/build.ts";
+import { buildNativeProgram } from "../host/device/native.ts";
+import { cacheDir } from "../host/paths.ts";
+import { planOstlModel } from "../host/rules/ostl/layout.ts";
+import { OstlStream } from "../host/rules/ostl/reference.ts";
+import type { OstlCase, OstlModel } from "../host/rules/ostl/schema.ts";
+import { OstlDevice } from "../host/rules/ostl/wasm.ts";
+import { Pcg32 } from "../host/rng/pcg32.ts";
+import type { BenchSection } from "./section.ts";
+import { median } from "./stats.ts";
+
+const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e3;
+};
+
+interface Size {
+  label: string;
+  nIn: number;
+  layers: number[];
+  nOut: number;
+  alif: boolean;
+  /** Steps per timed repeat (device builds) and of the host reference. */
+  T: number;
+  hostT: number;
+}
+
+const SIZES: Size[] = [
+  { label: "pattern, 1 layer", nIn: 100, layers: [100], nOut: 1, alif: false, T: 1000, hostT: 1000 },
+  { label: "pattern, 2 layers", nIn: 100, layers: [100, 100], nOut: 1, alif: false, T: 1000, hostT: 1000 },
+  { label: "evidence, 2 ALIF layers", nIn: 40, layers: [100, 100], nOut: 2, alif: true, T: 1000, hostT: 1000 },
+  { label: "256 in, 2 x 256", nIn: 256, layers: [256, 256], nOut: 3, alif: false, T: 200, hostT: 100 },
+];
+const REPEATS = 7;
+/** The host reference is timed over whole trials (its first, untimed, lets V8 optimise it). */
+const HOST_REPEATS = 3;
+
+function stackCase(s: Size): OstlCase {
+  const rng = new Pcg32(s.nIn, s.layers.length);
+  const rate = 0.05;
+  const model: OstlModel = {
+    nIn: s.nIn, nOut: s.nOut, dt: 1, tauOut: 20, loss: "mse", lossReduction: "sum", trainBias: true, resetGrad: true,
+    layers: s.layers.map((n) => ({ n, neuron: s.alif ? "alif" : "lif", tauMem: 20, tauAdapt: 200, beta: new Array<number>(n).fill(s.alif ? 0.2 : 0), vTh: 1, gamma: 0.3 })),
+  };
+  let pre = s.nIn;
+  const layers = s.layers.map((n) => {
+    const gain = 2 / Math.sqrt(pre);
+    const w = Array.from({ length: n }, () => Array.from({ length: pre }, () => gain * rng.normal()));
+    pre = n;
+    return { w, b: new Array<number>(n).fill(0.02) };
+  });
+  const T = Math.max(s.T, s.hostT);
+  return {
+    format: "hil-case/1", name: s.label, model,
+    params: { layers, wOut: Array.from({ length: s.nOut }, () => Array.from({ length: pre }, () => rng.normal() / Math.sqrt(pre))), bOut: new Array<number>(s.nOut).fill(0) },
+    inputs: Array.from({ length: T }, () => Array.from({ length: s.nIn }, () => (rng.uniform() < rate ? 1 : 0))),
+    targets: Array.from({ length: T }, (_, t) => Array.from({ length: s.nOut }, (_, k) => Math.sin((2 * Math.PI * (t + 7 * k)) / 200))),
+    mask: new Array<number>(T).fill(1),
+  };
+}
+
+/** ms per step of the float64 reference. */
+function timeHost(s: Size, c: OstlCase): number {
+  const times: number[] = [];
+  for (let r = -1; r < HOST_REPEATS; r++) {
+    const st = new OstlStream(c.model, c.params, c.mask);
+    const t0 = cpuMs();
+    for (let t = 0; t < s.hostT; t++) st.step(c.inputs[t]!, c.targets[t]!, 1);
+    if (r >= 0) times.push((cpuMs() - t0) / s.hostT);
+  }
+  return median(times);
+}
+
+interface Runner {
+  /** One repeat (reset + T steps): ms per step. */
+  once(): number;
+  loss(): number;
+}
+
+async function wasmRunner(s: Size, c: OstlCase, build: "scalar" | "simd"): Promise<Runner> {
+  const dev = await OstlDevice.create(c.model, { build });
+  dev.loadParams(c.params);
+  const mem = () => dev.k.memory.buffer;
+  const act = new Float32Array(mem(), dev.addr("act", 0), s.nIn);
+  const target = new Float32Array(mem(), dev.addr("target"), s.nOut);
+  const xs = c.inputs.map((x) => Float32Array.from(x));
+  const ts = c.targets.map((x) => Float32Array.from(x));
+  const step = dev.k.raw<(mask: number) => void>("osStep");
+  let loss = 0;
+  const once = (): number => {
+    dev.call("osReset");
+    const t0 = cpuMs();
+    for (let t = 0; t < s.T; t++) {
+      act.set(xs[t]!);
+      target.set(ts[t]!);
+      step(1);
+    }
+    const dt = (cpuMs() - t0) / s.T;
+    loss = dev.call("osFinish");
+    return dt;
+  };
+  once(); // warm-up (tier-up to optimised code)
+  return { once, loss: () => loss };
+}
+
+const MOD = "os";
+
+/** C harness: adopts an arena dumped from Node (osAttach) and times T steps of osStep in CPU time. */
+const HARNESS = `/* generated by bench/ostl.ts */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "wasm-rt.h"
+#include "${MOD}.h"
+
+static double cpuNs(void) { struct timespec t; clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t); return t.tv_sec * 1e9 + t.tv_nsec; }
+
+int main(int argc, char **argv) {
+  if (argc != 2) { fprintf(stderr, "usage: ostl-step FILE\\n"); return 2; }
+  FILE *f = fopen(argv[1], "rb");
+  if (!f) { perror("open"); return 2; }
+  uint32_t h[6]; /* arena bytes, act offset, target offset, nIn, nOut, T */
+  if (fread(h, 4, 6, f) != 6) return 2;
+  unsigned char *arena = malloc(h[0]);
+  float *xs = malloc((size_t)h[5] * h[3] * 4), *ts = malloc((size_t)h[5] * h[4] * 4);
+  if (fread(arena, 1, h[0], f) != h[0] || fread(xs, 4, (size_t)h[5] * h[3], f) != (size_t)h[5] * h[3] || fread(ts, 4, (size_t)h[5] * h[4], f) != (size_t)h[5] * h[4]) return 2;
+  wasm_rt_init();
+  Z_${MOD}_init_module();
+  Z_${MOD}_instance_t I;
+  Z_${MOD}_instantiate(&I);
+  u32 base = Z_${MOD}Z_reserve(&I, h[0]);
+  unsigned char *mem = Z_${MOD}Z_memory(&I)->data;
+  memcpy(mem + base, arena, h[0]);
+  if (Z_${MOD}Z_osAttach(&I, base) != h[0]) { fprintf(stderr, "osAttach refused the arena\\n"); return 2; }
+  double best = 0; f64 loss = 0;
+  for (int r = 0; r < 2; r++) { /* a warm-up pass, then the timed one */
+    Z_${MOD}Z_osReset(&I);
+    double t0 = cpuNs();
+    for (uint32_t t = 0; t < h[5]; t++) {
+      memcpy(mem + base + h[1], xs + (size_t)t * h[3], h[3] * 4);
+      memcpy(mem + base + h[2], ts + (size_t)t * h[4], h[4] * 4);
+      Z_${MOD}Z_osStep(&I, 1.0f);
+    }
+    best = (cpuNs() - t0) / h[5];
+    loss = Z_${MOD}Z_osFinish(&I);
+  }
+  printf("{\\"nsPerStep\\": %.1f, \\"loss\\": %.17g}\\n", best, loss);
+  return 0;
+}
+`;
+
+async function nativeRunner(s: Size, c: OstlCase): Promise<Runner> {
+  const exe = await buildNativeProgram(await ensureWasm("scalar"), MOD, HARNESS);
+  const dev = await OstlDevice.create(c.model, { build: "scalar" });
+  dev.loadParams(c.params);
+  const base = dev.call("osBase");
+  const arena = dev.arena();
+  const head = new Uint32Array([arena.length, dev.addr("act", 0) - base, dev.addr("target") - base, s.nIn, s.nOut, s.T]);
+  mkdirSync(cacheDir("bench"), { recursive: true });
+  const file = cacheDir("bench", `ostl-${s.nIn}-${s.layers.join("x")}-${s.nOut}${s.alif ? "-alif" : ""}.bin`);
+  writeFileSync(file, Buffer.concat([
+    Buffer.from(head.buffer), Buffer.from(arena),
+    Buffer.from(Float32Array.from(c.inputs.slice(0, s.T).flat()).buffer), Buffer.from(Float32Array.from(c.targets.slice(0, s.T).flat()).buffer),
+  ]));
+  let loss = 0;
+  return {
+    once: () => {
+      const out = JSON.parse(execFileSync(exe, [file], { encoding: "utf8" })) as { nsPerStep: number; loss: number };
+      loss = out.loss;
+      return out.nsPerStep / 1e6;
+    },
+    loss: () => loss,
+  };
+}
+
+const sig = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const us = (ms: number) => sig(ms * 1000);
+
+function bytesTable(): string[] {
+  const rows = [
+    "| stack (nIn → layers → nOut) | neuron | resetGrad | gd: bytes/synapse | Adam: bytes/synapse | arena (gd) |",
+    "| --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const s of SIZES) {
+    for (const resetGrad of [true, false]) {
+      const m = { ...stackCase({ ...s, T: 1, hostT: 1 }).model, resetGrad };
+      const gd = planOstlModel(m);
+      const adam = planOstlModel(m, { optimizer: "adam" });
+      rows.push(`| ${s.nIn} → ${s.layers.join(", ")} → ${s.nOut} | ${s.alif ? "ALIF" : "LIF"} | ${resetGrad} | ${gd.bytesPerSynapse.toFixed(1)} | ${adam.bytesPerSynapse.toFixed(1)} | ${gd.bytes} |`);
+    }
+  }
+  return rows;
+}
+
+export const ostlSection: BenchSection = {
+  name: "ostl",
+  async run(log) {
+    const rows = [
+      "| stack | synapses | host f64 µs/step | WASM scalar µs/step | WASM SIMD µs/step | native C (wasm2c) µs/step | SIMD / scalar | native / scalar | host / SIMD |",
+      "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ];
+    for (const s of SIZES) {
+      const c = stackCase(s);
+      const synapses = planOstlModel(c.model).synapses;
+      log(`  ostl ${s.label}: host`);
+      const host = timeHost(s, c);
+      log(`  ... wasm scalar, wasm simd, native C (interleaved, ${REPEATS} rounds)`);
+      const runners = [await wasmRunner(s, c, "scalar"), await wasmRunner(s, c, "simd"), await nativeRunner(s, c)];
+      const times: number[][] = [[], [], []];
+      for (let r = 0; r < REPEATS; r++) runners.forEach((run, i) => times[i]!.push(run.once()));
+      // the same kernel: the scalar build and its native translation compute the same loss bit for bit
+      if (runners[0]!.loss() !== runners[2]!.loss()) throw new Error(`bench: native C and WASM scalar disagree on the loss (${runners[2]!.loss()} vs ${runners[0]!.loss()})`);
+      const [scalar, simd, native] = times.map(median) as [number, number, number];
+      rows.push(
+        `| ${s.label}: ${s.nIn} → ${s.layers.join(", ")} → ${s.nOut} | ${synapses} | ${us(host)} | ${us(scalar)} | ${us(simd)} | ${us(native)} | ` +
+          `${sig(scalar / simd)}× | ${sig(scalar / native)}× | ${sig(host / simd)}× |`,
+      );
+    }
+    return [
+      "## OSTL step cost (host f64 / WASM scalar / SIMD / native C) and device bytes per synapse",
+      "",
+      "One OSTL step (OSTL.md: every layer's forward, eligibility traces with the reset term, spatial learning signals",
+      "down the stack, gradient accumulation; mse, resetGrad true) per stack, measured in process CPU time: the float64",
+      "host reference (`OstlStream`), the device kernels' scalar and SIMD WebAssembly builds run by Node, and the scalar",
+      "build converted to C by wasm2c and compiled with gcc -O2 -ffp-contract=off (as the MCU firmware is) on this host.",
+      `Medians of ${REPEATS} interleaved rounds (device builds; host reference: ${HOST_REPEATS} after a warm-up trial); the native and WASM scalar runs agree on the loss bit for bit.`,
+      "",
+      ...rows,
+      "",
+      "Device state per synapse (the kernel's arena, host/rules/ostl/layout.ts; weights and biases of every layer and the",
+      "readout count as synapses). With resetGrad true every layer keeps epsV per synapse (it depends on the neuron through the",
+      "reset term); with resetGrad false and LIF it shrinks to a presynaptic trace. ALIF adds epsA, the top layer ebar, Adam two moments.",
+      "",
+      ...bytesTable(),
+      "",
+    ].join("\n");
+  },
+};
