@@ -10,15 +10,14 @@ import { OstlBoard } from "./board.ts";
 import { stackRaster, type StackState } from "./host-target.ts";
 import type { OstlCase } from "./schema.ts";
 
+const F32_MAX = 3.4028234663852886e38;
+
 export const ostlDevice: DeviceTrainer<OstlCase, StackState, Trial> = {
   check(spec) {
     if (spec.freeze.length) throw new InputError("freeze", "boards train every parameter; freezing is available with --board host");
     const o = spec.optimizer;
     if (o.kind === "adam" && (o.wMin !== null || o.wMax !== null)) {
       throw new InputError(o.wMin !== null ? "optimizer.wMin" : "optimizer.wMax", "an OSTL board clips weights with gd only (MODEL.md: gd clips to [wMin, wMax]); use gd, or train Adam with clipping on --board host");
-    }
-    if (o.kind === "gd" && (o.wMin === null) !== (o.wMax === null)) {
-      throw new InputError(o.wMin === null ? "optimizer.wMin" : "optimizer.wMax", "an OSTL board clips to [wMin, wMax] with both bounds given");
     }
   },
 
@@ -36,10 +35,9 @@ export const ostlDevice: DeviceTrainer<OstlCase, StackState, Trial> = {
     const board = new OstlBoard(client, spec.base.model);
     const r = await board.runTrial(trial.inputs, trial.targets, trial.mask, { outputs: record, spikes: record });
     const o = spec.optimizer;
-    await board.apply({
-      optimizer: o.kind, lr: o.lr, b1: o.beta1, b2: o.beta2, eps: o.eps, step: n,
-      ...(o.wMin !== null ? { wMin: o.wMin } : {}), ...(o.wMax !== null ? { wMax: o.wMax } : {}),
-    });
+    // The firmware clips to both bounds; a bound not given is the float32 range's end (no clipping there).
+    const clip = o.wMin !== null || o.wMax !== null ? { wMin: o.wMin ?? -F32_MAX, wMax: o.wMax ?? F32_MAX } : {};
+    await board.apply({ optimizer: o.kind, lr: o.lr, b1: o.beta1, b2: o.beta2, eps: o.eps, step: n, ...clip });
     return { loss: r.loss, z: r.spikes && stackRaster(r.spikes), y: r.y };
   },
 
