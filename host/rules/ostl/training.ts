@@ -14,12 +14,14 @@ import type { TrialOutcome } from "../../train/target.ts";
 import { trainedTensors } from "../../train/tensors.ts";
 import type { DeviceTrainer, RuleTraining, RunSetup, TensorSpec } from "../../train/training.ts";
 import { StackHostTarget, stackCaseFor, type StackGrad, type StackState } from "./host-target.ts";
-import { parseOstlCase, type OstlCase, type OstlParams } from "./schema.ts";
+import { checkTrajectory, parseOstlCase, type OstlCase, type OstlParams } from "./schema.ts";
 import { runStack } from "./stack.ts";
 
 function parseTrial(x: Json, field: string, base: OstlCase): Trial {
   try {
-    return parseTrialData(obj(x, field), base.model);
+    const t = parseTrialData(obj(x, field), base.model);
+    checkTrajectory(t.inputs.length, base.model, "inputs");
+    return t;
   } catch (err) {
     if (err instanceof InputError && !err.field.startsWith(field)) throw new InputError(`${field}.${err.field}`, err.expected);
     throw err;
