@@ -2,8 +2,9 @@
 // the float64 host target learns a small pattern-generation stack well below chance, and
 // one-layer OSTL trains to BPTT's weights (same gradient, OSTL.md); on the simulated board (a
 // separate process behind a pty) training ends with the in-process wasm kernels' weights bit for
-// bit (gd with clipping, Adam), and the float64 host target within float32 rounding of them; a killed host resumes, and a killed board is recovered, to the
-// uninterrupted run's weights; bad run configs, checkpoints and task options are refused by name.
+// bit (gd with clipping, Adam), and the float64 host target within float32 rounding of them; a
+// killed host resumes, and a killed board is recovered, to the uninterrupted run's weights; bad
+// run configs, checkpoints and task options are refused by name.
 import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
