@@ -1,6 +1,7 @@
 // The registry of `npm run bench` sections, run in this order in one process.
 import type { BenchSection } from "./section.ts";
 import { epropStepSection } from "./eprop-step.ts";
+import { eqpropSection } from "./eqprop.ts";
 import { salSection } from "./sal.ts";
 import { fpgaSection } from "./fpga.ts";
 import { linkSection } from "./link.ts";
@@ -11,6 +12,7 @@ export const sections: BenchSection[] = [
   epropStepSection,
   ostlSection,
   salSection,
+  eqpropSection,
   linkSection,
   mcuSection,
   fpgaSection,

@@ -5,12 +5,12 @@
 // bit (gd with clipping, Adam), and the float64 host target within float32 rounding of them; a
 // killed host resumes, and a killed board is recovered, to the uninterrupted run's weights; bad
 // run configs, checkpoints and task options are refused by name.
-import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureWasm } from "../host/device/build.ts";
+import { connectBoard } from "../host/link/connect-board.ts";
 import type { FeedbackKind } from "../host/model/types.ts";
 import { ostlRule } from "../host/rules/ostl/index.ts";
 import { randomOstlCase } from "../host/rules/ostl/random.ts";
@@ -25,7 +25,7 @@ import { runLoop } from "../host/train/loop.ts";
 import { newOptimizerState, parseOptimizer } from "../host/train/optimizer.ts";
 import { readRunSpec } from "../host/train/run-config.ts";
 import { setupFromConfig, setupFromTask } from "../host/train/setup.ts";
-import { ROOT } from "./helpers/cli.ts";
+import { ROOT, runIn, startEdgeprop } from "./helpers/cli.ts";
 import { inputError } from "./helpers/errors.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "edgeprop-ostl-train-"));
@@ -48,17 +48,8 @@ function runConfig(name: string, extra: Record<string, unknown>, layers = [8, 6]
 const params = (d: string): OstlParams => JSON.parse(readFileSync(join(d, "params.json"), "utf8"));
 const summary = (d: string): RunSummary => JSON.parse(readFileSync(join(d, "summary.json"), "utf8"));
 
-/** The CLI in a child process, awaited (the test worker's event loop keeps running meanwhile). */
-function cli(args: string[], cwd = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [`${ROOT}bin/edgeprop.mjs`, ...args], { cwd, encoding: "utf8", timeout: 300_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
 async function train(args: string[], cwd = ROOT) {
-  const r = await cli(["train", ...args, "--json"], cwd);
+  const r = await runIn(cwd, ["train", ...args, "--json"]);
   expect(r.code, r.stderr).toBe(0);
   return r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { iteration: number; loss: number });
 }
@@ -146,17 +137,12 @@ describe("edgeprop train --rule ostl on the host", () => {
   });
 });
 
-/** Starts the CLI and SIGKILLs it after `lines` lines of stdout. */
-async function killAfter(args: string[], lines: number): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const child = spawn(process.execPath, [`${ROOT}bin/edgeprop.mjs`, ...args], { cwd: ROOT });
-    let seen = 0;
-    child.stdout.on("data", (d: Buffer) => {
-      seen += d.toString().split("\n").length - 1;
-      if (seen >= lines) child.kill("SIGKILL");
-    });
-    child.on("exit", () => resolve());
-  });
+/** Starts the CLI and SIGKILLs it once it has printed iteration `n` (`--json`). */
+async function killAfter(args: string[], n: number): Promise<void> {
+  const run = startEdgeprop(ROOT, args);
+  await run.line(new RegExp(`"iteration":${n},`), "stdout");
+  run.child.kill("SIGKILL");
+  await run.exited;
 }
 
 /** Trains a run config on a fresh simulated board; optionally kills and restarts the board after iteration `killAt`. */
@@ -164,7 +150,8 @@ async function trainOnSim(cfg: string, killAt?: number) {
   const spec = readRunSpec(cfg);
   const sim = await startSim({ dir: mkdtempSync(join(dir, "board-")) });
   const initial = { params: structuredClone(spec.base.params), optimizer: newOptimizerState() };
-  const target = await DeviceTarget.open(spec, initial, { board: "sim", port: sim.port, release: () => sim.stop() });
+  const conn = await connectBoard({ board: "sim", port: sim.port, timeouts: { waitMs: 30_000 } });
+  const target = await DeviceTarget.open(spec, initial, conn);
   const losses: number[] = [];
   let restart: Promise<void> | undefined;
   try {
@@ -182,6 +169,7 @@ async function trainOnSim(cfg: string, killAt?: number) {
     return { spec, params: (await target.state()).params as OstlParams, losses, recoveries: target.recoveries };
   } finally {
     await target.close();
+    await sim.stop();
   }
 }
 
@@ -246,7 +234,7 @@ describe("bad OSTL training inputs are named", () => {
     const onBoard = (extra: Record<string, unknown>) => () => DeviceTarget.trainerFor(cfg("board", extra).spec);
     setupError(onBoard({ optimizer: { kind: "adam", lr: 0.01, wMax: 1 } }), /optimizer\.wMax: an OSTL board clips weights with gd only/);
     setupError(onBoard({ freeze: ["wOut"] }), /freeze: boards train every parameter/);
-    const r = await cli(["train", "--config", runConfig("cli", { freeze: ["wIn"] }), "--out", join(dir, "cli")]);
+    const r = await runIn(ROOT, ["train", "--config", runConfig("cli", { freeze: ["wIn"] }), "--out", join(dir, "cli")]);
     expect([r.code, r.stderr.trim()]).toEqual([2, expect.stringMatching(/^edgeprop train: freeze\[0\]: expected one of 'layers\[0\]\.w'/)]);
   });
 
@@ -263,7 +251,7 @@ describe("bad OSTL training inputs are named", () => {
     setupError(() => readCheckpoint(out, tensors), /state\.params\.layers\[1\]\.w: expected 6 rows/);
     cp.state.params.layers = { 0: cp.state.params.layers[0] };
     writeFileSync(cpPath, JSON.stringify(cp));
-    setupError(() => readCheckpoint(out, tensors), /state\.params\.layers: expected an array/);
+    setupError(() => readCheckpoint(out, tensors), /state\.params\.layers: expected a list, got object/);
   });
 
   it("task options and flags that a stack cannot take", () => {

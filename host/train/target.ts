@@ -3,6 +3,7 @@
 // and applies updates. What a rule provides to build its targets is training.ts.
 import type { Matrix } from "../model/types.ts";
 import type { OptimizerState } from "./optimizer.ts";
+import type { LinkStats } from "../link/link-stats.ts";
 
 export interface TrialOutcome {
   /** Task loss of the iteration, measured as it ran (before the update that follows it, or the mean over its updates). */
@@ -10,6 +11,8 @@ export interface TrialOutcome {
   /** Spikes and readout of the iteration's trial, when asked for (report samples, metrics). */
   z?: Matrix;
   y?: Matrix;
+  /** Training metrics of the iteration for metrics.jsonl (e.g. a mini-batch's `accuracy` and `accuracyTrials`). */
+  metrics?: Record<string, number>;
 }
 
 /**
@@ -30,5 +33,7 @@ export interface TrainTarget<S extends TrainState = TrainState, Item = unknown> 
   /** Runs iteration n's item with the current weights and applies the rule's update(s). */
   iterate(item: Item, record: boolean): Promise<TrialOutcome>;
   state(): Promise<S>;
+  /** Boards: what happened on the link so far (frames, retransmissions, CRC failures, faults). */
+  link?(): LinkStats;
   close(): Promise<void>;
 }

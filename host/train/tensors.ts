@@ -19,12 +19,12 @@ export function tensorAt(state: object, path: readonly string[]): Tensor {
   return x as Tensor;
 }
 
-/** A path step that indexes an array (layer stacks: ["params", "layers", "1", "w"]). */
-const isIndex = (k: string) => /^\d+$/.test(k);
+/** A path step that indexes a list (EqProp's `["params", "W", "0"]`). */
+const isIndex = (k: string | undefined): boolean => k !== undefined && /^(0|[1-9]\d*)$/.test(k);
 
 function setTensor(state: object, path: readonly string[], v: Tensor): void {
   let x = state as Record<string, unknown>;
-  path.slice(0, -1).forEach((k, i) => (x = (x[k] ??= isIndex(path[i + 1]!) ? [] : {}) as Record<string, unknown>));
+  for (let i = 0; i + 1 < path.length; i++) x = (x[path[i]!] ??= isIndex(path[i + 1]) ? [] : {}) as Record<string, unknown>;
   x[path.at(-1)!] = v;
 }
 
@@ -68,8 +68,8 @@ export function readTensors(x: Json, specs: readonly TensorSpec[], field: string
     let f = field;
     for (const k of t.path) {
       if (isIndex(k)) {
-        if (!Array.isArray(v)) throw new InputError(f, "expected an array");
-        v = v[Number(k)];
+        if (!Array.isArray(v)) throw new InputError(f, `expected a list, got ${v === null ? "null" : typeof v}`);
+        v = v[Number(k)]!;
         f = `${f}[${k}]`;
       } else {
         v = obj(v, f)[k];
