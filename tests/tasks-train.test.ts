@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { RunSummary } from "../host/report/rundir.ts";
-import { edgeprop } from "./helpers/cli.ts";
+import { ROOT, runIn } from "./helpers/cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "edgeprop-tasks-train-"));
 
@@ -41,9 +41,9 @@ const cases: Case[] = [
 
 describe("every task trains on the simulated board to better than chance", () => {
   for (const c of cases) {
-    it(`${c.task}: ${c.iterations} e-prop iterations on --board sim`, () => {
+    it(`${c.task}: ${c.iterations} e-prop iterations on --board sim`, async () => {
       const out = join(dir, c.task);
-      const r = edgeprop([
+      const r = await runIn(ROOT, [
         "train", "--task", c.task, "--seed", "1", "--task-opt", c.opts, "--board", "sim", "--rule", "eprop",
         "--iterations", String(c.iterations), "--lr", String(c.lr), "--test-trials", String(c.testTrials), "--out", out, "--json",
       ]);
@@ -64,10 +64,10 @@ describe("every task trains on the simulated board to better than chance", () =>
 });
 
 describe("edgeprop results", () => {
-  it("--quick --only ROWS writes the table: e-prop vs BPTT on the host and e-prop on the simulated board", () => {
+  it("--quick --only ROWS writes the table: e-prop vs BPTT on the host and e-prop on the simulated board", async () => {
     const out = join(dir, "RESULTS.md");
     // by row id: `--only pattern` also runs the layer-stack rows (OSTL, BPTT of stacks)
-    const r = edgeprop(["results", "--quick", "--only", "pattern-eprop-host,pattern-bptt-host,pattern-eprop-sim", "--out", out, "--dir", join(dir, "results"), "--json"]);
+    const r = await runIn(ROOT, ["results", "--quick", "--only", "pattern-eprop-host,pattern-bptt-host,pattern-eprop-sim", "--out", out, "--dir", join(dir, "results"), "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout) as { rows: { id: string; rule: string; board: string; metric: string; value: number; seed: number }[] };
     expect(j.rows.map((x) => x.id)).toEqual(["pattern-eprop-host", "pattern-bptt-host", "pattern-eprop-sim"]);
@@ -81,8 +81,8 @@ describe("edgeprop results", () => {
     expect(md).toContain("--quick");
   }, 150_000);
 
-  it("names the rows it knows when --only is wrong (exit 2)", () => {
-    const r = edgeprop(["results", "--only", "nope", "--out", join(dir, "x.md")]);
+  it("names the rows it knows when --only is wrong (exit 2)", async () => {
+    const r = await runIn(ROOT, ["results", "--only", "nope", "--out", join(dir, "x.md")]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--only");
   });
