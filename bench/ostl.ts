@@ -14,12 +14,7 @@ import type { OstlCase, OstlModel } from "../host/rules/ostl/schema.ts";
 import { OstlDevice } from "../host/rules/ostl/wasm.ts";
 import { Pcg32 } from "../host/rng/pcg32.ts";
 import type { BenchSection } from "./section.ts";
-import { median } from "./stats.ts";
-
-const cpuMs = (): number => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e3;
-};
+import { cpuMs, median } from "./stats.ts";
 
 interface Size {
   label: string;
