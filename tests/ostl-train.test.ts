@@ -17,6 +17,9 @@ import { randomOstlCase } from "../host/rules/ostl/random.ts";
 import type { OstlCase, OstlParams } from "../host/rules/ostl/schema.ts";
 import { OstlDevice } from "../host/rules/ostl/wasm.ts";
 import type { RunSummary } from "../host/report/rundir.ts";
+import { resultsMarkdown } from "../host/results/markdown.ts";
+import { RESULT_ROWS } from "../host/results/rows.ts";
+import type { RowResult } from "../host/results/run.ts";
 import { startSim } from "../host/sim/sim.ts";
 import { DeviceTarget } from "../host/train/device-target.ts";
 import { createTask, findTask } from "../host/tasks/index.ts";
@@ -271,5 +274,28 @@ describe("bad OSTL training inputs are named", () => {
     expect([base.params.layers[0]!.w, base.params.wOut, base.inputs]).toEqual([inst.params.wIn, inst.params.wOut, inst.trial(0).inputs]);
     expect(base.model.layers.map((l) => l.beta)).toEqual([inst.model.beta, inst.model.beta]);
     expect(s.info.taskOptions).toMatchObject({ layers: 2, refractory: 0 });
+  });
+});
+
+describe("RESULTS.md on layer stacks", () => {
+  /** A measured row as `edgeprop results` returns it, with the given NMSE. */
+  const result = (id: string, value: number): RowResult => {
+    const r = RESULT_ROWS.find((x) => x.id === id)!;
+    return {
+      id, task: r.task, rule: r.rule, feedback: r.feedback, board: r.board, seed: 1, taskOptions: r.full.taskOptions, iterations: r.full.iterations,
+      lr: r.full.lr, metric: "nmse", value, chance: 1, higherIsBetter: false, testTrials: r.full.testTrials, finalLoss: 1, wallMs: 1000, dir: id, paper: r.paper,
+    };
+  };
+  const md = (rows: RowResult[]) => resultsMarkdown(rows, { quick: false, seed: 1, shownOptions: {}, totalMs: 1000 });
+
+  it("states the issue's benchmark (one-layer OSTL within 10 % of BPTT's NMSE) as measured, met or not", () => {
+    expect(RESULT_ROWS.filter((r) => /-(ostl|bptt)-\dlayer-/.test(r.id)).map((r) => r.id)).toHaveLength(12);
+    const met = md([result("pattern-ostl-1layer-host", 0.105), result("pattern-bptt-1layer-host", 0.1), result("pattern-ostl-2layer-sim", 0.2)]);
+    expect(met).toContain("- pattern, a stack of 1 layer (the e-prop row's settings and seed): OSTL on the host 0.105; BPTT on the host 0.100.");
+    expect(met).toContain("- pattern, a stack of 2 layers (the e-prop row's settings and seed): OSTL on the simulated board 0.200.");
+    expect(met).toMatch(/- Benchmark \(issue 10\): one-layer OSTL's NMSE within 10 % of BPTT's at equal iterations — 0\.105 vs 0\.100, 5\.00 % apart: \*\*met\*\*/);
+    expect(md([result("pattern-ostl-1layer-host", 0.12), result("pattern-bptt-1layer-host", 0.1)])).toMatch(/20\.00 % apart: \*\*not met\*\*/);
+    // no stack rows, no stack lines
+    expect(md([result("pattern-eprop-host", 0.1)])).not.toMatch(/stack|OSTL/);
   });
 });

@@ -4,7 +4,9 @@
 // NMSE at equal iterations; one-layer OSTL has BPTT's gradient exactly). Every row copies the
 // iterations, learning rate, task options and test trials of the e-prop row of its task, so the
 // stacks and the recurrent networks are compared at equal settings (and seeds: `--seed`).
+// `stackReading` is RESULTS.md's reading of whichever of these rows were run.
 import type { ResultRow, RowConfig } from "../../results/rows.ts";
+import type { RowResult } from "../../results/run.ts";
 
 const PAPER = "not a figure of the e-prop paper; no OSTL paper figure quoted: compare with the BPTT row on the same stack (one layer: the same gradient)";
 
@@ -31,4 +33,40 @@ export function stackRows(rows: readonly ResultRow[]): ResultRow[] {
     quick: withLayers(r.quick, layers),
     paper: PAPER,
   }));
+}
+
+/** The issue's benchmark (issue 10): one-layer OSTL's NMSE on pattern generation within this fraction of BPTT's. */
+const WITHIN = 0.1;
+
+/** RESULTS.md lines on the stack rows present in `results` (none when none ran); `fmt` formats a row's metric. */
+export function stackReading(results: readonly RowResult[], fmt: (r: RowResult) => string): string[] {
+  const row = (task: string, rule: string, layers: number, board: string) => results.find((r) => r.id === `${task}-${rule}-${layers}layer-${board}`);
+  const lines: string[] = [];
+  for (const task of ["pattern", "evidence"]) {
+    for (const layers of [1, 2]) {
+      const parts = ([["OSTL on the host", "ostl", "host"], ["BPTT on the host", "bptt", "host"], ["OSTL on the simulated board", "ostl", "sim"]] as const)
+        .flatMap(([text, rule, board]) => {
+          const r = row(task, rule, layers, board);
+          return r ? [`${text} ${fmt(r)}`] : [];
+        });
+      if (parts.length) lines.push(`- ${task}, a stack of ${layers} layer${layers > 1 ? "s" : ""} (the e-prop row's settings and seed): ${parts.join("; ")}.`);
+    }
+  }
+  if (!lines.length) return [];
+  const o = row("pattern", "ostl", 1, "host");
+  const b = row("pattern", "bptt", 1, "host");
+  if (o && b) {
+    const rel = Math.abs(o.value - b.value) / b.value;
+    lines.push(
+      `- Benchmark (issue 10): one-layer OSTL's NMSE within ${100 * WITHIN} % of BPTT's at equal iterations — ${fmt(o)} vs ${fmt(b)}, ` +
+        `${(100 * rel).toFixed(2)} % apart: **${rel <= WITHIN ? "met" : "not met"}**.`,
+    );
+  }
+  lines.push(
+    "- Layer stacks, one layer: OSTL's gradient is BPTT's (OSTL.md), so the two host rows train the same weights up to float64 rounding, and",
+    "  the simulated board runs the same training in its float32 kernels. A one-layer stack is the e-prop rows' network without",
+    "  wRec (same wIn, wOut and trials, plus biases). Two layers: the top layer and the readout still get BPTT's gradient, the",
+    "  lower layer OSTL's cut-graph approximation (OSTL.md, equivalence item 4), so OSTL and BPTT part ways there.",
+  );
+  return lines;
 }
