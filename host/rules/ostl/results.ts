@@ -53,12 +53,13 @@ export function stackReading(results: readonly RowResult[], fmt: (r: RowResult) 
     }
   }
   if (!lines.length) return [];
-  const o = row("pattern", "ostl", 1, "host");
   const b = row("pattern", "bptt", 1, "host");
-  if (o && b) {
+  for (const [board, text] of [["host", "on the host"], ["sim", "on the simulated board (float32)"]] as const) {
+    const o = row("pattern", "ostl", 1, board);
+    if (!o || !b) continue;
     const rel = Math.abs(o.value - b.value) / b.value;
     lines.push(
-      `- Benchmark (issue 10): one-layer OSTL's NMSE within ${100 * WITHIN} % of BPTT's at equal iterations — ${fmt(o)} vs ${fmt(b)}, ` +
+      `- Benchmark (issue 10): one-layer OSTL's NMSE within ${100 * WITHIN} % of BPTT's at equal iterations, OSTL ${text} — ${fmt(o)} vs ${fmt(b)}, ` +
         `${(100 * rel).toFixed(2)} % apart: **${rel <= WITHIN ? "met" : "not met"}**.`,
     );
   }
