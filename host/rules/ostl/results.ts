@@ -46,6 +46,11 @@ export function stackReading(results: readonly RowResult[], fmt: (r: RowResult) 
   const row = (task: string, rule: string, layers: number, board: string) => results.find((r) => r.id === `${task}-${rule}-${layers}layer-${board}`);
   const lines: string[] = [];
   for (const task of ["pattern", "evidence"]) {
+    const eprop = (["host", "sim"] as const).flatMap((board) => {
+      const r = results.find((x) => x.id === `${task}-eprop-${board}`);
+      return r ? [`${board === "host" ? "on the host" : "on the simulated board"} ${fmt(r)}`] : [];
+    });
+    const before = lines.length;
     for (const layers of [1, 2]) {
       const parts = ([["OSTL on the host", "ostl", "host"], ["BPTT on the host", "bptt", "host"], ["OSTL on the simulated board", "ostl", "sim"]] as const)
         .flatMap(([text, rule, board]) => {
@@ -54,6 +59,7 @@ export function stackReading(results: readonly RowResult[], fmt: (r: RowResult) 
         });
       if (parts.length) lines.push(`- ${task}, a stack of ${layers} layer${layers > 1 ? "s" : ""} (the e-prop row's settings and seed): ${parts.join("; ")}.`);
     }
+    if (lines.length > before && eprop.length) lines.push(`  Beside e-prop on the task's recurrent network: ${eprop.join("; ")}.`);
   }
   if (!lines.length) return [];
   const b = row("pattern", "bptt", 1, "host");
