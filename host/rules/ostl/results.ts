@@ -69,7 +69,7 @@ export function stackReading(results: readonly RowResult[], fmt: (r: RowResult) 
     const rel = (o.value - b.value) / b.value;
     lines.push(
       `- Benchmark (issue 10): one-layer OSTL's NMSE within ${100 * WITHIN} % of BPTT's at equal iterations (at most ${100 * WITHIN} % above it), ` +
-        `OSTL ${text} — ${fmt(o)} vs ${fmt(b)}, ${(100 * Math.abs(rel)).toFixed(1)} % ${rel > 0 ? "above" : "below"}: **${rel <= WITHIN ? "met" : "not met"}**.`,
+        `OSTL ${text} — ${o.value.toFixed(4)} vs ${b.value.toFixed(4)}, ${(100 * Math.abs(rel)).toFixed(1)} % ${rel > 0 ? "above" : "below"}: **${rel <= WITHIN ? "met" : "not met"}**.`,
     );
   }
   lines.push(
