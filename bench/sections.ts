@@ -7,9 +7,11 @@ import { salTrainSection } from "./sal-train.ts";
 import { fpgaSection } from "./fpga.ts";
 import { linkSection } from "./link.ts";
 import { mcuSection } from "./mcu.ts";
+import { ostlSection } from "./ostl.ts";
 
 export const sections: BenchSection[] = [
   epropStepSection,
+  ostlSection,
   salSection,
   salTrainSection,
   eqpropSection,

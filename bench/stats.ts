@@ -1,5 +1,11 @@
 // Timing helpers for benchmarks: medians of repeats, because these machines are noisy.
 
+/** CPU time of this process in ms (the machines running the bench are shared: wall time is noisier). */
+export function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e3;
+}
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

@@ -5,9 +5,9 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import type { RunSummary } from "../host/report/rundir.ts";
-import { edgeprop } from "./helpers/cli.ts";
+import { ROOT, startEdgeprop, type CliResult } from "./helpers/cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "edgeprop-tasks-train-"));
 
@@ -39,11 +39,24 @@ const cases: Case[] = [
   { task: "fashion-mnist", opts: "pool=4,encSteps=20,tailSteps=5,decisionSteps=10,nRec=50", iterations: 300, lr: 0.005, testTrials: 200, bound: 0.3 },
 ];
 
+/**
+ * The CLI from the repository root, without blocking the test worker (a blocked worker misses
+ * vitest's RPC deadlines); stopped (SIGTERM: it stops its board) if the test ends first.
+ */
+async function edgeprop(args: string[]): Promise<CliResult> {
+  const run = startEdgeprop(ROOT, args);
+  onTestFinished(() => {
+    if (run.child.exitCode === null) run.child.kill("SIGTERM");
+  });
+  const code = await run.exited;
+  return { code, stdout: run.stdout(), stderr: run.stderr() };
+}
+
 describe("every task trains on the simulated board to better than chance", () => {
   for (const c of cases) {
-    it(`${c.task}: ${c.iterations} e-prop iterations on --board sim`, () => {
+    it(`${c.task}: ${c.iterations} e-prop iterations on --board sim`, async () => {
       const out = join(dir, c.task);
-      const r = edgeprop([
+      const r = await edgeprop([
         "train", "--task", c.task, "--seed", "1", "--task-opt", c.opts, "--board", "sim", "--rule", "eprop",
         "--iterations", String(c.iterations), "--lr", String(c.lr), "--test-trials", String(c.testTrials), "--out", out, "--json",
       ]);
@@ -64,9 +77,10 @@ describe("every task trains on the simulated board to better than chance", () =>
 });
 
 describe("edgeprop results", () => {
-  it("--quick --only pattern writes the table: e-prop vs BPTT on the host and e-prop on the simulated board", () => {
+  it("--quick --only ROWS writes the table: e-prop vs BPTT on the host and e-prop on the simulated board", async () => {
     const out = join(dir, "RESULTS.md");
-    const r = edgeprop(["results", "--quick", "--only", "pattern", "--out", out, "--dir", join(dir, "results"), "--json"]);
+    // by row id: `--only pattern` also runs the layer-stack rows (OSTL, BPTT of stacks)
+    const r = await edgeprop(["results", "--quick", "--only", "pattern-eprop-host,pattern-bptt-host,pattern-eprop-sim", "--out", out, "--dir", join(dir, "results"), "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout) as { rows: { id: string; rule: string; board: string; metric: string; value: number; seed: number }[] };
     expect(j.rows.map((x) => x.id)).toEqual(["pattern-eprop-host", "pattern-bptt-host", "pattern-eprop-sim"]);
@@ -80,8 +94,8 @@ describe("edgeprop results", () => {
     expect(md).toContain("--quick");
   }, 150_000);
 
-  it("names the rows it knows when --only is wrong (exit 2)", () => {
-    const r = edgeprop(["results", "--only", "nope", "--out", join(dir, "x.md")]);
+  it("names the rows it knows when --only is wrong (exit 2)", async () => {
+    const r = await edgeprop(["results", "--only", "nope", "--out", join(dir, "x.md")]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--only");
   });

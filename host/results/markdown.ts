@@ -2,6 +2,7 @@
 // metric, chance, the paper's figure, wall time), the goals and whether each was met, and how
 // the runs differ from the paper's, so no figure is read out of context.
 import { cpus } from "node:os";
+import { stackReading } from "../rules/ostl/results.ts";
 import type { RowResult } from "./run.ts";
 
 const METRIC_TEXT: Record<string, string> = {
@@ -99,6 +100,7 @@ export function resultsMarkdown(rows: RowResult[], o: { quick: boolean; seed: nu
       "  in alignment phases (an initial one, then one after every update); the angle is the last phase's, on the board.",
     );
   }
+  lines.push(...stackReading(rows, fmtValue));
   lines.push(
     "- Paper figures are quoted approximately, from memory of its bar charts, and were not re-verified for this file: read",
     "  them as a scale, not as a target to the digit. The paper's pattern generation has 3 readouts (1 here by default) and",

@@ -3,6 +3,7 @@
 // paper (Bellec et al. 2020, Nature Communications 11:3625) reports for comparison.
 import type { FeedbackKind } from "../model/types.ts";
 import { salRows } from "../rules/eprop/sal-results.ts";
+import { stackRows } from "../rules/ostl/results.ts";
 import type { TaskOptions } from "../tasks/task.ts";
 
 export interface RowConfig {
@@ -92,4 +93,5 @@ export const RESULT_ROWS: ResultRow[] = [
   },
   ...(["host", "sim"] as const).map((board): ResultRow => ({ id: `digits-eqprop-${board}`, task: "digits", rule: "eqprop", feedback: "symmetric", board, full: digitsFull, quick: digitsQuick, paper: DIGITS_PAPER, ...(board === "sim" ? { goal: DIGITS_GOAL } : {}) })),
 ];
+RESULT_ROWS.push(...stackRows(RESULT_ROWS)); // OSTL and BPTT on layer stacks, at the e-prop rows' settings
 RESULT_ROWS.push(...salRows()); // e-prop with feedback symmetric / random / sal over 3 seeds (issue 12)

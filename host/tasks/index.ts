@@ -9,6 +9,7 @@ import type { TaskDef, TaskInstance, TaskOptions } from "./task.ts";
 
 export type { MetricInfo, MetricName, TaskDef, TaskInstance, TaskOptions, Trial } from "./task.ts";
 export { feedbackFor, toCase, trialList } from "./task.ts";
+export { createStackTask, STACK_DEFAULTS, type StackTaskInstance } from "./stack.ts";
 
 export const tasks: TaskDef[] = [patternTask, evidenceTask, storeRecallTask, fashionMnistTask];
 

@@ -10,6 +10,7 @@ import { forward } from "../../reference/simulate.ts";
 import { createTask, findTask, toCase } from "../../tasks/index.ts";
 import type { Trial } from "../../tasks/task.ts";
 import { newOptimizerState } from "../../train/optimizer.ts";
+import { caseAndTrials } from "../../train/run-trials.ts";
 import type { TrainState } from "../../train/target.ts";
 import { trainedTensors } from "../../train/tensors.ts";
 import type { DeviceTrainer, RuleTraining, RunSetup, TensorSpec } from "../../train/training.ts";
@@ -53,15 +54,7 @@ export function recurrentTraining(grad: (c: Case) => GradResult, device?: Device
   return {
     parseRun(r, source) {
       warnUnknownFields(r, source);
-      const body: Record<string, Json> = { format: "hil-case/1", ...r };
-      let trialsRaw: Json[] | null = null;
-      if (r.trials !== undefined) {
-        if (!Array.isArray(r.trials) || r.trials.length === 0) throw new InputError("trials", "expected a non-empty array of {inputs, targets, mask}");
-        trialsRaw = r.trials;
-        if (r.inputs === undefined) Object.assign(body, obj(r.trials[0], "trials[0]"));
-      }
-      const base = parseCase(body, source);
-      const trials = trialsRaw ? trialsRaw.map((t, i) => parseTrial(t, `trials[${i}]`, base)) : [{ inputs: base.inputs, targets: base.targets, mask: base.mask }];
+      const { base, trials } = caseAndTrials(r, (body) => parseCase(body, source), parseTrial);
       return {
         name: base.name,
         base,

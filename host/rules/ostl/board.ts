@@ -73,7 +73,8 @@ export function configureBody(m: OstlModel, maxBody: number, opts: OstlBoardOpti
 
 /** A layer stack configured on a board. */
 export class OstlBoard {
-  private constructor(
+  /** The stack on a board that holds it already (configured, or restored, over `dev`). */
+  constructor(
     readonly dev: DeviceClient,
     readonly model: OstlModel,
   ) {}

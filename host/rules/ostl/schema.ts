@@ -186,6 +186,14 @@ export function parseOstlParams(x: Json, m: OstlModel): OstlParams {
   };
 }
 
+/** Refuses a trial of T steps whose stored trajectory (what BPTT keeps) exceeds LIMITS.maxTrajectory. */
+export function checkTrajectory(T: number, model: OstlModel, field: string): void {
+  const units = model.nIn + model.nOut + model.layers.reduce((s, l) => s + l.n, 0);
+  if (T * units > LIMITS.maxTrajectory) {
+    throw new InputError(field, `T x (nIn + every layer's n + nOut) at most ${LIMITS.maxTrajectory} (the trajectory BPTT stores), got ${T} x ${units}`);
+  }
+}
+
 /** Validates a stack case for OSTL (and BPTT of stacks); InputError names the field and the limit. */
 export function parseOstlCase(x: Json, source = "case"): OstlCase {
   const c = obj(x, source);
@@ -194,10 +202,7 @@ export function parseOstlCase(x: Json, source = "case"): OstlCase {
   const model = parseOstlModel(c.model);
   const params = parseOstlParams(c.params, model);
   const { inputs, targets, mask } = parseTrialData(c, model);
-  const units = model.nIn + model.nOut + model.layers.reduce((s, l) => s + l.n, 0);
-  if (inputs.length * units > LIMITS.maxTrajectory) {
-    throw new InputError("inputs", `T x (nIn + every layer's n + nOut) at most ${LIMITS.maxTrajectory} (the trajectory BPTT stores), got ${inputs.length} x ${units}`);
-  }
+  checkTrajectory(inputs.length, model, "inputs");
   const name = c.name === undefined ? "unnamed" : typeof c.name === "string" ? c.name : String(c.name);
   return { format: "hil-case/1", name, model, params, inputs, targets, mask };
 }

@@ -96,6 +96,8 @@ export interface StackTrajectory {
   layers: LayerStepResult[][];
   /** err^t, divided by norm */
   err: number[][];
+  /** y^t, the readout */
+  y: number[][];
   loss: number;
 }
 
@@ -103,7 +105,7 @@ export function runStack(c: OstlCase): StackTrajectory {
   const k = stackConsts(c.model, c.mask);
   let states = c.model.layers.map((l) => zeroLayerState(l.n));
   let y = new Array<number>(c.model.nOut).fill(0);
-  const out: StackTrajectory = { layers: c.model.layers.map(() => []), err: [], loss: 0 };
+  const out: StackTrajectory = { layers: c.model.layers.map(() => []), err: [], y: [], loss: 0 };
   c.inputs.forEach((x, t) => {
     let pre: readonly number[] = x;
     states = states.map((s, l) => {
@@ -113,6 +115,7 @@ export function runStack(c: OstlCase): StackTrajectory {
       return r;
     });
     y = readoutStep(k.kappa, c.params, y, pre);
+    out.y.push(y);
     const e = stepError(c.model, k.norm, y, c.targets[t]!, c.mask[t]!);
     out.loss += e.loss;
     out.err.push(e.err);
