@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { InputError } from "../input/errors.ts";
 import { RUN_FILES, RunWriter, type MetricRow, type RunSummary } from "../report/rundir.ts";
 import { trainingOf } from "../rules/index.ts";
+import { batchTrials } from "./batch.ts";
 import { CHECKPOINT_FILE, readCheckpoint, runHash, writeCheckpoint } from "./checkpoint.ts";
 import { runLoop } from "./loop.ts";
 import { Progress } from "./progress.ts";
@@ -21,6 +22,10 @@ export interface RunOptions {
   checkpointEvery: number;
   resume: boolean;
   port?: string;
+  /** Several running boards, one run (replicas.ts). */
+  ports?: string[];
+  /** Boards of kind `board` to start for one run (replicas.ts). */
+  replicas?: number;
   faultRate?: number;
 }
 
@@ -49,7 +54,9 @@ export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunSummary &
     writer.writeRun({ ...s.info, board: o.board, started: new Date().toISOString() });
   }
 
-  const target = await openTarget(o.board, spec, state, { port: o.port, faultRate: o.faultRate, runDir: dir, iteration: start - 1 });
+  const target = await openTarget(o.board, spec, state, {
+    port: o.port, ports: o.ports, replicas: o.replicas, faultRate: o.faultRate, runDir: dir, iteration: start - 1,
+  });
   const progress = new Progress(spec.iterations, start, o.json);
   const t0 = performance.now();
   let lastLoss = NaN;
@@ -59,14 +66,17 @@ export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunSummary &
       checkpointEvery: o.checkpointEvery,
       record: () => false,
       onIteration(n, outcome, st) {
-        const row: MetricRow = { iteration: n, loss: outcome.loss, elapsedMs: elapsedBefore + Math.round(performance.now() - t0) };
+        const row: MetricRow = {
+          iteration: n, loss: outcome.loss, ...(outcome.lr !== undefined ? { lr: outcome.lr } : {}), elapsedMs: elapsedBefore + Math.round(performance.now() - t0),
+        };
         // At checkpoints a task also scores a few held-out trials, so the report can plot it.
         if (st && s.evaluate && n < spec.iterations) row.test = s.evaluate(st.params, PERIODIC_TEST_TRIALS).value;
         lastLoss = outcome.loss;
         writer.appendMetric(row);
-        progress.update({ iteration: n, loss: outcome.loss });
-        const sample = training.sample?.(spec, n, outcome);
-        if (sample) writer.writeTrajectory(sample);
+        progress.update({ iteration: n, loss: outcome.loss }, target.status?.());
+        // the recorded trial is the update's last (with mini-batches, trial n*B)
+        const sample = training.sample?.(spec, batchTrials(spec, n).at(-1)!, outcome);
+        if (sample) writer.writeTrajectory({ ...sample, iteration: n });
         if (st) {
           writeCheckpoint(dir, { iteration: n, runHash: hash, state: st });
           state = st;

@@ -4,7 +4,9 @@
 import { join } from "node:path";
 import type { FeedbackKind } from "../../model/types.ts";
 import { rules } from "../../rules/index.ts";
+import { parseScale } from "../../train/batch.ts";
 import { parseOptimizer } from "../../train/optimizer.ts";
+import { scheduleFromFlag } from "../../train/schedule.ts";
 import { trainRun } from "../../train/run.ts";
 import { setupFromConfig, setupFromTask } from "../../train/setup.ts";
 import type { RunSetup } from "../../train/training.ts";
@@ -24,6 +26,22 @@ function taskOptions(args: ParsedArgs): Record<string, number | string | boolean
   return out;
 }
 
+/** `--port` may be given once per board: collected here, everything else goes to parseArgs. */
+function collectPorts(argv: string[]): { ports: string[]; rest: string[] } {
+  const ports: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith("--port=")) ports.push(a.slice("--port=".length));
+    else if (a === "--port") {
+      const v = argv[++i];
+      if (v === undefined) throw new InputError("--port", "expected a value after the flag");
+      ports.push(v);
+    } else rest.push(a);
+  }
+  return { ports, rest };
+}
+
 /** `--rule` choices: the registered rules that train. */
 const TRAINING_RULES = rules.filter((r) => r.training).map((r) => r.name);
 
@@ -31,9 +49,21 @@ function setup(args: ParsedArgs): RunSetup {
   const config = flagString(args, "config");
   const task = flagString(args, "task");
   if ((config === undefined) === (task === undefined)) throw new InputError("--config/--task", "give exactly one of --config run.json or --task NAME");
-  if (config !== undefined) return setupFromConfig(config);
+  if (config !== undefined) {
+    const flag = ["batch-size", "batch-reduction", "lr-schedule"].find((f) => args.flags.has(f));
+    if (flag) throw new InputError(`--${flag}`, "with --config, set batchSize, batchReduction and lrSchedule in the run config");
+    return setupFromConfig(config);
+  }
   const optimizer = parseOptimizer({ kind: flagChoice(args, "optimizer", ["gd", "adam"] as const, "adam"), lr: flagNumber(args, "lr", 5e-3, 1e-12) });
+  const iterations = flagInt(args, "iterations", 200, 1, 100_000_000);
+  const schedule = flagString(args, "lr-schedule");
+  const scale = parseScale({
+    ...(args.flags.has("batch-size") ? { batchSize: flagInt(args, "batch-size", 1, 1, 1_000_000) } : {}),
+    ...(args.flags.has("batch-reduction") ? { batchReduction: flagChoice(args, "batch-reduction", ["mean", "sum"] as const, "mean") } : {}),
+    ...(schedule !== undefined ? { lrSchedule: scheduleFromFlag(schedule, "--lr-schedule") } : {}),
+  }, iterations);
   return setupFromTask({
+    ...scale,
     task: task!,
     quick: args.flags.has("quick"),
     seed: flagInt(args, "seed", 1, 0, 2 ** 32 - 1),
@@ -41,7 +71,7 @@ function setup(args: ParsedArgs): RunSetup {
     rule: flagChoice(args, "rule", TRAINING_RULES, "eprop"),
     feedback: flagChoice<FeedbackKind>(args, "feedback", ["symmetric", "random"], "symmetric"),
     optimizer,
-    iterations: flagInt(args, "iterations", 200, 1, 100_000_000),
+    iterations,
     testTrials: flagInt(args, "test-trials", 50, 0, 100_000),
   });
 }
@@ -52,11 +82,14 @@ export const trainCommand: Command = {
   usage:
     "edgeprop train (--config run.json | --task pattern|evidence|store-recall|fashion-mnist [--seed N] [--iterations N] " +
     `[--quick] [--rule ${TRAINING_RULES.join("|")}] [--feedback symmetric|random] [--optimizer adam|gd] [--lr X] [--task-opt k=v,...]) ` +
-    "[--board host|sim|BOARD] [--port PATH] [--fault-rate X] [--out DIR] [--checkpoint-every N] [--resume] [--json]",
+    "[--batch-size N] [--batch-reduction mean|sum] [--lr-schedule KIND[,warmup=N,...]] " +
+    "[--board host|sim|BOARD] [--port PATH]... [--replicas N] [--fault-rate X] [--out DIR] [--checkpoint-every N] [--resume] [--json]",
   async run(argv) {
+    const { ports, rest } = collectPorts(argv);
     const args = parseArgs(
-      argv,
-      ["config", "task", "seed", "iterations", "rule", "feedback", "optimizer", "lr", "task-opt", "test-trials", "board", "port", "fault-rate", "out", "checkpoint-every"],
+      rest,
+      ["config", "task", "seed", "iterations", "rule", "feedback", "optimizer", "lr", "task-opt", "test-trials", "board", "fault-rate", "out", "checkpoint-every",
+        "batch-size", "batch-reduction", "lr-schedule", "replicas"],
       ["resume", "json", "quick"],
     );
     const s = setup(args);
@@ -68,7 +101,8 @@ export const trainCommand: Command = {
       json,
       checkpointEvery: flagInt(args, "checkpoint-every", 10, 1, 100_000_000),
       resume: args.flags.has("resume"),
-      port: flagString(args, "port"),
+      ports,
+      replicas: flagInt(args, "replicas", 1, 1, 64),
       faultRate: args.flags.has("fault-rate") ? flagNumber(args, "fault-rate", 0, 0, 0.5) : undefined,
     });
     if (!json) {
