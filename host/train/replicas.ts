@@ -210,6 +210,7 @@ export class ReplicaTarget<S extends TrainState = TrainState, Item = unknown> im
   /** Drops a failed board (errors that every board would give are thrown); `s` >= 0: its share goes to `pending`. */
   private failed(m: Member, err: unknown, pending: number[], s: number): void {
     if (!isBoardFailure(err)) throw err;
+    if (err instanceof DeviceError) m.rebooted = true; // NOT_CONFIGURED: the board is up and lost its model
     process.stderr.write(`edgeprop: board ${m.name} failed (${err instanceof Error ? err.message : String(err)}); ${s >= 0 ? "its share is re-run on another board" : "it is out of step"}\n`);
     m.drop();
     if (s >= 0) pending.push(s);
