@@ -83,12 +83,13 @@ export function epropRule(op: i32, arg: u32): i32 {
 
 /** HELLO caps of e-prop (the firmware adds its own after them). */
 function writeCaps(write: u32): i32 {
-  if (write == 0) return 5;
+  if (write == 0) return 6;
   mpWriteStr("lif");
   mpWriteStr("alif");
   mpWriteStr("eprop");
   mpWriteStr("adam");
   mpWriteStr("inject");
+  mpWriteStr("batch"); // RESET 1 keeps the gradients, APPLY div, WRITE ids 8..11 (mini-batches)
   return H_DONE;
 }
 

@@ -34,6 +34,10 @@ function meanDivisor(spec: RunSpec<Case, Trial>, t: Trial): number {
 
 const batch: DeviceBatch<Case, Trial> = {
   async accumulate(client, spec, trials, record, onItem) {
+    const h = client.session.info;
+    if (h && !h.caps.includes("batch")) {
+      throw new InputError("batchSize", `board '${h.board}' runs e-prop firmware ${h.fw} without mini-batches (HELLO caps lack 'batch'): rebuild and flash it, or use batchSize 1`);
+    }
     // The board keeps one sum: with lossReduction "mean" its trials must share their divisor.
     if (spec.base.model.lossReduction === "mean") {
       const d = trials.map((t) => meanDivisor(spec, t));
