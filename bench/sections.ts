@@ -5,11 +5,13 @@ import { salSection } from "./sal.ts";
 import { fpgaSection } from "./fpga.ts";
 import { linkSection } from "./link.ts";
 import { mcuSection } from "./mcu.ts";
+import { replicasSection } from "./replicas.ts";
 
 export const sections: BenchSection[] = [
   epropStepSection,
   salSection,
   linkSection,
   mcuSection,
+  replicasSection,
   fpgaSection,
 ];

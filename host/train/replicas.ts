@@ -101,6 +101,8 @@ export class ReplicaTarget<S extends TrainState = TrainState, Item = unknown> im
   readonly board: string;
   /** Board replacements so far (asserted by tests). */
   replacements = 0;
+  /** Wall time of the update phases so far (where the time goes: bench/replicas.ts). */
+  readonly phaseMs = { shares: 0, reruns: 0, reduce: 0, apply: 0, replace: 0 };
 
   private constructor(
     private readonly spec: RunSpec<unknown, Item>,
@@ -153,12 +155,19 @@ export class ReplicaTarget<S extends TrainState = TrainState, Item = unknown> im
     const accs: Record<string, Tensor>[] = new Array(parts.length);
 
     // Each board its share, all at once; then the accumulators of those that delivered.
+    let t = performance.now();
+    const lap = (phase: keyof ReplicaTarget["phaseMs"]) => {
+      const now = performance.now();
+      this.phaseMs[phase] += now - t;
+      t = now;
+    };
     const first = await Promise.allSettled(parts.map((share, s) => this.runShare(live[s]!, share, s === parts.length - 1 && record, n)));
     const pending: number[] = [];
     first.forEach((r, s) => {
       if (r.status === "fulfilled") [outcomes[s], accs[s]] = r.value;
       else this.failed(live[s]!, r.reason, pending, s);
     });
+    lap("shares");
     // Shares whose board failed: again, one at a time, on the live boards in order.
     for (const s of pending) {
       for (;;) {
@@ -173,8 +182,10 @@ export class ReplicaTarget<S extends TrainState = TrainState, Item = unknown> im
       }
     }
 
+    lap("reruns");
     // The boards' total, in share order, to every board; the same update everywhere.
     const total = sumGradients(accs);
+    lap("reduce");
     const survivors = this.members.filter((m) => m.live);
     const applied = await Promise.allSettled(survivors.map(async (m) => {
       await this.trainer.batch!.write(m.client, this.spec, total);
@@ -189,7 +200,9 @@ export class ReplicaTarget<S extends TrainState = TrainState, Item = unknown> im
     });
     if (!this.members.some((m) => m.live)) throw new Error(`every board of the run failed during update ${n}`);
     this.done = n;
+    lap("apply");
     await this.replaceFailed();
+    lap("replace");
 
     const all = outcomes.flat();
     const last = all.at(-1)!;
