@@ -3,12 +3,17 @@
 // paper (Bellec et al. 2020, Nature Communications 11:3625) reports for comparison.
 import type { FeedbackKind, Rule } from "../model/types.ts";
 import type { TaskOptions } from "../tasks/task.ts";
+import type { BatchConfig } from "../train/batch.ts";
+import type { LrSchedule } from "../train/schedule.ts";
 
 export interface RowConfig {
   taskOptions: Partial<TaskOptions>;
   iterations: number;
   lr: number;
   testTrials: number;
+  /** Mini-batches and an lr schedule (absent: one trial per update at a constant lr). */
+  batch?: BatchConfig;
+  lrSchedule?: LrSchedule;
 }
 
 export interface ResultRow {
