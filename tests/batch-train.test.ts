@@ -182,6 +182,33 @@ describe("a batch on a board: the board accumulates, the host only streams", () 
   });
 });
 
+describe("a board killed and restarted mid-run, with batches and a schedule", () => {
+  it("gets the last checkpoint back and replays whole updates: the uninterrupted run's weights", async () => {
+    const spec = readRunSpec(writeRunConfig(dir, "replay", { iterations: 6, trials: 5, extra: { batchSize: 3, lrSchedule: { kind: "step", every: 2, gamma: 0.5 } } }));
+    const run = async (killAfter?: number) => {
+      const sim = await startSim({ dir: join(dir, `replay-${killAfter ?? 0}`) });
+      const initial = { params: structuredClone(spec.base.params), B: spec.base.feedback.B, optimizer: newOptimizerState() };
+      const target = await DeviceTarget.open(spec, initial, { board: "sim", port: sim.port, release: () => sim.stop() });
+      let restart: Promise<void> | undefined;
+      try {
+        await runLoop(spec, target, {
+          start: 1, checkpointEvery: 2, record: () => false,
+          // the board dies after update 3 (last checkpoint: 2): update 3 is replayed, then 4 runs on the blank board's successor
+          onIteration: (n) => void (n === killAfter && (restart = sim.killBoard().then(() => sim.startBoard()))),
+        });
+        await restart;
+        return { params: (await target.state()).params, recoveries: target.recoveries };
+      } finally {
+        await target.close();
+      }
+    };
+    const clean = await run();
+    const crashed = await run(3);
+    expect(crashed.recoveries).toBe(1);
+    expect(crashed.params).toEqual(clean.params);
+  });
+});
+
 describe("learning-rate schedules: the board applies the host's rate, bit for bit", () => {
   it("the formulas (warm-up, step, exponential, cosine)", () => {
     const s = (x: object) => parseLrSchedule(x as never, 100)!;
