@@ -51,7 +51,8 @@ export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunSummary &
   } else {
     if (existsSync(join(dir, CHECKPOINT_FILE))) throw new InputError("--out", `${dir} already holds a run; use --resume to continue it or another --out`);
     writeFileSync(join(dir, RUN_FILES.metrics), "");
-    writer.writeRun({ ...s.info, board: o.board, started: new Date().toISOString() });
+    const boards = Math.max(o.replicas ?? 1, o.ports?.length ?? 1);
+    writer.writeRun({ ...s.info, board: boards > 1 ? `${o.board} x${boards}` : o.board, started: new Date().toISOString() });
   }
 
   const target = await openTarget(o.board, spec, state, {
