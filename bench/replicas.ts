@@ -6,10 +6,8 @@
 // accumulation's: 40 inputs, 100 LIF, 2 outputs, 1000 steps, batch 8), where the boards' compute
 // does. One board trains the single-board way (the board sums the batch and applies it, nothing
 // read back); 2 and 4 boards go through host/train/replicas.ts.
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { randomCase } from "../host/case/random.ts";
+import { connectBoard, DEFAULT_WAIT_S } from "../host/link/connect-board.ts";
 import type { Case } from "../host/model/types.ts";
 import { Pcg32 } from "../host/rng/pcg32.ts";
 import type { Trial } from "../host/tasks/task.ts";
@@ -65,16 +63,17 @@ interface Round {
   phases?: ReplicaTarget["phaseMs"];
 }
 
-async function round(w: Workload, boards: number, dir: string): Promise<Round> {
+const timeouts = { waitMs: DEFAULT_WAIT_S * 1000 };
+
+async function round(w: Workload, boards: number): Promise<Round> {
   const s = spec(w);
   const initial = { params: structuredClone(s.base.params), B: s.base.feedback.B, optimizer: { step: 0, m: {}, v: {} } };
-  const started = await Promise.all(Array.from({ length: boards }, (_, i) => startReplica("sim", join(dir, `b${boards}-${i}`))));
+  const started = await Promise.all(Array.from({ length: boards }, () => startReplica("sim")));
   let target: TrainTarget;
   if (boards === 1) {
-    const b = started[0]!;
-    target = await DeviceTarget.open(s, initial, { board: "sim", port: b.port, release: b.release });
+    target = await DeviceTarget.open(s, initial, await connectBoard({ board: "sim", port: started[0]!.port, timeouts }));
   } else {
-    target = await ReplicaTarget.open(s, initial, { boards: started });
+    target = await ReplicaTarget.open(s, initial, { boards: started, timeouts });
   }
   try {
     // update 1 warms the boards up (their wasm compiles lazily, then tiers up): not timed
@@ -94,14 +93,15 @@ async function round(w: Workload, boards: number, dir: string): Promise<Round> {
     return { ms, phases: { shares: p.shares - warm!.shares, reruns: p.reruns - warm!.reruns, reduce: p.reduce - warm!.reduce, apply: p.apply - warm!.apply, replace: p.replace - warm!.replace } };
   } finally {
     await target.close();
+    if (boards === 1) await started[0]!.release?.(); // ReplicaTarget.close releases its own boards
   }
 }
 
-async function measure(w: Workload, dir: string, log: (line: string) => void): Promise<string[]> {
+async function measure(w: Workload, log: (line: string) => void): Promise<string[]> {
   const rounds = new Map<number, Round[]>(BOARDS.map((b) => [b, []]));
   for (let r = 0; r < ROUNDS; r++) {
     for (const b of BOARDS) {
-      const x = await round(w, b, dir);
+      const x = await round(w, b);
       rounds.get(b)!.push(x);
       log(`replicas: ${w.name}, round ${r + 1}/${ROUNDS}, ${b} board(s): ${(x.ms / w.updates).toFixed(0)} ms per update`);
     }
@@ -130,9 +130,8 @@ async function measure(w: Workload, dir: string, log: (line: string) => void): P
 export const replicasSection: BenchSection = {
   name: "replicas",
   async run(log) {
-    const dir = mkdtempSync(join(tmpdir(), "edgeprop-bench-replicas-"));
     const tables: string[] = [];
-    for (const w of WORKLOADS) tables.push(...(await measure(w, dir, log)));
+    for (const w of WORKLOADS) tables.push(...(await measure(w, log)));
     const cores = (await import("node:os")).cpus().length;
     return [
       "## Several boards: data-parallel training on 1, 2, 4 simulated boards",

@@ -1,6 +1,7 @@
 // The registry of `npm run bench` sections, run in this order in one process.
 import type { BenchSection } from "./section.ts";
 import { epropStepSection } from "./eprop-step.ts";
+import { eqpropSection } from "./eqprop.ts";
 import { salSection } from "./sal.ts";
 import { fpgaSection } from "./fpga.ts";
 import { linkSection } from "./link.ts";
@@ -10,6 +11,7 @@ import { replicasSection } from "./replicas.ts";
 export const sections: BenchSection[] = [
   epropStepSection,
   salSection,
+  eqpropSection,
   linkSection,
   mcuSection,
   replicasSection,

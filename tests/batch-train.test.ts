@@ -2,7 +2,6 @@
 // bit for bit; a batch's update is its trials' summed (or averaged) gradient at fixed weights,
 // on the host and accumulated on a board; the board's float32 rate of every update is the
 // host's schedule rounded to float32; bad settings are refused, naming the field.
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,6 +12,7 @@ import { randomCase } from "../host/case/random.ts";
 import { epropGrad } from "../host/reference/eprop.ts";
 import { transpose } from "../host/model/matrix.ts";
 import { getRule } from "../host/rules/index.ts";
+import { connectBoard } from "../host/link/connect-board.ts";
 import { FirmwareHost } from "../host/sim/firmware-host.ts";
 import { DeviceClient } from "../host/session/client.ts";
 import { Session } from "../host/session/session.ts";
@@ -28,7 +28,7 @@ import { InProcessTransport } from "../host/transport/inprocess.ts";
 import type { Params } from "../host/model/types.ts";
 import { DeviceError, ErrorCode, MsgType } from "../protocol/messages.ts";
 import { writeRunConfig } from "./helpers/batch-runs.ts";
-import { edgeprop, ROOT } from "./helpers/cli.ts";
+import { ROOT, runIn } from "./helpers/cli.ts";
 import { flat, GRAD_KEYS, maxRelErr } from "./helpers/compare.ts";
 import { inputError } from "./helpers/errors.ts";
 
@@ -36,8 +36,9 @@ const dir = mkdtempSync(join(tmpdir(), "edgeprop-batch-"));
 const params = (d: string): Params => JSON.parse(readFileSync(join(d, "params.json"), "utf8"));
 const digest = (d: string) => createHash("sha256").update(readFileSync(join(d, "params.json"))).digest("hex");
 
-function train(cfg: string, out: string, extra: string[] = []) {
-  const r = edgeprop(["train", "--config", cfg, "--out", out, "--json", ...extra]);
+/** `edgeprop train` to completion, without blocking the worker (helpers/cli.ts runIn). */
+async function train(cfg: string, out: string, extra: string[] = []) {
+  const r = await runIn(ROOT, ["train", "--config", cfg, "--out", out, "--json", ...extra]);
   expect(r.code, r.stderr).toBe(0);
   return readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { iteration: number; loss: number; lr?: number });
 }
@@ -62,11 +63,11 @@ describe("batchSize 1 is the training of before, bit for bit", () => {
     const [loss, board] = name.split(" ") as ["mse" | "ce", string];
     // half the runs say batchSize 1 explicitly, half leave it out
     const explicit = (loss === "mse") === (board === "sim");
-    it(`${name}${explicit ? ", batchSize 1 given" : ""}`, () => {
+    it(`${name}${explicit ? ", batchSize 1 given" : ""}`, async () => {
       const cfg = writeRunConfig(dir, `pin-${name.replace(" ", "-")}`, { iterations: 8, loss, ...(explicit ? { extra: { batchSize: 1 } } : {}) });
-      train(cfg, join(dir, `pin-${loss}-${board}`), ["--board", board]);
+      await train(cfg, join(dir, `pin-${loss}-${board}`), ["--board", board]);
       expect(digest(join(dir, `pin-${loss}-${board}`))).toBe(want);
-    });
+    }, 240_000);
   }
 });
 
@@ -108,8 +109,13 @@ describe("a batch on a board: the board accumulates, the host only streams", () 
     wasm = (await buildFirmware()).bytes;
   });
 
-  async function client() {
+  /** The firmware in this process; `fixed16`: as on a board with numerics fixed16 (NUMERICS = 1 before init, device/mcu/hal.c). */
+  async function client(numerics: "f32" | "fixed16" = "f32") {
     const fw = await FirmwareHost.create(wasm, { boardId: "sim" });
+    if (numerics === "fixed16") {
+      const at = (fw.exports as unknown as { NUMERICS: WebAssembly.Global }).NUMERICS.value as number;
+      new DataView(fw.exports.memory.buffer).setUint32(at, 1, true);
+    }
     fw.init();
     const s = new Session(new InProcessTransport(fw), { timeoutMs: 40, retries: 60, maxFrame: 2048 });
     const c = new DeviceClient(s);
@@ -165,21 +171,48 @@ describe("a batch on a board: the board accumulates, the host only streams", () 
     await s.close();
   });
 
-  it("on the simulated board equals the float64 host batch within float32 tolerance (ce, mean, rate regulariser, Adam)", () => {
+  it("a fixed16 board has no cap 'batch' and refuses RESET 1, APPLY div and WRITE ids 8..11, naming the field; the host refuses its batches first", async () => {
+    const a = randomCase({ seed: 15, T: 40 });
+    const { c, s } = await client("fixed16");
+    expect(s.info!.caps).toContain("fixed16");
+    expect(s.info!.caps).not.toContain("batch");
+    await c.configure(a.model, "symmetric");
+    await c.writeParams(a.params);
+    await c.runTrial(a.inputs, a.targets, a.mask);
+    for (const [type, body, field] of [
+      [MsgType.RESET, { k: 1 }, "k"],
+      [MsgType.APPLY, { opt: 0, lr: 0.1, div: 2 }, "div"],
+      [MsgType.WRITE, { p: 8, o: 0, d: new Uint8Array(4) }, "p"],
+    ] as const) {
+      const err = await c.request(type, body).catch((e: unknown) => e);
+      expect(err, field).toBeInstanceOf(DeviceError);
+      expect((err as DeviceError).code, field).toBe(ErrorCode.UNSUPPORTED);
+      expect((err as DeviceError).field).toBe(field);
+    }
+    // a rejected APPLY changed nothing: a plain one is still answered with the float32 rate
+    expect((await c.applyResponse({ optimizer: "gd", lr: 0.1 })).lr).toBe(Math.fround(0.1));
+    // the host never sends them: its batch names the missing cap
+    const spec = readRunSpec(writeRunConfig(dir, "fixed16-batch", { iterations: 2, trials: 4, optimizer: { kind: "gd", lr: 0.01 }, extra: { batchSize: 2 } }));
+    const t = spec.trial(1);
+    await expect(getRule("eprop", "rule").training!.device!.batch!.accumulate(c, spec, [t, t], false)).rejects.toThrow(/batchSize.*caps lack 'batch'/);
+    await s.close();
+  });
+
+  it("on the simulated board equals the float64 host batch within float32 tolerance (ce, mean, rate regulariser, Adam)", async () => {
     const cfg = writeRunConfig(dir, "board-batch", {
       iterations: 6, trials: 5, loss: "ce", model: { lossReduction: "mean", rateReg: { cReg: 0.5, fTargetHz: 10 } },
       extra: { batchSize: 4, lrSchedule: { kind: "exponential", gamma: 0.9, warmup: 2 } },
     });
-    const sim = train(cfg, join(dir, "bb-sim"), ["--board", "sim"]);
-    const host = train(cfg, join(dir, "bb-host"), ["--board", "host"]);
+    const sim = await train(cfg, join(dir, "bb-sim"), ["--board", "sim"]);
+    const host = await train(cfg, join(dir, "bb-host"), ["--board", "host"]);
     expect(sim.length).toBe(6); // iterations count updates
     sim.forEach((row, i) => expect(Math.abs(row.loss - host[i]!.loss)).toBeLessThanOrEqual(1e-4 * Math.abs(host[i]!.loss)));
     expect(relDiff(params(join(dir, "bb-sim")), params(join(dir, "bb-host")))).toBeLessThan(1e-5);
     // and a batch is not B single-trial updates: the weights differ from the batchSize 1 run's
     const single = writeRunConfig(dir, "board-single", { iterations: 6, trials: 5, loss: "ce", model: { lossReduction: "mean", rateReg: { cReg: 0.5, fTargetHz: 10 } }, extra: { lrSchedule: { kind: "exponential", gamma: 0.9, warmup: 2 } } });
-    train(single, join(dir, "bs-host"), ["--board", "host"]);
+    await train(single, join(dir, "bs-host"), ["--board", "host"]);
     expect(relDiff(params(join(dir, "bs-host")), params(join(dir, "bb-host")))).toBeGreaterThan(1e-3);
-  });
+  }, 240_000);
 });
 
 describe("a board killed and restarted mid-run, with batches and a schedule", () => {
@@ -188,7 +221,7 @@ describe("a board killed and restarted mid-run, with batches and a schedule", ()
     const run = async (killAfter?: number) => {
       const sim = await startSim({ dir: join(dir, `replay-${killAfter ?? 0}`) });
       const initial = { params: structuredClone(spec.base.params), B: spec.base.feedback.B, optimizer: newOptimizerState() };
-      const target = await DeviceTarget.open(spec, initial, { board: "sim", port: sim.port, release: () => sim.stop() });
+      const target = await DeviceTarget.open(spec, initial, await connectBoard({ board: "sim", port: sim.port, timeouts: { waitMs: 30_000 } }));
       let restart: Promise<void> | undefined;
       try {
         await runLoop(spec, target, {
@@ -200,13 +233,14 @@ describe("a board killed and restarted mid-run, with batches and a schedule", ()
         return { params: (await target.state()).params, recoveries: target.recoveries };
       } finally {
         await target.close();
+        await sim.stop();
       }
     };
     const clean = await run();
     const crashed = await run(3);
     expect(crashed.recoveries).toBe(1);
     expect(crashed.params).toEqual(clean.params);
-  });
+  }, 240_000);
 });
 
 describe("learning-rate schedules: the board applies the host's rate, bit for bit", () => {
@@ -242,7 +276,7 @@ describe("learning-rate schedules: the board applies the host's rate, bit for bi
         const initial = { params: structuredClone(spec.base.params), B: spec.base.feedback.B, optimizer: newOptimizerState() };
         const training = getRule("eprop", "rule").training!;
         const host = await rates(training.host(spec, structuredClone(initial)) as TrainTarget);
-        const board = await rates(await DeviceTarget.open(spec, initial, { board: "sim", port: sim.port }));
+        const board = await rates(await DeviceTarget.open(spec, initial, await connectBoard({ board: "sim", port: sim.port, timeouts: { waitMs: 30_000 } })));
         expect(host).toEqual(Array.from({ length: 7 }, (_, n) => lrAt(spec.optimizer.lr, spec.lrSchedule, n + 1)));
         expect(board).toEqual(host.map(Math.fround));
         expect(new Set(board).size, lrSchedule.kind).toBeGreaterThan(1);
@@ -250,7 +284,7 @@ describe("learning-rate schedules: the board applies the host's rate, bit for bi
     } finally {
       await sim.stop();
     }
-  });
+  }, 240_000);
 });
 
 describe("bad settings are named", () => {
@@ -274,9 +308,12 @@ describe("bad settings are named", () => {
     expect(inputError(() => checkScale(s, training, device)).message).toMatch(/on a board/);
     const sched = { ...spec(), rule: "norule", lrSchedule: parseLrSchedule({ kind: "constant", warmup: 1 }, 5) };
     expect(inputError(() => checkScale(sched, training)).field).toBe("lrSchedule");
+    // EqProp's iterations are mini-batches of its own: its batchSize is the rule's, not batch.ts's
+    const eq = getRule("eqprop", "rule").training!;
+    expect(inputError(() => checkScale(s, eq)).message).toMatch(/mini-batches of its own.*--task-opt batchSize/);
   });
 
-  it("on the command line, from a folder outside the repository", () => {
+  it("on the command line, from a folder outside the repository", async () => {
     const cfg = writeRunConfig(dir, "cli-bad", { iterations: 4, extra: { batchSize: 0 } });
     const cases: [string[], RegExp][] = [
       [["train", "--config", cfg, "--out", join(dir, "x1")], /batchSize/],
@@ -286,9 +323,9 @@ describe("bad settings are named", () => {
       [["train", "--config", writeRunConfig(dir, "cli-ok", { iterations: 4 }), "--batch-size", "2", "--out", join(dir, "x5")], /--batch-size.*run config/],
     ];
     for (const [args, re] of cases) {
-      const r = spawnSync(process.execPath, [`${ROOT}bin/edgeprop.mjs`, ...args], { cwd: dir, encoding: "utf8", timeout: 120_000 });
-      expect(r.status, r.stderr).toBe(2);
+      const r = await runIn(dir, args);
+      expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(re);
     }
-  });
+  }, 240_000);
 });

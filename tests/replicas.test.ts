@@ -15,7 +15,7 @@ import { newOptimizerState } from "../host/train/optimizer.ts";
 import { ReplicaTarget, shares, type ReplicaBoard } from "../host/train/replicas.ts";
 import { readRunSpec } from "../host/train/run-config.ts";
 import { writeRunConfig } from "./helpers/batch-runs.ts";
-import { edgeprop } from "./helpers/cli.ts";
+import { ROOT, runIn } from "./helpers/cli.ts";
 import { flat, GRAD_KEYS } from "./helpers/compare.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "edgeprop-replicas-"));
@@ -34,8 +34,9 @@ const cfg = writeRunConfig(dir, "replicas", {
   extra: { batchSize: 6, lrSchedule: { kind: "cosine", warmup: 2, minLr: 0.001 } },
 });
 
-function train(out: string, args: string[]) {
-  const r = edgeprop(["train", "--config", cfg, "--out", join(dir, out), ...args]);
+/** `edgeprop train` to completion, without blocking the worker (helpers/cli.ts runIn). */
+async function train(out: string, args: string[]) {
+  const r = await runIn(ROOT, ["train", "--config", cfg, "--out", join(dir, out), ...args]);
   expect(r.code, r.stderr).toBe(0);
   return { params: params(join(dir, out)), stderr: r.stderr };
 }
@@ -49,23 +50,23 @@ describe("one batch, several boards", () => {
     await Promise.all([simA?.stop(), simB?.stop(), qemu?.stop()]);
   });
 
-  it("split over 2 and 3 boards (sim and QEMU mixed) ends within 1e-6 of one board after 10 updates; board order changes nothing", () => {
-    const one = train("one", ["--board", "sim", "--port", simA.port]).params;
-    const two = train("two", ["--board", "sim", "--port", simA.port, "--port", qemu.port]).params;
-    const swapped = train("swapped", ["--board", "sim", "--port", qemu.port, "--port", simA.port]).params;
-    const three = train("three", ["--board", "sim", "--port", simA.port, "--port", qemu.port, "--port", simB.port]).params;
+  it("split over 2 and 3 boards (sim and QEMU mixed) ends within 1e-6 of one board after 10 updates; board order changes nothing", async () => {
+    const one = (await train("one", ["--board", "sim", "--port", simA.port])).params;
+    const two = (await train("two", ["--board", "sim", "--port", simA.port, "--port", qemu.port])).params;
+    const swapped = (await train("swapped", ["--board", "sim", "--port", qemu.port, "--port", simA.port])).params;
+    const three = (await train("three", ["--board", "sim", "--port", simA.port, "--port", qemu.port, "--port", simB.port])).params;
     expect(relDiff(two, one)).toBeLessThan(1e-6);
     expect(relDiff(three, one)).toBeLessThan(1e-6);
     expect(relDiff(three, one)).toBeGreaterThan(0); // float32 sums over other groupings: not the same bits
     // the sim and the QEMU firmware compute the same bits, so the order of the boards is invisible
     expect(swapped).toEqual(two);
-  });
+  }, 400_000);
 
-  it("--board sim --replicas 2 starts its boards, shows each one's throughput and ends where sim + QEMU did", () => {
-    const r = train("replicas2", ["--board", "sim", "--replicas", "2"]);
+  it("--board sim --replicas 2 starts its boards, shows each one's throughput and ends where sim + QEMU did", async () => {
+    const r = await train("replicas2", ["--board", "sim", "--replicas", "2"]);
     expect(r.stderr).toMatch(/sim#1 [\d.]+ trials\/s 50%, sim#2 [\d.]+ trials\/s 50%/);
     expect(r.params).toEqual(params(join(dir, "two")));
-  });
+  }, 240_000);
 });
 
 describe("a board that dies mid-batch", () => {
@@ -91,6 +92,7 @@ describe("a board that dies mid-batch", () => {
     const initial = { params: structuredClone(spec.base.params), B: spec.base.feedback.B, optimizer: newOptimizerState() };
     const target = await ReplicaTarget.open(spec, initial, {
       boards,
+      timeouts: { waitMs: 30_000 },
       onItem: (b, n, i) => {
         if (!kill || killed || b !== kill.board || n !== kill.at || i !== 0) return;
         const sim = sims[b]!;
@@ -118,7 +120,7 @@ describe("a board that dies mid-batch", () => {
     const restarted = await run({ board: 2, at: 6, restartInPlace: true });
     expect(restarted.replacements).toBe(1);
     expect(restarted.params).toEqual(clean.params);
-  });
+  }, 240_000);
 });
 
 describe("shares and refusals", () => {
@@ -127,7 +129,7 @@ describe("shares and refusals", () => {
     expect(shares([1, 2], 2)).toEqual([[1], [2]]);
   });
 
-  it("--replicas with boards edgeprop cannot start is refused, naming --replicas", () => {
+  it("--replicas with boards edgeprop cannot start is refused, naming --replicas", async () => {
     const cases: [string[], RegExp][] = [
       [["--board", "sim", "--port", "/dev/edgeprop-no-such-port", "--replicas", "2"], /--replicas: a board given by --port is one running board/],
       [["--board", "nucleo-f446re", "--replicas", "2"], /--replicas: board 'nucleo-f446re' is a physical board/],
@@ -135,9 +137,9 @@ describe("shares and refusals", () => {
       [["--replicas", "0", "--board", "sim"], /--replicas/],
     ];
     for (const [args, re] of cases) {
-      const r = edgeprop(["train", "--config", cfg, "--out", join(dir, "refused"), ...args]);
+      const r = await runIn(dir, ["train", "--config", cfg, "--out", join(dir, "refused"), ...args]);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(re);
     }
-  });
+  }, 240_000);
 });

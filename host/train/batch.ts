@@ -18,10 +18,13 @@ export interface BatchConfig {
 
 export const BATCH_DEFAULTS: BatchConfig = { size: 1, reduction: "mean" };
 
-/** The run's scale settings from a run config's top-level fields (undefined where absent). */
-export function parseScale(r: Record<string, Json>, iterations: number): { batch?: BatchConfig; lrSchedule?: LrSchedule } {
+/**
+ * The run's scale settings from a run config's top-level fields (undefined where absent).
+ * `batch: false`: the rule reads `batchSize` itself (RuleTraining `ownBatchSize`).
+ */
+export function parseScale(r: Record<string, Json>, iterations: number, o: { batch: boolean } = { batch: true }): { batch?: BatchConfig; lrSchedule?: LrSchedule } {
   const out: { batch?: BatchConfig; lrSchedule?: LrSchedule } = {};
-  if (r.batchSize !== undefined || r.batchReduction !== undefined) {
+  if (o.batch && (r.batchSize !== undefined || r.batchReduction !== undefined)) {
     out.batch = {
       size: r.batchSize === undefined ? 1 : intIn(r.batchSize, "batchSize", 1, 1_000_000),
       reduction: r.batchReduction === undefined ? "mean" : choice(r.batchReduction, "batchReduction", ["mean", "sum"] as const),
@@ -60,6 +63,9 @@ export function checkScale(spec: RunSpec<unknown, unknown>, training: RuleTraini
   const where = device ? "on a board" : "on the host";
   const batches = device ? device.batch !== undefined : training.scale?.batches === true;
   const schedules = device ? device.schedules === true : training.scale?.schedules === true;
+  if (batchOf(spec).size > 1 && training.ownBatchSize) {
+    throw new InputError("batchSize", `rule '${spec.rule}' iterates over mini-batches of its own: set its batchSize (the run config's, or --task-opt batchSize=N), not --batch-size`);
+  }
   if (batchOf(spec).size > 1 && !batches) {
     throw new InputError("batchSize", `batchSize ${batchOf(spec).size} is not supported for rule '${spec.rule}' ${where} (it updates after every item); use batchSize 1`);
   }

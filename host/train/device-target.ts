@@ -8,50 +8,21 @@
 // board and applied there (DeviceTrainer `batch`); a replay re-runs whole updates.
 import { InputError } from "../input/errors.ts";
 import { getRule } from "../rules/index.ts";
-import { DeviceClient } from "../session/client.ts";
-import { Session } from "../session/session.ts";
-import { openTransport } from "../transport/open.ts";
+import type { BoardConnection } from "../link/connect-board.ts";
+import type { LinkStats } from "../link/link-stats.ts";
+import type { DeviceClient } from "../session/client.ts";
 import { DeviceError, ErrorCode } from "../../protocol/messages.ts";
 import { batchDivisor, batchItems, checkScale } from "./batch.ts";
 import type { TrainState, TrainTarget, TrialOutcome } from "./target.ts";
 import type { DeviceTrainer, RunSpec } from "./training.ts";
 
 export interface DeviceTargetOptions {
-  board: string;
-  port: string;
-  faultRate?: number;
-  /** Stops whatever was started to provide the port (sim process, QEMU). */
-  release?: () => Promise<void>;
   /** Iterations the initial state holds (default: its optimizer step, one update per iteration). */
   iteration?: number;
 }
 
 /** How often one iteration is retried after the board reset before the run gives up. */
 const MAX_RECOVERIES = 3;
-
-/** A board over the protocol: its client, and what closes the link and releases the board. */
-export interface BoardLink {
-  client: DeviceClient;
-  close(): Promise<void>;
-}
-
-/** Opens the link to the board at `o.port` (the board's boot LOG calls `onBoot`); on failure the board is released. */
-export async function openBoardLink(o: Pick<DeviceTargetOptions, "port" | "faultRate" | "release">, onBoot: () => void): Promise<BoardLink> {
-  const release = o.release ?? (async () => {});
-  const transport = await openTransport({ port: o.port, faultRate: o.faultRate }).catch(async (err) => {
-    await release();
-    throw err;
-  });
-  const session = new Session(transport, { timeoutMs: 250, retries: 20, ...(o.faultRate ? { maxFrame: 512 } : {}), onBoot });
-  const client = new DeviceClient(session);
-  return {
-    client,
-    async close() {
-      await session.close().catch(() => {});
-      await release();
-    },
-  };
-}
 
 /** Update n over `items` on one board: the board accumulates their gradients, then applies them (mean: divided by B). */
 export async function batchUpdate<S extends TrainState, Item>(
@@ -72,15 +43,17 @@ export class DeviceTarget<S extends TrainState = TrainState, Item = unknown> imp
   private lastDone: number;
   /** Board resets recovered from so far (reported by `train`, asserted by tests). */
   recoveries = 0;
+  private readonly client: DeviceClient;
 
   private constructor(
     readonly board: string,
     private readonly spec: RunSpec<unknown, Item>,
     private readonly trainer: DeviceTrainer<unknown, S, Item>,
-    private readonly link: BoardLink,
+    private readonly conn: BoardConnection,
     initial: S,
     iteration: number,
   ) {
+    this.client = conn.client;
     this.done = iteration;
     this.last = initial;
     this.lastDone = iteration;
@@ -96,18 +69,21 @@ export class DeviceTarget<S extends TrainState = TrainState, Item = unknown> imp
     return trainer;
   }
 
-  static async open<S extends TrainState, Item>(spec: RunSpec<unknown, Item>, initial: S, o: DeviceTargetOptions): Promise<DeviceTarget<S, Item>> {
-    const trainer = DeviceTarget.trainerFor<S, Item>(spec);
+  /** Trains on the board behind `conn` (connectBoard); closing the target releases it. */
+  static async open<S extends TrainState, Item>(spec: RunSpec<unknown, Item>, initial: S, conn: BoardConnection, o: DeviceTargetOptions = {}): Promise<DeviceTarget<S, Item>> {
     let target: DeviceTarget<S, Item> | undefined;
-    const link = await openBoardLink(o, () => {
-      if (target) target.rebooted = true;
-    });
-    const iteration = o.iteration ?? initial.optimizer.step;
-    target = new DeviceTarget(o.board, spec, trainer, link, initial, iteration);
     try {
+      const trainer = DeviceTarget.trainerFor<S, Item>(spec);
+      const iteration = o.iteration ?? initial.optimizer.step;
+      target = new DeviceTarget(conn.board?.id ?? conn.info.board, spec, trainer, conn, initial, iteration);
+      const t = target;
+      conn.onBoot = () => {
+        t.rebooted = true;
+      };
       await target.load(initial, iteration);
     } catch (err) {
-      await target.close();
+      if (target) await target.close();
+      else await conn.release();
       throw err;
     }
     return target;
@@ -119,10 +95,6 @@ export class DeviceTarget<S extends TrainState = TrainState, Item = unknown> imp
     await this.trainer.load(this.client, this.spec, state);
     this.done = done;
     this.rebooted = false;
-  }
-
-  private get client(): DeviceClient {
-    return this.link.client;
   }
 
   /** Update done + 1 over `items` (one item: the rule's own iteration, MODEL.md's loop bit for bit). */
@@ -170,7 +142,11 @@ export class DeviceTarget<S extends TrainState = TrainState, Item = unknown> imp
     return structuredClone(this.last);
   }
 
+  link(): LinkStats {
+    return this.conn.stats();
+  }
+
   async close(): Promise<void> {
-    await this.link.close();
+    await this.conn.release();
   }
 }

@@ -13,17 +13,19 @@
 // state (parameters, Adam moments: its checkpoint blob), and takes shares from the next update on.
 import { DeviceError, ErrorCode } from "../../protocol/messages.ts";
 import { InputError } from "../input/errors.ts";
+import { connectBoard, type BoardConnection, type BoardTimeouts } from "../link/connect-board.ts";
+import type { LinkStats } from "../link/link-stats.ts";
 import type { DeviceClient } from "../session/client.ts";
 import { batchDivisor, sumGradients } from "./batch.ts";
-import { DeviceTarget, openBoardLink, type BoardLink } from "./device-target.ts";
+import { DeviceTarget } from "./device-target.ts";
 import type { TrainState, TrainTarget, TrialOutcome } from "./target.ts";
 import type { Tensor } from "./tensors.ts";
 import type { DeviceTrainer, RunSpec } from "./training.ts";
 
 /** One board of a replicated run. */
 export interface ReplicaBoard {
-  /** Its board id (boards/), for messages and the progress line. */
-  board: string;
+  /** Its board id (boards/), for messages and the progress line; undefined: whatever answers on `port`. */
+  board: string | undefined;
   port: string;
   /** Stops what was started to provide it (sim process, QEMU), at the end of the run. */
   release?: () => Promise<void>;
@@ -36,6 +38,10 @@ export interface ReplicaBoard {
 export interface ReplicaOptions {
   boards: ReplicaBoard[];
   faultRate?: number;
+  timeouts: BoardTimeouts;
+  say?: (line: string) => void;
+  /** Checks a board once it has answered (e.g. that the model fits its RAM); throws to refuse it. */
+  check?: (conn: BoardConnection) => void;
   /** Iterations the initial state holds. */
   iteration?: number;
   /** After board b (its index in `boards`) ran item i of its share of update n: the events tests act on. */
@@ -43,7 +49,9 @@ export interface ReplicaOptions {
 }
 
 class Member {
-  link: BoardLink | null = null;
+  link: BoardConnection | null = null;
+  /** The link statistics of its earlier connections (a replaced board's). */
+  pastLinks: LinkStats[] = [];
   /** The board restarted (boot LOG) since it was loaded: its state is gone, the board is up. */
   rebooted = false;
   /** Out of the run for good (it failed and cannot be started again). */
@@ -59,7 +67,7 @@ class Member {
   ) {}
 
   get name(): string {
-    return `${this.spec.board}#${this.index + 1}`;
+    return `${this.spec.board ?? this.link?.info.board ?? "board"}#${this.index + 1}`;
   }
 
   get live(): boolean {
@@ -74,7 +82,10 @@ class Member {
   drop(): void {
     const l = this.link;
     this.link = null;
-    void l?.close();
+    if (l) {
+      this.pastLinks.push(l.stats());
+      void l.release();
+    }
   }
 }
 
@@ -98,7 +109,6 @@ export function shares<T>(items: readonly T[], parts: number): T[][] {
 }
 
 export class ReplicaTarget<S extends TrainState = TrainState, Item = unknown> implements TrainTarget<S, Item> {
-  readonly board: string;
   /** Board replacements so far (asserted by tests). */
   replacements = 0;
   /** Wall time of the update phases so far (where the time goes: bench/replicas.ts). */
@@ -110,8 +120,11 @@ export class ReplicaTarget<S extends TrainState = TrainState, Item = unknown> im
     private readonly members: Member[],
     private readonly o: ReplicaOptions,
     private done: number,
-  ) {
-    this.board = members.map((m) => m.spec.board).join("+");
+  ) {}
+
+  /** The boards of the run, in order (e.g. `sim+qemu-mps2-an386`): what run.json records. */
+  get board(): string {
+    return this.members.map((m) => m.spec.board ?? m.link?.info.board ?? "port").join("+");
   }
 
   static async open<S extends TrainState, Item>(spec: RunSpec<unknown, Item>, initial: S, o: ReplicaOptions): Promise<ReplicaTarget<S, Item>> {
@@ -130,16 +143,20 @@ export class ReplicaTarget<S extends TrainState = TrainState, Item = unknown> im
 
   /** Opens the member's link and puts `state` on its board. */
   private async connect(m: Member, state: S): Promise<void> {
-    const link = await openBoardLink({ port: m.spec.port, faultRate: this.o.faultRate }, () => {
-      if (m.link === link) m.rebooted = true;
+    const o = this.o;
+    const link = await connectBoard({
+      board: m.spec.board, port: m.spec.port, faultRate: o.faultRate, timeouts: o.timeouts, rule: this.spec.rule, ...(o.say ? { say: o.say } : {}),
     });
     m.link = link;
+    link.onBoot = () => {
+      if (m.link === link) m.rebooted = true;
+    };
     void m.spec.exited?.().then(() => {
       if (m.link === link) m.drop();
     });
-    await m.client.helloFor(this.spec.rule, "rule");
+    o.check?.(link);
     await this.trainer.load(m.client, this.spec, state);
-    m.rebooted = false; // a boot LOG the board sent before this HELLO is not a restart
+    m.rebooted = false; // a boot LOG the board sent before its HELLO is not a restart
   }
 
   iterate(item: Item, record: boolean): Promise<TrialOutcome> {
@@ -272,6 +289,16 @@ export class ReplicaTarget<S extends TrainState = TrainState, Item = unknown> im
     return this.members
       .map((m) => `${m.name}${m.live ? "" : " (down)"} ${((m.trials * 1000) / Math.max(1, m.busyMs)).toFixed(1)} trials/s ${Math.round((100 * m.trials) / total)}%`)
       .join(", ");
+  }
+
+  /** The link statistics of every board's connections, summed. */
+  link(): LinkStats {
+    const all = this.members.flatMap((m) => [...m.pastLinks, ...(m.link ? [m.link.stats()] : [])]);
+    const sum = (k: keyof LinkStats) => all.reduce((s, l) => s + l[k], 0);
+    return {
+      framesSent: sum("framesSent"), retransmits: sum("retransmits"), crcFailures: sum("crcFailures"), injectedFaults: sum("injectedFaults"),
+      boardResets: sum("boardResets"), wireBytesOut: sum("wireBytesOut"), wireBytesIn: sum("wireBytesIn"),
+    };
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@
 // and applies updates. What a rule provides to build its targets is training.ts.
 import type { Matrix } from "../model/types.ts";
 import type { OptimizerState } from "./optimizer.ts";
+import type { LinkStats } from "../link/link-stats.ts";
 
 export interface TrialOutcome {
   /** Task loss of the iteration, measured as it ran (before the update that follows it, or the mean over its updates). */
@@ -12,6 +13,8 @@ export interface TrialOutcome {
   y?: Matrix;
   /** The learning rate the update applied (a board's: its float32 value), when the target knows it. */
   lr?: number;
+  /** Training metrics of the iteration for metrics.jsonl (e.g. a mini-batch's `accuracy` and `accuracyTrials`). */
+  metrics?: Record<string, number>;
 }
 
 /**
@@ -39,5 +42,7 @@ export interface TrainTarget<S extends TrainState = TrainState, Item = unknown> 
   /** A one-line status for the progress line (e.g. per-board throughput). */
   status?(): string;
   state(): Promise<S>;
+  /** Boards: what happened on the link so far (frames, retransmissions, CRC failures, faults). */
+  link?(): LinkStats;
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 // A rule's tensors (training.ts TensorSpec) inside its training state: which ones the optimizer
 // updates, the optimizer step over them as flat arrays, and the generic checkpoint check of
 // every tensor's shape and finiteness.
+import { InputError } from "../input/errors.ts";
 import { matrix, obj, vector, type Json } from "../input/fields.ts";
 import { applyUpdate, type OptimizerConfig, type OptimizerState } from "./optimizer.ts";
 import type { TensorSpec } from "./training.ts";
@@ -18,9 +19,12 @@ export function tensorAt(state: object, path: readonly string[]): Tensor {
   return x as Tensor;
 }
 
+/** A path step that indexes a list (EqProp's `["params", "W", "0"]`). */
+const isIndex = (k: string | undefined): boolean => k !== undefined && /^(0|[1-9]\d*)$/.test(k);
+
 function setTensor(state: object, path: readonly string[], v: Tensor): void {
   let x = state as Record<string, unknown>;
-  for (const k of path.slice(0, -1)) x = (x[k] ??= {}) as Record<string, unknown>;
+  for (let i = 0; i + 1 < path.length; i++) x = (x[path[i]!] ??= isIndex(path[i + 1]) ? [] : {}) as Record<string, unknown>;
   x[path.at(-1)!] = v;
 }
 
@@ -63,8 +67,14 @@ export function readTensors(x: Json, specs: readonly TensorSpec[], field: string
     let v: Json = x;
     let f = field;
     for (const k of t.path) {
-      v = obj(v, f)[k];
-      f = `${f}.${k}`;
+      if (isIndex(k)) {
+        if (!Array.isArray(v)) throw new InputError(f, `expected a list, got ${v === null ? "null" : typeof v}`);
+        v = v[Number(k)]!;
+        f = `${f}[${k}]`;
+      } else {
+        v = obj(v, f)[k];
+        f = `${f}.${k}`;
+      }
     }
     const read = t.shape.length === 2 ? matrix(v, f, t.shape[0]!, t.shape[1]!, t.dims[0]!, t.dims[1]!) : vector(v, f, t.shape[0]!);
     setTensor(out, t.path, read);
