@@ -95,6 +95,23 @@ export const RESULT_ROWS: ResultRow[] = [
   ...(["host", "sim"] as const).map((board): ResultRow => ({ id: `digits-eqprop-${board}`, task: "digits", rule: "eqprop", feedback: "symmetric", board, full: digitsFull, quick: digitsQuick, paper: DIGITS_PAPER, ...(board === "sim" ? { goal: DIGITS_GOAL } : {}) })),
   // Training at scale (issue 15): mini-batches accumulated on the board and a cosine schedule.
   {
+    id: "fashion-mnist-eprop-sim-batch",
+    task: "fashion-mnist",
+    rule: "eprop",
+    feedback: "symmetric",
+    board: "sim",
+    full: {
+      taskOptions: {}, iterations: 1000, lr: 0.005, testTrials: 1000,
+      batch: { size: 16, reduction: "mean" }, lrSchedule: { kind: "cosine", warmup: 30, total: 1000, minLr: 1e-4 },
+    },
+    quick: {
+      taskOptions: { pool: 4, encSteps: 20, tailSteps: 5, decisionSteps: 10, nRec: 50 }, iterations: 100, lr: 0.005, testTrials: 200,
+      batch: { size: 4, reduction: "mean" }, lrSchedule: { kind: "cosine", warmup: 5, total: 100, minLr: 1e-4 },
+    },
+    goal: { value: 0.85, text: "accuracy ≥ 0.85" },
+    paper: "not in the paper (Fashion-MNIST is the project's own on-device benchmark)",
+  },
+  {
     id: "evidence-paper-eprop-sim-batch",
     task: "evidence",
     rule: "eprop",
