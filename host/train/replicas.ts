@@ -127,15 +127,25 @@ export class ReplicaTarget<S extends TrainState = TrainState, Item = unknown> im
     return this.members.map((m) => m.spec.board ?? m.link?.info.board ?? "port").join("+");
   }
 
-  static async open<S extends TrainState, Item>(spec: RunSpec<unknown, Item>, initial: S, o: ReplicaOptions): Promise<ReplicaTarget<S, Item>> {
+  /** The rule's device trainer, if it trains one run on several boards (InputError otherwise): call it before starting boards. */
+  static trainerFor<S extends TrainState, Item>(spec: RunSpec<unknown, Item>): DeviceTrainer<unknown, S, Item> {
     const trainer = DeviceTarget.trainerFor<S, Item>(spec);
     if (!trainer.batch) throw new InputError("--replicas", `rule '${spec.rule}' does not accumulate gradients on boards: it trains on one board`);
+    return trainer;
+  }
+
+  /** Trains on `o.boards`; closing the target (or a failure to open it) releases them. */
+  static async open<S extends TrainState, Item>(spec: RunSpec<unknown, Item>, initial: S, o: ReplicaOptions): Promise<ReplicaTarget<S, Item>> {
     const members = o.boards.map((b, i) => new Member(i, b));
-    const target = new ReplicaTarget(spec, trainer, members, o, o.iteration ?? initial.optimizer.step);
+    let target: ReplicaTarget<S, Item> | undefined;
     try {
-      await Promise.all(members.map((m) => target.connect(m, initial)));
+      const trainer = ReplicaTarget.trainerFor<S, Item>(spec);
+      const t = new ReplicaTarget(spec, trainer, members, o, o.iteration ?? initial.optimizer.step);
+      target = t;
+      await Promise.all(members.map((m) => t.connect(m, initial)));
     } catch (err) {
-      await target.close();
+      if (target) await target.close();
+      else await Promise.all(o.boards.map((b) => b.release?.().catch(() => {})));
       throw err;
     }
     return target;

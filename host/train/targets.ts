@@ -63,6 +63,7 @@ export async function openTarget(board: string | undefined, spec: RunSpec, initi
   const link = { faultRate: opts.faultRate, timeouts: opts.timeouts, ...(opts.say ? { say: opts.say } : {}) };
 
   if (ports.length > 1 || replicas > 1) {
+    ReplicaTarget.trainerFor(spec);
     const several = { ...link, iteration: opts.iteration, ...(board === undefined ? { check: fitsConn } : {}) };
     // several --port: boards of any kinds, each says what it is in its HELLO (connectBoard)
     if (ports.length > 1) return ReplicaTarget.open(spec, initial, { ...several, boards: ports.map((port) => ({ board, port })) });
