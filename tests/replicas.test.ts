@@ -141,5 +141,10 @@ describe("shares and refusals", () => {
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(re);
     }
+    // a rule that does not accumulate on boards, before any board is started
+    const eq = await runIn(dir, ["train", "--task", "digits", "--rule", "eqprop", "--quick", "--board", "sim", "--replicas", "2", "--out", join(dir, "refused-eq")]);
+    expect(eq.code, eq.stderr).toBe(2);
+    expect(eq.stderr).toMatch(/--replicas: rule 'eqprop' does not accumulate gradients on boards/);
+    expect(eq.stderr).not.toMatch(/starting a simulated board/);
   }, 240_000);
 });
