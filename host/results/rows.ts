@@ -101,8 +101,8 @@ export const RESULT_ROWS: ResultRow[] = [
     feedback: "symmetric",
     board: "sim",
     full: {
-      taskOptions: {}, iterations: 2500, lr: 0.005, testTrials: 1000,
-      batch: { size: 16, reduction: "mean" }, lrSchedule: { kind: "cosine", warmup: 50, total: 2500, minLr: 1e-4 },
+      taskOptions: {}, iterations: 5000, lr: 0.005, testTrials: 1000,
+      batch: { size: 16, reduction: "mean" }, lrSchedule: { kind: "cosine", warmup: 100, total: 5000, minLr: 1e-4 },
     },
     quick: {
       taskOptions: { pool: 4, encSteps: 20, tailSteps: 5, decisionSteps: 10, nRec: 50 }, iterations: 100, lr: 0.005, testTrials: 200,
