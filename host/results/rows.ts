@@ -101,7 +101,7 @@ export const RESULT_ROWS: ResultRow[] = [
     feedback: "symmetric",
     board: "sim",
     full: {
-      taskOptions: {}, iterations: 5000, lr: 0.005, testTrials: 1000,
+      taskOptions: {}, iterations: 5000, lr: 0.005, testTrials: 10000,
       batch: { size: 16, reduction: "mean" }, lrSchedule: { kind: "cosine", warmup: 100, total: 5000, minLr: 1e-4 },
     },
     quick: {
