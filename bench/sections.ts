@@ -8,6 +8,7 @@ import { fpgaSection } from "./fpga.ts";
 import { linkSection } from "./link.ts";
 import { mcuSection } from "./mcu.ts";
 import { ostlSection } from "./ostl.ts";
+import { replicasSection } from "./replicas.ts";
 
 export const sections: BenchSection[] = [
   epropStepSection,
@@ -17,5 +18,6 @@ export const sections: BenchSection[] = [
   eqpropSection,
   linkSection,
   mcuSection,
+  replicasSection,
   fpgaSection,
 ];

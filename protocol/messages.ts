@@ -68,6 +68,8 @@ export const ERROR_WORDS: Record<ErrorCodeName, string> = {
 
 /** Parameter (WRITE/READ/GRADS 0..4) and trace (GRADS 16..) identifiers. */
 export const ParamId = { wIn: 0, wRec: 1, wOut: 2, bOut: 3, B: 4 } as const;
+/** e-prop WRITE ids of the accumulated gradients: ParamId + 8 (wIn..bOut; several boards' sum). */
+export const GRAD_WRITE_ID = 8;
 export type ParamName = keyof typeof ParamId;
 export const TraceId = {
   xbar: 16, zbar: 17, epsAIn: 18, epsARec: 19, ebarIn: 20, ebarRec: 21, v: 22, a: 23, z: 24, y: 25,
@@ -192,7 +194,7 @@ export const RESPONSE_SCHEMA: Record<number, Schema> = {
     layerLoss: opt("nums"), // DECOLLE: E^l of every layer
     pred: opt("bin"), res: opt("bin"), // EqProp: predictions u16 [n], residual maxima f32 [2|3]
   },
-  [MsgType.APPLY]: { k: req("uint") },
+  [MsgType.APPLY]: { k: req("uint"), lr: opt("num") }, // e-prop: lr, the float32 rate applied
   [MsgType.GRADS]: { p: req("uint"), o: req("uint"), d: req("bin") },
   [MsgType.CHECKPOINT]: { size: req("uint"), k: opt("uint"), o: opt("uint"), n: opt("uint"), d: opt("bin") },
   // e-prop with feedback "sal": an alignment phase (PROTOCOL.md ALIGN)

@@ -661,6 +661,7 @@ export function epFinish(): f64 {
   }
   for (let i = 0; i < nRec; i++) setF32(pG + <usize>(nIn + i) * (<usize>S << 2), i, 0);
   if ((flags & F_TRAINBIAS) == 0) memory.fill(pGB, 0, <usize>nOut << 2);
+  lastNorm = norm;
   return norm > 0 ? lossSum / <f64>norm : lossSum;
 }
 
@@ -725,6 +726,44 @@ export function epApplyAdam(lr: f32, b1: f32, b2: f32, eps: f32, n: i32): void {
 /** Zeroes the Adam moments (a new training run). */
 export function epResetOptimizer(): void {
   if ((flags & F_ADAM) != 0) memory.fill(pMW, 0, epPtr(FLD_VB) + (<usize>nOut << 2) - pMW);
+}
+
+// ---- mini-batches (PROTOCOL.md RESET 1, APPLY `div`): several trials' gradients summed in
+// G, GOut, GB before one APPLY, with no readback in between.
+
+/** The divisor epFinish applied to the last trial's gradient (lossReduction "mean"; else 1). */
+let lastNorm: f32 = 1;
+
+export function epLastNorm(): f32 { return lastNorm; }
+
+/**
+ * Starts a trial whose gradient adds to the accumulated ones: zeroes the neuron state, traces
+ * and the loss as epReset does, keeps G, GOut and GB. With lossReduction "mean", epFinish will
+ * divide the whole sum by this trial's divisor, so the kept sum is multiplied by the previous
+ * trial's divisor first: the trials of one accumulation must share their divisor (the handler
+ * compares epLastNorm() before and after; equal divisors make the result sum_b g_b / norm).
+ */
+export function epResetKeepGrads(): void {
+  // Arena order: V..TARGET then GB; EPSA, EBAR then G, GOUT; then ESUM (layout.ts).
+  memory.fill(pV, 0, pGB - pV);
+  memory.fill(pEpsA, 0, pG - pEpsA);
+  memory.fill(pESum, 0, epPtr(FLD_MW) - pESum);
+  steps = 0;
+  maskedSteps = 0;
+  lossSum = 0;
+  ok = 0;
+  if ((flags & F_MEAN) != 0 && lastNorm != 1 && lastNorm > 0) {
+    for (let i = 0; i < nPre * S; i++) setF32(pG, i, f32At(pG, i) * lastNorm);
+    for (let i = 0; i < nOut * S; i++) setF32(pGOut, i, f32At(pGOut, i) * lastNorm);
+    for (let i = 0; i < nOut; i++) setF32(pGB, i, f32At(pGB, i) * lastNorm);
+  }
+}
+
+/** Divides the accumulated gradients by d (APPLY `div`: the mean over a batch). */
+export function epDivideGrads(d: f32): void {
+  scaleDiv(pG, nPre * S, d);
+  scaleDiv(pGOut, nOut * S, d);
+  scaleDiv(pGB, nOut, d);
 }
 
 // Accessors used by the SAL kernel (same arena).

@@ -21,6 +21,11 @@ export function flagString(args: ParsedArgs, name: string): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
+/** Every value of a `multiple` flag, in the order given (none: []). */
+export function flagList(args: ParsedArgs, name: string): string[] {
+  return args.lists.get(name) ?? [];
+}
+
 export function flagChoice<T extends string>(args: ParsedArgs, name: string, choices: readonly T[], fallback: T): T {
   const v = flagString(args, name);
   if (v === undefined) return fallback;

@@ -13,11 +13,15 @@ export interface FlagSpec {
   /** The default as the user sees it in --help ("off" for booleans unless given). */
   default?: string;
   description: string;
+  /** A `string` flag that may be given several times (`--port A --port B`): all values in ParsedArgs `lists`. */
+  multiple?: boolean;
 }
 
 export interface ParsedArgs {
   positionals: string[];
   flags: Map<string, string | true>;
+  /** Every value of each `multiple` flag given, in order (`flags` holds the last). */
+  lists: Map<string, string[]>;
   /** The verb's argv as given (for messages that repeat the command, e.g. how to resume). */
   argv: readonly string[];
 }
@@ -51,7 +55,7 @@ const COMMON: Record<string, FlagSpec> = {
 
 export function parseCommandArgs(spec: Pick<CommandSpec, "flags">, argv: string[]): ParsedArgs {
   const all = { ...spec.flags, ...COMMON };
-  const options = Object.fromEntries(Object.entries(all).map(([k, f]) => [k, { type: f.type, ...(k === "help" ? { short: "h" } : {}) }]));
+  const options = Object.fromEntries(Object.entries(all).map(([k, f]) => [k, { type: f.type, ...(f.multiple ? { multiple: true } : {}), ...(k === "help" ? { short: "h" } : {}) }]));
   let parsed: ReturnType<typeof nodeParseArgs>;
   try {
     parsed = nodeParseArgs({ args: argv, options, allowPositionals: true, strict: true });
@@ -69,16 +73,21 @@ export function parseCommandArgs(spec: Pick<CommandSpec, "flags">, argv: string[
     throw new InputError(flag, e.message.split("\n")[0]!);
   }
   const flags = new Map<string, string | true>();
+  const lists = new Map<string, string[]>();
   for (const [k, v] of Object.entries(parsed.values)) {
     if (typeof v === "string") flags.set(k, v);
     else if (v === true) flags.set(k, true);
+    else if (Array.isArray(v) && v.length > 0) {
+      lists.set(k, v.map(String));
+      flags.set(k, String(v.at(-1)));
+    }
   }
-  return { positionals: parsed.positionals, flags, argv };
+  return { positionals: parsed.positionals, flags, lists, argv };
 }
 
 function helpText(spec: CommandSpec): string {
   const rows = Object.entries({ ...spec.flags, ...COMMON }).map(([name, f]) => {
-    const head = `${name === "help" ? "-h, " : "    "}--${name}${f.type === "string" ? ` ${f.value ?? "VALUE"}` : ""}`;
+    const head = `${name === "help" ? "-h, " : "    "}--${name}${f.type === "string" ? ` ${f.value ?? "VALUE"}` : ""}${f.multiple ? "..." : ""}`;
     const dflt = f.default ?? (f.type === "boolean" ? "off" : "none");
     return [head, `${f.description} (default: ${dflt})`] as const;
   });

@@ -24,6 +24,8 @@ export interface RowResult {
   taskOptions: Record<string, unknown>;
   iterations: number;
   lr: number;
+  /** The batch and schedule, in words (absent: one trial per update, constant lr). */
+  scale?: string;
   metric: string;
   value: number;
   chance: number;
@@ -34,6 +36,14 @@ export interface RowResult {
   dir: string;
   goal?: { value: number; text: string; met: boolean };
   paper: string;
+}
+
+/** e.g. "batch 32 (mean), cosine schedule (warmup 50, minLr 0)". */
+function scaleText(cfg: RowConfig): string {
+  const b = cfg.batch ? `batch ${cfg.batch.size} (${cfg.batch.reduction})` : "";
+  const s = cfg.lrSchedule;
+  const opts = s ? Object.entries(s).filter(([k]) => k !== "kind").map(([k, v]) => `${k} ${v}`).join(", ") : "";
+  return [b, s ? `${s.kind} schedule${opts ? ` (${opts})` : ""}` : ""].filter(Boolean).join(", ");
 }
 
 export function rowConfig(row: ResultRow, quick: boolean): RowConfig {
@@ -69,6 +79,8 @@ export async function runRow(row: ResultRow, o: { quick: boolean; seed: number; 
       optimizer: parseOptimizer({ kind: "adam", lr: cfg.lr }),
       iterations: cfg.iterations,
       testTrials: cfg.testTrials,
+      ...(cfg.batch ? { batch: cfg.batch } : {}),
+      ...(cfg.lrSchedule ? { lrSchedule: cfg.lrSchedule } : {}),
     });
     const dir = join(o.dir, row.seeds ? `${row.id}-seed${seed}` : row.id);
     removeOutputDir(dir, "run", "--dir"); // a fresh run every time (no accidental --resume); only ever an earlier run
@@ -96,6 +108,7 @@ export async function runRow(row: ResultRow, o: { quick: boolean; seed: number; 
     taskOptions: setup.info.taskOptions ?? {},
     iterations: cfg.iterations,
     lr: cfg.lr,
+    ...(cfg.batch || cfg.lrSchedule ? { scale: scaleText(cfg) } : {}),
     metric: m.name,
     value,
     chance: m.chance ?? NaN,

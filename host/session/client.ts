@@ -7,7 +7,7 @@ import { InputError } from "../input/errors.ts";
 import { decays } from "../model/decay.ts";
 import type { FeedbackKind, Grads, Matrix, ModelConfig, Params } from "../model/types.ts";
 import {
-  CheckpointOp, MsgType, ParamId, bitRowBytes, f32le, fromF32le, fromU16le, packBits, unpackBits,
+  CheckpointOp, MsgType, ParamId, ResetWhat, bitRowBytes, f32le, fromF32le, fromU16le, packBits, unpackBits,
 } from "../../protocol/messages.ts";
 import type { Body, HelloInfo } from "../../protocol/messages.ts";
 import type { Session } from "./session.ts";
@@ -25,6 +25,8 @@ export interface TrialRunOptions {
   spikes?: boolean;
   /** Accumulate gradients (default: true). */
   learn?: boolean;
+  /** Add this trial's gradients to those accumulated (e-prop mini-batches: RESET 1 first instead of `rs`). */
+  keepGrads?: boolean;
   /** Max steps per RUN frame (default: as many as fit). */
   maxStepsPerFrame?: number;
   /** Per-attempt timeout of each RUN frame (default: the session's). */
@@ -49,6 +51,8 @@ export interface ApplyOptions {
   wMax?: number;
   /** Adam step index n (default: the device counts). */
   step?: number;
+  /** Divide the accumulated gradients by this first (e-prop mini-batches, "mean": B). */
+  div?: number;
 }
 
 /** Bytes of MessagePack map/keys overhead reserved per RUN frame. */
@@ -207,6 +211,7 @@ export class DeviceClient {
     const counts = new Array<number>(m.nRec).fill(0);
     let loss = NaN;
     let frames = 0;
+    if (opts.keepGrads) await this.reset(ResetWhat.STATE);
     for (let t0 = 0; t0 < T; t0 += per) {
       const n = Math.min(per, T - t0);
       const xs = inputs.slice(t0, t0 + n);
@@ -218,7 +223,7 @@ export class DeviceClient {
       if (!spikesIn) body.xf = 1;
       if (anyMask0) body.m = packBits([mask.slice(t0, t0 + n)], n);
       if (opts.injectL) body.ls = f32le(opts.injectL.slice(t0, t0 + n).flat());
-      if (t0 === 0) body.rs = true;
+      if (t0 === 0 && !opts.keepGrads) body.rs = true;
       if (t0 + n >= T) body.end = true;
       if (opts.learn === false) body.learn = false;
       if (o) body.o = o;
@@ -241,7 +246,13 @@ export class DeviceClient {
   }
 
   async apply(a: ApplyOptions): Promise<number> {
+    return (await this.applyResponse(a)).k as number;
+  }
+
+  /** APPLY, answered with the whole response (`k`, and e-prop's `lr`: the float32 rate it applied). */
+  async applyResponse(a: ApplyOptions): Promise<Body> {
     const body: Body = { opt: a.optimizer === "adam" ? 1 : 0, lr: a.lr };
+    if (a.div !== undefined && a.div !== 1) body.div = a.div;
     if (a.optimizer === "adam") {
       if (a.b1 !== undefined) body.b1 = a.b1;
       if (a.b2 !== undefined) body.b2 = a.b2;
@@ -251,7 +262,7 @@ export class DeviceClient {
       body.wMin = a.wMin;
       body.wMax = a.wMax;
     }
-    return (await this.request(MsgType.APPLY, body)).k as number;
+    return this.request(MsgType.APPLY, body);
   }
 
   async reset(k = 3): Promise<void> {

@@ -4,13 +4,15 @@
 // blob (optimizer moments included), so `--resume` restores it exactly, and a board that resets
 // mid-run is given the last checkpoint back and the iterations since are replayed (they are
 // deterministic): no update is lost or applied twice. The host keeps that blob rather than the
-// board's storage, which on MCUs is far smaller than a model.
+// board's storage, which on MCUs is far smaller than a model. A mini-batch is accumulated on the
+// board and applied there (DeviceTrainer `batch`); a replay re-runs whole updates.
 import { InputError } from "../input/errors.ts";
 import { getRule } from "../rules/index.ts";
 import type { BoardConnection } from "../link/connect-board.ts";
 import type { LinkStats } from "../link/link-stats.ts";
 import type { DeviceClient } from "../session/client.ts";
 import { DeviceError, ErrorCode } from "../../protocol/messages.ts";
+import { batchDivisor, batchItems, checkScale } from "./batch.ts";
 import type { TrainState, TrainTarget, TrialOutcome } from "./target.ts";
 import type { DeviceTrainer, RunSpec } from "./training.ts";
 
@@ -21,6 +23,16 @@ export interface DeviceTargetOptions {
 
 /** How often one iteration is retried after the board reset before the run gives up. */
 const MAX_RECOVERIES = 3;
+
+/** Update n over `items` on one board: the board accumulates their gradients, then applies them (mean: divided by B). */
+export async function batchUpdate<S extends TrainState, Item>(
+  trainer: DeviceTrainer<unknown, S, Item>, client: DeviceClient, spec: RunSpec<unknown, Item>, items: Item[], n: number, record: boolean,
+): Promise<TrialOutcome> {
+  const outs = await trainer.batch!.accumulate(client, spec, items, record);
+  const { lr } = await trainer.batch!.apply(client, spec, n, batchDivisor(spec));
+  const last = outs.at(-1)!;
+  return { loss: outs.reduce((s, o) => s + o.loss, 0) / outs.length, z: last.z, y: last.y, lr };
+}
 
 export class DeviceTarget<S extends TrainState = TrainState, Item = unknown> implements TrainTarget<S, Item> {
   private rebooted = false;
@@ -49,9 +61,11 @@ export class DeviceTarget<S extends TrainState = TrainState, Item = unknown> imp
 
   /** The rule's device trainer, once it has accepted the run (InputError otherwise): call it before starting a board. */
   static trainerFor<S extends TrainState, Item>(spec: RunSpec<unknown, Item>): DeviceTrainer<unknown, S, Item> {
-    const trainer = getRule(spec.rule, "rule").training?.device as DeviceTrainer<unknown, S, Item> | undefined;
-    if (!trainer) throw new InputError("rule", `rule '${spec.rule}' has no device kernel: it trains with --board host only`);
+    const training = getRule(spec.rule, "rule").training;
+    const trainer = training?.device as DeviceTrainer<unknown, S, Item> | undefined;
+    if (!training || !trainer) throw new InputError("rule", `rule '${spec.rule}' has no device kernel: it trains with --board host only`);
     trainer.check?.(spec);
+    checkScale(spec, training, trainer);
     return trainer;
   }
 
@@ -83,17 +97,29 @@ export class DeviceTarget<S extends TrainState = TrainState, Item = unknown> imp
     this.rebooted = false;
   }
 
-  private async runOne(item: Item, record: boolean): Promise<TrialOutcome> {
-    const outcome = await this.trainer.iterate(this.client, this.spec, item, this.done + 1, record);
+  /** Update done + 1 over `items` (one item: the rule's own iteration, MODEL.md's loop bit for bit). */
+  private async runOne(items: Item[], record: boolean): Promise<TrialOutcome> {
+    const n = this.done + 1;
+    const outcome = items.length === 1
+      ? await this.trainer.iterate(this.client, this.spec, items[0]!, n, record)
+      : await batchUpdate(this.trainer, this.client, this.spec, items, n, record);
     this.done++;
     return outcome;
   }
 
-  async iterate(item: Item, record: boolean): Promise<TrialOutcome> {
+  iterate(item: Item, record: boolean): Promise<TrialOutcome> {
+    return this.update([item], record);
+  }
+
+  iterateBatch(items: Item[], record: boolean): Promise<TrialOutcome> {
+    return this.update(items, record);
+  }
+
+  private async update(items: Item[], record: boolean): Promise<TrialOutcome> {
     for (let attempt = 0; ; attempt++) {
       try {
         if (this.rebooted) await this.recover();
-        return await this.runOne(item, record);
+        return await this.runOne(items, record);
       } catch (err) {
         const reset = this.rebooted || (err instanceof DeviceError && err.code === ErrorCode.NOT_CONFIGURED);
         if (!reset || attempt >= MAX_RECOVERIES) throw err;
@@ -107,7 +133,7 @@ export class DeviceTarget<S extends TrainState = TrainState, Item = unknown> imp
     const upTo = this.done;
     await this.load(this.last, this.lastDone);
     this.recoveries++;
-    for (let n = this.done + 1; n <= upTo; n++) await this.runOne(this.spec.trial(n), false);
+    for (let n = this.done + 1; n <= upTo; n++) await this.runOne(batchItems(this.spec, n), false);
   }
 
   async state(): Promise<S> {

@@ -17,7 +17,8 @@ export class Progress {
     private readonly tty = process.stderr.isTTY === true,
   ) {}
 
-  update(row: ProgressRow): void {
+  /** `status`: the target's own line (e.g. per-board throughput), shown after the rate. */
+  update(row: ProgressRow, status?: string): void {
     if (this.json) {
       process.stdout.write(JSON.stringify(row) + "\n");
       return;
@@ -26,7 +27,7 @@ export class Progress {
     const done = row.iteration - this.start + 1;
     const rate = (done * 1000) / Math.max(1, now - this.t0);
     const eta = (this.total - row.iteration) / Math.max(rate, 1e-9);
-    const text = `${row.iteration}/${this.total} loss ${row.loss.toPrecision(5)} ${rate.toFixed(1)} it/s ETA ${formatSeconds(eta)}`;
+    const text = `${row.iteration}/${this.total} loss ${row.loss.toPrecision(5)} ${rate.toFixed(1)} it/s ETA ${formatSeconds(eta)}${status ? ` [${status}]` : ""}`;
     if (this.tty) {
       if (now - this.lastDraw < 100 && row.iteration !== this.total) return;
       this.lastDraw = now;

@@ -1,11 +1,13 @@
 // A training run (`edgeprop train --config run.json`): `rule` (default eprop), `optimizer`,
-// `iterations`, optionally `freeze`, and the rule's own part (training.ts parseRun; for the
+// `iterations`, optionally `freeze`, `batchSize`/`batchReduction` and `lrSchedule` (batch.ts,
+// schedule.ts), and the rule's own part (training.ts parseRun; for the
 // recurrent rules a hil-case/1 body plus optional `trials`, as MODEL.md's training loop
 // defines them: iteration n (1-based) runs trial (n-1) mod trials.length).
 import { InputError } from "../input/errors.ts";
 import { choice, intIn, obj, readJsonFile, text, type Json } from "../input/fields.ts";
 import type { RunInfo } from "../report/rundir.ts";
 import { trainingOf } from "../rules/index.ts";
+import { parseScale } from "./batch.ts";
 import { parseOptimizer, unknownOptimizerFields } from "./optimizer.ts";
 import type { RunSpec } from "./training.ts";
 
@@ -24,15 +26,17 @@ export function parseRunConfig(x: Json, source = "run"): { spec: RunSpec; info: 
     if (!Array.isArray(r.freeze)) throw new InputError("freeze", `expected an array of ${params.join("|")}`);
     return r.freeze.map((f, i) => choice(f, `freeze[${i}]`, params));
   })();
+  const iterations = run.iterations ?? intIn(r.iterations, "iterations", 1, 100_000_000);
   const spec: RunSpec = {
     name: run.name,
     rule,
     base: run.base,
     optimizer: run.optimizer ?? parseOptimizer(r.optimizer),
-    iterations: run.iterations ?? intIn(r.iterations, "iterations", 1, 100_000_000),
+    iterations,
     trial: run.trial,
     freeze,
     extras: run.extras,
+    ...parseScale(r, iterations, { batch: !training.ownBatchSize }),
   };
   return { spec, info: run.info };
 }

@@ -12,6 +12,7 @@ import type { BoardTimeouts } from "../link/connect-board.ts";
 import type { LinkStats } from "../link/link-stats.ts";
 import { RUN_FILES, RunWriter, checkOutputDir, isOutputDir, type MetricRow, type RunSummary } from "../report/rundir.ts";
 import { trainingOf } from "../rules/index.ts";
+import { batchTrials } from "./batch.ts";
 import { CHECKPOINT_FILE, readCheckpoint, runHash, writeCheckpoint } from "./checkpoint.ts";
 import { checkCheckpoint } from "./checkpoint-check.ts";
 import { DivergedError, runLoop } from "./loop.ts";
@@ -28,6 +29,10 @@ export interface RunOptions {
   checkpointEvery: number;
   resume: boolean;
   port?: string;
+  /** Several running boards, one run (replicas.ts). */
+  ports?: string[];
+  /** Boards of kind `board` to start for one run (replicas.ts). */
+  replicas?: number;
   faultRate?: number;
   timeouts: BoardTimeouts;
   /** Progress lines (stderr): where a resume restarts, what is started and waited for. */
@@ -104,7 +109,9 @@ export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunResult> {
   }
 
   const target: TrainTarget | undefined = start <= spec.iterations
-    ? await openTarget(o.board, spec, state, { port: o.port, faultRate: o.faultRate, timeouts: o.timeouts, say: o.say, iteration: start - 1 })
+    ? await openTarget(o.board, spec, state, {
+      port: o.port, ports: o.ports, replicas: o.replicas, faultRate: o.faultRate, timeouts: o.timeouts, say: o.say, iteration: start - 1,
+    })
     : undefined;
   const board = target?.board ?? o.board ?? "port";
   let link: LinkStats | undefined;
@@ -121,17 +128,21 @@ export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunResult> {
       const progress = new Progress(spec.iterations, start, o.json);
       // Between iterations, let the event loop run: a host target computes synchronously, and
       // Ctrl-C or a closed stdout must be noticed after the iteration, not after the run.
-      const iterate = target.iterate.bind(target);
-      target.iterate = async (item, record) => {
+      const yieldFirst = <A extends unknown[], R>(f: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
         await new Promise((r) => setImmediate(r));
-        return iterate(item, record);
+        return f(...a);
       };
+      target.iterate = yieldFirst(target.iterate.bind(target));
+      if (target.iterateBatch) target.iterateBatch = yieldFirst(target.iterateBatch.bind(target));
       await runLoop(spec, target, {
         start,
         checkpointEvery: o.checkpointEvery,
         record: () => false,
         onIteration(n, outcome, st) {
-          const row: MetricRow = { iteration: n, loss: outcome.loss, ...outcome.metrics, elapsedMs: elapsedBefore + Math.round(performance.now() - t0) };
+          const row: MetricRow = {
+            iteration: n, loss: outcome.loss, ...outcome.metrics, ...(outcome.lr !== undefined ? { lr: outcome.lr } : {}),
+            elapsedMs: elapsedBefore + Math.round(performance.now() - t0),
+          };
           // At checkpoints a task also scores held-out trials, so the report can plot it.
           if (st && s.evaluate && n < spec.iterations) {
             const ev = s.evaluate(st.params, s.periodicTestTrials ?? PERIODIC_TEST_TRIALS);
@@ -139,9 +150,10 @@ export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunResult> {
           }
           lastLoss = outcome.loss;
           w.appendMetric(row);
-          progress.update({ iteration: n, loss: outcome.loss, ...outcome.metrics });
-          const sample = training.sample?.(spec, n, outcome);
-          if (sample) w.writeTrajectory(sample);
+          progress.update({ iteration: n, loss: outcome.loss, ...outcome.metrics }, target.status?.());
+          // the recorded trial is the update's last (with mini-batches, trial n*B)
+          const sample = training.sample?.(spec, batchTrials(spec, n).at(-1)!, outcome);
+          if (sample) w.writeTrajectory({ ...sample, iteration: n });
           if (st) {
             writeCheckpoint(dir, { iteration: n, runHash: hash, state: st });
             state = st;

@@ -11,6 +11,8 @@ export interface TrialOutcome {
   /** Spikes and readout of the iteration's trial, when asked for (report samples, metrics). */
   z?: Matrix;
   y?: Matrix;
+  /** The learning rate the update applied (a board's: its float32 value), when the target knows it. */
+  lr?: number;
   /** Numbers of the iteration for its metrics.jsonl row (e.g. SAL's angleDeg, a mini-batch's `accuracy` and `accuracyTrials`). */
   metrics?: Record<string, number>;
 }
@@ -34,6 +36,13 @@ export interface TrainTarget<S extends TrainState = TrainState, Item = unknown> 
   readonly board: string;
   /** Runs iteration n's item with the current weights and applies the rule's update(s). */
   iterate(item: Item, record: boolean): Promise<TrialOutcome>;
+  /**
+   * A mini-batch (batch.ts): runs every item at the current weights, applies one update with
+   * their reduced gradient. The loss is the items' mean; z/y are the last item's if `record`.
+   */
+  iterateBatch?(items: Item[], record: boolean): Promise<TrialOutcome>;
+  /** A one-line status for the progress line (e.g. per-board throughput). */
+  status?(): string;
   state(): Promise<S>;
   /** Boards: what happened on the link so far (frames, retransmissions, CRC failures, faults). */
   link?(): LinkStats;

@@ -31,13 +31,21 @@
 //       rule's own SGD as EqProp's) and reports the batch's mean loss and, in `metrics`, e.g. its
 //       accuracy; `sample` returns undefined when there is nothing to draw.
 // Checkpoints are taken between iterations only (every `--checkpoint-every`, and the last).
+//
+// Training at scale (batch.ts, schedule.ts, replicas.ts): with `batchSize` B an iteration is one
+// update over B items at fixed weights (the target's iterateBatch), and `lrSchedule` gives each
+// update's rate (schedule.ts lrAt). A rule opts in with `scale` (its host target) and its device
+// trainer's `batch` and `schedules`; a run asking for what the rule does not do is refused.
 import type { Json } from "../input/fields.ts";
 import type { FeedbackKind } from "../model/types.ts";
 import type { RunInfo, TrajectorySample } from "../report/rundir.ts";
 import type { DeviceClient } from "../session/client.ts";
 import type { TaskOptions } from "../tasks/task.ts";
+import type { BatchConfig } from "./batch.ts";
 import type { OptimizerConfig } from "./optimizer.ts";
+import type { LrSchedule } from "./schedule.ts";
 import type { TrainState, TrainTarget, TrialOutcome } from "./target.ts";
+import type { Tensor } from "./tensors.ts";
 
 /** A run: what the loop executes (parsed from a run config or built from a task). */
 export interface RunSpec<C = unknown, Item = unknown> {
@@ -54,6 +62,10 @@ export interface RunSpec<C = unknown, Item = unknown> {
   freeze: string[];
   /** The rule's own run-config fields (RuleRun.extras). */
   extras: Record<string, Json>;
+  /** Mini-batches (absent: one item per update, batch.ts BATCH_DEFAULTS). */
+  batch?: BatchConfig;
+  /** The rate of each update (absent: optimizer.lr throughout). */
+  lrSchedule?: LrSchedule;
 }
 
 /** One tensor of a rule's training state. */
@@ -101,6 +113,10 @@ export interface TaskRunOptions {
   optimizer: OptimizerConfig;
   iterations: number;
   testTrials: number;
+  /** `--batch-size`, `--batch-reduction` (absent: one trial per update). */
+  batch?: BatchConfig;
+  /** `--lr-schedule` (absent: constant). */
+  lrSchedule?: LrSchedule;
   /**
    * The CLI flags the user gave (e.g. `iterations`, `lr`, `test-trials`). A task with training
    * defaults of its own (EqProp's digits: epochs, per-layer rates) keeps them for every flag not
@@ -137,6 +153,30 @@ export interface DeviceTrainer<C, S extends TrainState, Item> {
   iterate(client: DeviceClient, spec: RunSpec<C, Item>, item: Item, n: number, record: boolean): Promise<TrialOutcome>;
   /** The board's state after `done` iterations (parameters and the board's own blob). */
   state(client: DeviceClient, spec: RunSpec<C, Item>, done: number): Promise<S>;
+  /** Mini-batches on the board, accumulated there (absent: batchSize 1 only). */
+  batch?: DeviceBatch<C, Item>;
+  /** iterate() and batch.apply() send update n the rate lrAt(spec, n) (absent: no lr schedules on boards). */
+  schedules?: boolean;
+}
+
+/**
+ * A rule's mini-batch on a board: the board sums the items' gradients itself (no readback per
+ * item), then applies one update. read/write give several boards one update (replicas.ts): each
+ * accumulates its share, the host sums the accumulators in float64 and writes the sum back.
+ */
+export interface DeviceBatch<C, Item> {
+  /**
+   * Runs `items` at the board's current weights, each adding its gradient to the accumulator
+   * (the first one zeroes it). One outcome per item, in order (spikes/outputs of the last if
+   * `record`); `onItem(i)` after each.
+   */
+  accumulate(client: DeviceClient, spec: RunSpec<C, Item>, items: Item[], record: boolean, onItem?: (i: number) => void): Promise<TrialOutcome[]>;
+  /** Applies the accumulator divided by `div` as update n; the outcome's `lr` is the rate the board applied. */
+  apply(client: DeviceClient, spec: RunSpec<C, Item>, n: number, div: number): Promise<{ lr?: number }>;
+  /** The accumulator by tensor name (float32 values). */
+  read(client: DeviceClient, spec: RunSpec<C, Item>): Promise<Record<string, Tensor>>;
+  /** Replaces the accumulator (rounded to float32). */
+  write(client: DeviceClient, spec: RunSpec<C, Item>, grads: Record<string, Tensor>): Promise<void>;
 }
 
 export interface RuleTraining<C = unknown, S extends TrainState = TrainState, Item = unknown> {
@@ -147,6 +187,13 @@ export interface RuleTraining<C = unknown, S extends TrainState = TrainState, It
   initialState(spec: RunSpec<C, Item>): S;
   host(spec: RunSpec<C, Item>, initial: S): TrainTarget<S, Item>;
   device?: DeviceTrainer<C, S, Item>;
-  /** trajectory.json of recorded iteration n (its item is spec.trial(n)); undefined: nothing to draw. */
+  /** What the host target does at scale: iterateBatch (batches) and lrAt per update (schedules). */
+  scale?: { batches: boolean; schedules: boolean };
+  /**
+   * The rule's item is a mini-batch already and its run config's `batchSize` is its own (EqProp):
+   * the rule-neutral `batchSize`/`batchReduction` of batch.ts are not read for it.
+   */
+  ownBatchSize?: boolean;
+  /** trajectory.json of recorded item n (spec.trial(n): with mini-batches, the update's last); undefined: nothing to draw. */
   sample?(spec: RunSpec<C, Item>, n: number, outcome: TrialOutcome): TrajectorySample | undefined;
 }

@@ -38,6 +38,8 @@ import {
   epApplyGd, epApplyAdam, epResetOptimizer, epPtr, epStride, epArenaBytes,
   epUpdateRate, epConstantsOk, boardFixed16, fixedKernel, numericsRefusal, fxGet, fxSet,
 } from "../../kernels/numerics";
+// Mini-batches are the float32 kernel's only (cap `batch`): the handlers refuse them on fixed16.
+import { epResetKeepGrads, epDivideGrads, epLastNorm } from "../../kernels/eprop";
 import {
   layoutArena, F_ALIF, F_CE, F_RATEREG, F_ADAM, F_SEPB, F_REFRACTORY, F_TRAINBIAS, F_MEAN, F_STEP, F_SAL, SAL_SCALARS,
   FLD_W, FLD_WOUT, FLD_BOUT, FLD_FB, FLD_BETA, FLD_V, FLD_A, FLD_Z, FLD_L, FLD_ACT, FLD_PRE, FLD_Y,
@@ -63,6 +65,8 @@ let cCReg: f32 = 0, cFTarget: f32 = 0;
 /** The per-step learning rate (update "step"; 0 with trial updates), kept for CHECKPOINT. */
 let cLr: f32 = 0;
 let arenaBase: usize = 0;
+/** Mini-batches (RESET 1): the lossReduction divisor of the trials accumulated so far (0: none since the gradients were zeroed). */
+let batchNorm: f32 = 0;
 
 /** The rule's entry: the seam of device/firmware/rule.ts. */
 export function epropRule(op: i32, arg: u32): i32 {
@@ -91,15 +95,19 @@ export function epropRule(op: i32, arg: u32): i32 {
  */
 function writeCaps(write: u32): i32 {
   const fx = boardFixed16();
-  if (write == 0) return fx ? 5 : 7;
+  if (write == 0) return fx ? 5 : 8;
   mpWriteStr("lif");
   if (!fx) mpWriteStr("alif");
   mpWriteStr("eprop");
   if (!fx) mpWriteStr("adam");
   mpWriteStr("inject");
   mpWriteStr("step");
-  // SAL keeps float32 state in the float32 arena: not on the fixed16 kernel (CONFIGURE refuses it there)
-  mpWriteStr(fx ? "fixed16" : "sal");
+  if (fx) mpWriteStr("fixed16");
+  else {
+    // SAL keeps float32 state in the float32 arena: not on the fixed16 kernel (CONFIGURE refuses it there)
+    mpWriteStr("sal");
+    mpWriteStr("batch"); // RESET 1 keeps the gradients, APPLY div, WRITE ids 8..11 (mini-batches)
+  }
   return H_DONE;
 }
 
@@ -341,16 +349,25 @@ function placeArena(nI: u32, nR: u32, nO: u32, f: i32): i32 {
   adamStep = 0;
   updates = 0;
   restoreNext = 0;
+  batchNorm = 0;
   configured = true;
   return H_DONE;
 }
 
 // ---------------------------------------------------------------- WRITE / READ / GRADS
+/** WRITE ids 8..11: the accumulated gradients of ids 0..3 (several boards' sum, PROTOCOL.md). */
+const GRAD_WRITE: u32 = 8;
+
 function hWrite(): i32 {
   if (!readPOND(false, true)) return errCode;
   if (!fHasD) return fail(E_BAD_FIELD, "d", "missing");
   if (!configured) return fail(E_NOT_CONFIGURED, "", "WRITE before CONFIGURE");
-  const total = idCount(fP, KIND_PARAM);
+  const kind = fP >= GRAD_WRITE && fP < GRAD_WRITE + 4 ? KIND_GRAD : KIND_PARAM;
+  const p = kind == KIND_GRAD ? fP - GRAD_WRITE : fP;
+  if (kind == KIND_GRAD && (fixedKernel() || (flags & F_STEP) != 0)) {
+    return fail(E_UNSUPPORTED, "p", "id % writes accumulated gradients: not kept with fixed16 numerics or update \"step\"", fP);
+  }
+  const total = idCount(p, kind);
   if (total < 0) {
     if (fP == 4) return fail(E_BAD_VALUE, "p", "feedback is symmetric: B is wOut transposed and cannot be written");
     return fail(E_BAD_VALUE, "p", "unknown parameter id %", fP);
@@ -366,9 +383,9 @@ function hWrite(): i32 {
   for (let i: u32 = 0; i < cnt; i++) {
     const e = <i32>(fO + i);
     let v = ldF32(fD + (<usize>i << 2));
-    if (fP == 1 && e / nRec == e % nRec) v = 0; // wRec diagonal is 0 (MODEL.md)
-    if (fixedKernel()) fxSet(fP, e, v);
-    else store<f32>(idAddr(fP, KIND_PARAM, e), v);
+    if (p == 1 && e / nRec == e % nRec) v = 0; // wRec diagonal is 0 (MODEL.md), and so is its gradient
+    if (fixedKernel()) fxSet(p, e, v);
+    else store<f32>(idAddr(p, kind, e), v);
   }
   mpWriteMap(2);
   mpWriteStr("p");
@@ -423,7 +440,10 @@ function hRun(): i32 {
   if (!checkRun(<u32>nIn, <u32>nOut, <u32>nRec)) return errCode;
   // response: n, t, then the requested arrays, then loss (when the trial ends)
   if (!beginRun(<u32>nIn, <u32>nOut, <u32>nRec)) return H_DONE; // the writer overflowed: TOO_LARGE, nothing run
-  if (runRs) epReset();
+  if (runRs) {
+    epReset();
+    batchNorm = 0;
+  }
   epInjectL(runHasLs);
   // the run continues over several polls if it is long (bounded work per poll, device/HAL.md)
   return runSome();
@@ -460,6 +480,12 @@ function runSome(): i32 {
   endRun(<u32>epSteps());
   if (runEnd) {
     const loss = epFinish();
+    // a trial accumulated after RESET 1 must share the batch's lossReduction divisor (epResetKeepGrads)
+    const norm = fixedKernel() ? <f32>1 : epLastNorm();
+    if (batchNorm != 0 && (flags & F_MEAN) != 0 && norm != batchNorm) {
+      return fail(E_BAD_VALUE, "lossReduction", "mean: this trial divides by % steps, the batch's earlier trials by %; accumulate trials of equal (masked) length", <u32>norm, <u32>batchNorm);
+    }
+    batchNorm = norm;
     mpWriteStr("loss");
     mpWriteF64(loss);
   }
@@ -475,7 +501,7 @@ function hContinue(): i32 {
 function hApply(): i32 {
   const n = mpReadMap();
   let opt: u32 = 0, lr: f64 = NaN, b1: f64 = 0.9, b2: f64 = 0.999, eps: f64 = 1e-8;
-  let wMin: f64 = NaN, wMax: f64 = NaN, k: u32 = 0;
+  let wMin: f64 = NaN, wMax: f64 = NaN, k: u32 = 0, div: f64 = 1;
   for (let i = 0; i < n; i++) {
     if (!readKey()) return errCode;
     if (mpStrIs("opt")) { if (!mpReadU32(1)) return fail(E_BAD_FIELD, "opt", "must be 0 (gd) or 1 (adam)"); opt = vU32; }
@@ -486,24 +512,29 @@ function hApply(): i32 {
     else if (mpStrIs("wMin")) { if (!mpReadNum() || !isFinite(vF64)) return fail(E_BAD_FIELD, "wMin", "must be a finite number"); wMin = vF64; }
     else if (mpStrIs("wMax")) { if (!mpReadNum() || !isFinite(vF64)) return fail(E_BAD_FIELD, "wMax", "must be a finite number"); wMax = vF64; }
     else if (mpStrIs("k")) { if (!mpReadU32() || vU32 == 0) return fail(E_BAD_FIELD, "k", "must be an unsigned integer >= 1"); k = vU32; }
+    else if (mpStrIs("div")) { if (!mpReadNum() || !isFinite(vF64) || !(vF64 > 0)) return fail(E_BAD_FIELD, "div", "must be a finite number > 0"); div = vF64; }
     else return failKey(E_BAD_FIELD, "unknown field");
   }
   if (!configured) return fail(E_NOT_CONFIGURED, "", "APPLY before CONFIGURE");
   if ((flags & F_STEP) != 0) return fail(E_BAD_VALUE, "opt", "the model was configured with update \"step\": RUN applies the updates");
   if (isNaN(lr)) return fail(E_BAD_FIELD, "lr", "missing");
+  if (opt == 1 && (flags & F_ADAM) == 0) return fail(E_BAD_VALUE, "opt", "the model was configured without optimizer \"adam\"");
+  const clip = opt == 0 && (!isNaN(wMin) || !isNaN(wMax));
+  if (clip && (isNaN(wMin) || isNaN(wMax) || wMin > wMax)) return fail(E_BAD_VALUE, "wMin", "clipping needs both wMin <= wMax");
+  if (div != 1 && fixedKernel()) return fail(E_UNSUPPORTED, "div", "mini-batches need the float32 kernel (not fixed16 numerics)");
+  if (div != 1) epDivideGrads(<f32>div); // batchReduction mean: the batch's sum / B (a rejected APPLY changed nothing)
   if (opt == 0) {
-    const clip = !isNaN(wMin) || !isNaN(wMax);
-    if (clip && (isNaN(wMin) || isNaN(wMax) || wMin > wMax)) return fail(E_BAD_VALUE, "wMin", "clipping needs both wMin <= wMax");
     epApplyGd(<f32>lr, clip, clip ? <f32>wMin : 0, clip ? <f32>wMax : 0);
   } else {
-    if ((flags & F_ADAM) == 0) return fail(E_BAD_VALUE, "opt", "the model was configured without optimizer \"adam\"");
     adamStep = k != 0 ? k : adamStep + 1;
     epApplyAdam(<f32>lr, <f32>b1, <f32>b2, <f32>eps, <i32>adamStep);
   }
   updates++;
-  mpWriteMap(1);
+  mpWriteMap(2);
   mpWriteStr("k");
   mpWriteUint(opt == 1 ? adamStep : updates);
+  mpWriteStr("lr"); // the float32 rate applied (host and board schedules agree bit for bit)
+  mpWriteF64(<f64><f32>lr);
   return H_DONE;
 }
 
@@ -667,7 +698,10 @@ function hCheckpoint(): i32 {
 }
 
 // ---------------------------------------------------------------- RESET, continue
-/** RESET: bit 1 state, 2 gradients/traces (both: a new trial), 4 optimizer, 8 everything. */
+/**
+ * RESET: 2 (or 3) a new trial, 1 alone a new trial that adds its gradient to the accumulated
+ * ones (mini-batches: the next RUN comes without `rs`), 4 optimizer, 8 everything.
+ */
 function hReset(k: u32): i32 {
   if ((k & 8) != 0) {
     configured = false;
@@ -675,7 +709,13 @@ function hReset(k: u32): i32 {
     return H_DONE;
   }
   if (!configured) return H_DONE;
-  if ((k & 3) != 0) epReset();
+  if ((k & 2) != 0) {
+    epReset();
+    batchNorm = 0;
+  } else if ((k & 1) != 0) {
+    if (fixedKernel()) return fail(E_UNSUPPORTED, "k", "1 alone accumulates a mini-batch: not with fixed16 numerics (send 3)");
+    epResetKeepGrads();
+  }
   if ((k & 4) != 0) {
     epResetOptimizer();
     adamStep = 0;

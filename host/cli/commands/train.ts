@@ -6,13 +6,15 @@ import { join } from "node:path";
 import type { FeedbackKind } from "../../model/types.ts";
 import { formatLinkStats } from "../../link/link-stats.ts";
 import { checkRunName } from "../../report/rundir.ts";
+import { parseScale } from "../../train/batch.ts";
 import { parseOptimizer } from "../../train/optimizer.ts";
 import { Interrupted, trainRun } from "../../train/run.ts";
+import { scheduleFromFlag } from "../../train/schedule.ts";
 import { rules } from "../../rules/index.ts";
 import { setupFromConfig, setupFromTask } from "../../train/setup.ts";
 import type { RunSetup } from "../../train/training.ts";
 import { tasks } from "../../tasks/index.ts";
-import { flagChoice, flagInt, flagNumber, flagString, type ParsedArgs } from "../args.ts";
+import { flagChoice, flagInt, flagList, flagNumber, flagString, type ParsedArgs } from "../args.ts";
 import { defineCommand } from "../command.ts";
 import { BOARD_LINK_FLAGS, FAULT_FLAGS, faultRate, say, timeouts } from "../flags.ts";
 import { onInterrupt } from "../interrupt.ts";
@@ -43,12 +45,18 @@ function setup(args: ParsedArgs): RunSetup {
   if (config !== undefined) {
     const ignored = TASK_ONLY.find((f) => args.flags.has(f));
     if (ignored) throw new InputError(`--${ignored}`, "only with --task (a --config file sets this itself)");
+    const scaleFlag = ["batch-size", "batch-reduction", "lr-schedule"].find((f) => args.flags.has(f));
+    if (scaleFlag) throw new InputError(`--${scaleFlag}`, "with --config, set batchSize, batchReduction and lrSchedule in the run config");
     const s = setupFromConfig(config);
     // --optimizer, --lr and --iterations override the file, and the override is part of the run.
     const overrides: Record<string, unknown> = {};
     if (args.flags.has("optimizer")) overrides.kind = flagChoice(args, "optimizer", ["gd", "adam"] as const, "adam");
     if (args.flags.has("lr")) overrides.lr = flagNumber(args, "lr", 0, 1e-12, 1e6);
-    if (args.flags.has("iterations")) s.spec.iterations = flagInt(args, "iterations", 0, 1, 100_000_000);
+    if (args.flags.has("iterations")) {
+      // a schedule is fitted to the config's iterations (warm-up, cosine's end): not silently stretched
+      if (s.spec.lrSchedule) throw new InputError("--iterations", `${config} has an lrSchedule fitted to its ${s.spec.iterations} iterations: change iterations in the config`);
+      s.spec.iterations = flagInt(args, "iterations", 0, 1, 100_000_000);
+    }
     if (Object.keys(overrides).length || args.flags.has("iterations")) {
       s.spec.optimizer = { ...s.spec.optimizer, ...overrides };
       s.info = { ...s.info, optimizer: s.spec.optimizer, iterations: s.spec.iterations };
@@ -58,7 +66,15 @@ function setup(args: ParsedArgs): RunSetup {
     return s;
   }
   const optimizer = parseOptimizer({ kind: flagChoice(args, "optimizer", ["gd", "adam"] as const, "adam"), lr: flagNumber(args, "lr", 5e-3, 1e-12, 1e6) });
+  const iterations = flagInt(args, "iterations", 200, 1, 100_000_000);
+  const schedule = flagString(args, "lr-schedule");
+  const scale = parseScale({
+    ...(args.flags.has("batch-size") ? { batchSize: flagInt(args, "batch-size", 1, 1, 1_000_000) } : {}),
+    ...(args.flags.has("batch-reduction") ? { batchReduction: flagChoice(args, "batch-reduction", ["mean", "sum"] as const, "mean") } : {}),
+    ...(schedule !== undefined ? { lrSchedule: scheduleFromFlag(schedule, "--lr-schedule") } : {}),
+  }, iterations);
   return setupFromTask({
+    ...scale,
     task: task!,
     quick: args.flags.has("quick"),
     seed: flagInt(args, "seed", 1, 0, 2 ** 32 - 1),
@@ -66,7 +82,7 @@ function setup(args: ParsedArgs): RunSetup {
     rule: flagChoice(args, "rule", TRAINING_RULES, "eprop"),
     feedback: flagChoice<FeedbackKind>(args, "feedback", ["symmetric", "random", "sal"], "symmetric"),
     optimizer,
-    iterations: flagInt(args, "iterations", 200, 1, 100_000_000),
+    iterations,
     testTrials: flagInt(args, "test-trials", 50, 0, 100_000),
     explicit: [...args.flags.keys()],
   });
@@ -81,28 +97,35 @@ function resumeCommand(argv: readonly string[]): string {
 export const trainCommand = defineCommand({
   name: "train",
   summary: "train a network (a rule's training loop) on the host reference or a board",
-  usage: "(--config FILE | --task NAME) [--board host|sim|BOARD] [--port PATH] [--out DIR] [options]",
+  usage: "(--config FILE | --task NAME) [--board host|sim|BOARD] [--port PATH]... [--replicas N] [--out DIR] [options]",
   description:
     "Runs the rule's training loop (MODEL.md's for e-prop and BPTT) and writes a run folder (run.json,\n" +
     "metrics.jsonl, checkpoint.json, params.json, trajectory.json, summary.json). On a board the device\n" +
     "computes the rule and applies the optimizer itself; the link statistics are printed at the end and kept in summary.json. Ctrl-C stops\n" +
     "after the current iteration and prints the command that resumes; --resume continues exactly.\n" +
     "With --config, --optimizer/--lr/--iterations override the file; task flags are refused.\n" +
+    "Training at scale (README): --batch-size B trials per update (iterations count updates), --lr-schedule,\n" +
+    "and several boards on one run: --replicas N boards edgeprop starts, or one --port per running board.\n" +
     `Tasks: ${tasks.map((t) => t.name).join(", ")} (--quick: each task's short option set).`,
   flags: {
     config: { type: "string", value: "FILE", description: "a run config: rule, optimizer, iterations and the rule's case (host/rules/README.md)" },
     task: { type: "string", value: "NAME", description: `a built-in task: ${tasks.map((t) => t.name).join("|")} (digits: with --rule eqprop)` },
     seed: { type: "string", value: "N", default: "1", description: "task seed (weights, trials)" },
-    iterations: { type: "string", value: "N", default: "200 (tasks) / the config's", description: "training iterations, one trial each" },
+    iterations: { type: "string", value: "N", default: "200 (tasks) / the config's", description: "training iterations (updates), one trial each, or one batch each with --batch-size" },
     quick: { type: "boolean", description: "the task's short option set (smaller T and network)" },
     rule: { type: "string", value: TRAINING_RULES.join("|"), default: "eprop", description: "learning rule (on a board: one its firmware carries)" },
     feedback: { type: "string", value: "symmetric|random|sal", default: "symmetric", description: "e-prop feedback weights (sal: the board learns them, README \"SAL feedback\")" },
     optimizer: { type: "string", value: "adam|gd", default: "adam", description: "optimizer" },
-    lr: { type: "string", value: "X", default: "0.005 (tasks) / the config's", description: "learning rate" },
+    lr: { type: "string", value: "X", default: "0.005 (tasks) / the config's", description: "learning rate (the base rate of --lr-schedule)" },
     "task-opt": { type: "string", value: "K=V,...", description: "task options (host/tasks/README.md), e.g. nRec=50,delaySteps=200" },
     "test-trials": { type: "string", value: "N", default: "50", description: "held-out trials of the final score" },
+    "batch-size": { type: "string", value: "N", default: "1", description: "trials per update (mini-batch; --task only, a config says batchSize)" },
+    "batch-reduction": { type: "string", value: "mean|sum", default: "mean", description: "how a batch's gradients are reduced" },
+    "lr-schedule": { type: "string", value: "KIND[,K=V...]", default: "constant", description: "constant|step|cosine|exponential, e.g. cosine,warmup=20,minLr=1e-4 (host/train/schedule.ts)" },
     board: { type: "string", value: "host|sim|BOARD", default: "host, or the board on --port", description: "where to train: the float64 reference, the simulated board, a QEMU board (started here) or a board on --port" },
     ...BOARD_LINK_FLAGS,
+    port: { ...BOARD_LINK_FLAGS.port!, multiple: true, description: "serial port of a running board; once per board to train one run on several (edgeprop ports lists them)" },
+    replicas: { type: "string", value: "N", default: "1", description: "boards of --board's kind (sim, a QEMU board) to start and train one run on together" },
     ...FAULT_FLAGS,
     out: { type: "string", value: "DIR", default: "runs/<run name>", description: "run folder (relative to the current folder; new, empty or an earlier run)" },
     "checkpoint-every": { type: "string", value: "N", default: "10 (or the task's cadence)", description: "iterations between checkpoints" },
@@ -113,6 +136,7 @@ export const trainCommand = defineCommand({
     "edgeprop train --task evidence --quick --board sim --out runs/evidence",
     "edgeprop train --config run.json --board qemu-mps2-an386 --timeout 60",
     "edgeprop train --task pattern --port /dev/ttyACM0 --json | jq .loss",
+    "edgeprop train --task evidence --quick --batch-size 8 --lr-schedule cosine,warmup=10 --board sim --replicas 2",
     "edgeprop train --task pattern --out runs/pattern --resume",
   ],
   async main(args) {
@@ -120,8 +144,8 @@ export const trainCommand = defineCommand({
     const out = flagString(args, "out");
     const dir = out ?? join("runs", checkRunName(s.spec.name, s.info.config ? `${s.info.config}: name` : "--task"));
     const json = args.flags.has("json");
-    const port = flagString(args, "port");
-    const board = flagString(args, "board") ?? (port === undefined ? "host" : undefined);
+    const ports = flagList(args, "port");
+    const board = flagString(args, "board") ?? (ports.length === 0 ? "host" : undefined);
     const interrupt = onInterrupt(say, "the current iteration");
     let result;
     try {
@@ -131,7 +155,8 @@ export const trainCommand = defineCommand({
         json,
         checkpointEvery: flagInt(args, "checkpoint-every", s.checkpointEvery ?? 10, 1, 100_000_000),
         resume: args.flags.has("resume"),
-        port,
+        ports,
+        replicas: flagInt(args, "replicas", 1, 1, 64),
         faultRate: faultRate(args),
         timeouts: timeouts(args),
         say,

@@ -96,6 +96,8 @@ export function recurrentTraining(grad: (c: Case) => GradResult, device?: Device
 
     ...(device ? { device } : {}),
 
+    scale: { batches: true, schedules: true },
+
     sample(spec, n, outcome) {
       if (!outcome.z || !outcome.y) return undefined;
       const trial = spec.trial(n);

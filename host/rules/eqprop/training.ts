@@ -99,4 +99,6 @@ export const eqpropTraining: RuleTraining<EqpropRunBase, EqpropTrainState, Eqpro
   host: (spec, initial) => new EqpropHostTarget(spec, initial),
 
   device: eqpropDevice,
+
+  ownBatchSize: true,
 };
