@@ -50,8 +50,22 @@ function metricSeries(rows: readonly MetricRow[]): Series[] {
   for (const r of rows) for (const [k, v] of Object.entries(r)) if (!NOT_METRICS.has(k) && typeof v === "number" && !names.includes(k)) names.push(k);
   return names.map((name) => {
     const pts = rows.filter((r) => typeof r[name] === "number" && Number.isFinite(r[name]));
-    return { name, ...decimate(pts.map((r) => r.iteration), pts.map((r) => r[name]!)) };
+    return { name, ...decimate(pts.map((r) => r.iteration), pts.map((r) => r[name] as number)) };
   });
+}
+
+/** One curve per layer of a stack's `layerLoss` (DECOLLE's E^l); none when no row carries it. */
+function layerLossSeries(rows: readonly MetricRow[]): Series[] {
+  const L = Math.max(0, ...rows.map((r) => r.layerLoss?.length ?? 0));
+  return Array.from({ length: L }, (_, l) => {
+    const pts = rows.filter((r) => Number.isFinite(r.layerLoss?.[l]));
+    return { name: `layers[${l}]`, ...decimate(pts.map((r) => r.iteration), pts.map((r) => r.layerLoss![l]!)) };
+  });
+}
+
+/** The rasters of a trajectory: one per layer of a stack (`layers`), else the recurrent layer `z`. */
+function rasterNames(tr: TrajectorySample): string[] {
+  return tr.layers ? tr.layers.map((_, l) => `raster-layer-${l}`) : ["raster-recurrent"];
 }
 
 /** Spike times per neuron (column) of a [T][n] 0/1 matrix, capped at `budget` spikes in total. */
@@ -154,8 +168,9 @@ export interface ReportModel {
 /** The charts a run's data yields (also what the test expects to find rendered). */
 export function chartNames(run: RunData): string[] {
   const names = run.metrics.length ? ["loss"] : [];
+  if (layerLossSeries(run.metrics).length) names.push("layer-loss");
   if (metricSeries(run.metrics).length) names.push("metrics");
-  if (run.trajectory) names.push("raster-inputs", "raster-recurrent", "traces");
+  if (run.trajectory) names.push("raster-inputs", ...rasterNames(run.trajectory), "traces");
   return names;
 }
 
@@ -171,6 +186,7 @@ export function renderReport(run: RunData): string {
   const dt = tr?.dt ?? (typeof r.model?.dt === "number" ? (r.model.dt as number) : 1);
   const data = {
     loss,
+    layerLoss: layerLossSeries(rows),
     metrics,
     chance,
     metricName: r.metric?.name ?? run.summary?.metric?.name,
@@ -181,6 +197,7 @@ export function renderReport(run: RunData): string {
           iteration: tr.iteration,
           inputs: spikeTimes(tr.inputs),
           rec: spikeTimes(tr.z),
+          layers: (tr.layers ?? []).map((L) => spikeTimes(L.z)),
           traces: traceData(tr, ce),
         }
       : null,
@@ -219,8 +236,9 @@ export function renderReport(run: RunData): string {
           metrics: `Metrics per iteration${chance !== undefined ? ` (dashed: chance ${fmt(chance)})` : ""}`,
           "raster-inputs": `Input spikes (sample trial${tr?.iteration !== undefined ? `, iteration ${tr.iteration}` : ""})`,
           "raster-recurrent": "Recurrent spikes z (same trial)",
+          "layer-loss": "Each layer's local loss E^l per iteration (its own fixed readout)",
           traces: `${ce ? "Readout softmax(y)" : "Readout y"} (blue) vs target (red, dashed); shaded: the mask (decision) window`,
-        }[n] ?? n,
+        }[n] ?? `Spikes of ${tr?.layers?.[Number(n.slice("raster-layer-".length))]?.name} (same trial)`,
       ),
     )
     .join("\n");
@@ -348,10 +366,12 @@ const CLIENT_JS = String.raw`
       m += path(svg, L.x, smooth(L.y), f, { stroke: "#1f5fbf", "stroke-width": "2", "class": "series smooth" });
       return m;
     },
-    metrics: function (svg) {
-      var S = D.metrics, xs = [], ys = [];
+    metrics: function (svg) { return draw.series(svg, D.metrics, D.chance); },
+    "layer-loss": function (svg) { return draw.series(svg, D.layerLoss, null); },
+    series: function (svg, S, chance) {
+      var xs = [], ys = [];
       S.forEach(function (s) { xs = xs.concat(s.x); ys.push(s.y); });
-      var e = extent(ys, D.chance !== undefined && D.chance !== null ? [D.chance] : []);
+      var e = extent(ys, chance !== undefined && chance !== null ? [chance] : []);
       var f = frame(svg, 260, Math.min.apply(null, xs.concat([0])), Math.max.apply(null, xs.concat([1])), e[0], e[1], false, "iteration");
       var m = 0;
       S.forEach(function (s, i) {
@@ -360,8 +380,8 @@ const CLIENT_JS = String.raw`
         m += path(svg, s.x, smooth(s.y), f, { stroke: c, "stroke-width": "2", "class": "series smooth" });
         el(svg, "text", { x: PAD.l + 8, y: PAD.t + 14 + 14 * i, fill: c, "font-size": "12" }, s.name);
       });
-      if (D.chance !== undefined && D.chance !== null) {
-        el(svg, "line", { x1: PAD.l, x2: W - PAD.r, y1: f.Y(D.chance), y2: f.Y(D.chance), stroke: "#888", "stroke-dasharray": "5 4", "class": "chance" });
+      if (chance !== undefined && chance !== null) {
+        el(svg, "line", { x1: PAD.l, x2: W - PAD.r, y1: f.Y(chance), y2: f.Y(chance), stroke: "#888", "stroke-dasharray": "5 4", "class": "chance" });
       }
       return m;
     },
@@ -419,6 +439,7 @@ const CLIENT_JS = String.raw`
       var marks;
       if (name === "raster-inputs") marks = draw.raster(svg, D.trajectory.inputs, 300);
       else if (name === "raster-recurrent") marks = draw.raster(svg, D.trajectory.rec, 300);
+      else if (name.indexOf("raster-layer-") === 0) marks = draw.raster(svg, D.trajectory.layers[+name.slice("raster-layer-".length)], 300);
       else marks = draw[name](svg);
       fig.setAttribute("data-marks", String(marks));
       fig.setAttribute("data-rendered", "true");

@@ -2,14 +2,18 @@
 import { InputError } from "../input/errors.ts";
 import { evidenceTask } from "./evidence.ts";
 import { fashionMnistTask } from "./fashion-mnist.ts";
+import { fashionMnistStackTask } from "./fashion-mnist-stack.ts";
 import { patternTask } from "./pattern.ts";
 import { storeRecallTask } from "./store-recall.ts";
+import type { StackTaskDef } from "./stack-task.ts";
 import type { TaskDef, TaskInstance, TaskOptions } from "./task.ts";
 
 export type { MetricInfo, MetricName, TaskDef, TaskInstance, TaskOptions, Trial } from "./task.ts";
 export { feedbackFor, toCase, trialList } from "./task.ts";
 
 export const tasks: TaskDef[] = [patternTask, evidenceTask, storeRecallTask, fashionMnistTask];
+/** Tasks for layer stacks (`--rule decolle`): the same trials without the recurrent network. */
+export const stackTasks: StackTaskDef[] = [fashionMnistStackTask];
 
 export function findTask(name: string): TaskDef {
   const t = tasks.find((d) => d.name === name);

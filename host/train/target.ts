@@ -10,6 +10,8 @@ export interface TrialOutcome {
   /** Spikes and readout of the iteration's trial, when asked for (report samples, metrics). */
   z?: Matrix;
   y?: Matrix;
+  /** Further per-iteration figures for metrics.jsonl (e.g. DECOLLE's per-layer losses `layerLoss`). */
+  metrics?: Record<string, number | number[]>;
 }
 
 /**

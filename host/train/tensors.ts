@@ -20,7 +20,8 @@ export function tensorAt(state: object, path: readonly string[]): Tensor {
 
 function setTensor(state: object, path: readonly string[], v: Tensor): void {
   let x = state as Record<string, unknown>;
-  for (const k of path.slice(0, -1)) x = (x[k] ??= {}) as Record<string, unknown>;
+  // an index (e.g. `layers`, "0") makes an array, so a read-back state has the shape the rule wrote
+  path.slice(0, -1).forEach((k, i) => (x = (x[k] ??= /^\d+$/.test(path[i + 1]!) ? [] : {}) as Record<string, unknown>));
   x[path.at(-1)!] = v;
 }
 
