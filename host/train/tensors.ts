@@ -1,11 +1,15 @@
 // A rule's tensors (training.ts TensorSpec) inside its training state: which ones the optimizer
 // updates, the optimizer step over them as flat arrays, and the generic checkpoint check of
 // every tensor's shape and finiteness.
+import { InputError } from "../input/errors.ts";
 import { matrix, obj, vector, type Json } from "../input/fields.ts";
 import { applyUpdate, type OptimizerConfig, type OptimizerState } from "./optimizer.ts";
 import type { TensorSpec } from "./training.ts";
 
 export type Tensor = number[] | number[][];
+
+/** A path key that indexes an array (e.g. "0" in ["params", "layers", "0", "w"]). */
+const isIndex = (k: string) => /^\d+$/.test(k);
 
 /** The parameters the optimizer updates: not frozen, not held fixed by the model. */
 export function trainedTensors(specs: readonly TensorSpec[], freeze: readonly string[]): TensorSpec[] {
@@ -21,7 +25,7 @@ export function tensorAt(state: object, path: readonly string[]): Tensor {
 function setTensor(state: object, path: readonly string[], v: Tensor): void {
   let x = state as Record<string, unknown>;
   // an index (e.g. `layers`, "0") makes an array, so a read-back state has the shape the rule wrote
-  path.slice(0, -1).forEach((k, i) => (x = (x[k] ??= /^\d+$/.test(path[i + 1]!) ? [] : {}) as Record<string, unknown>));
+  path.slice(0, -1).forEach((k, i) => (x = (x[k] ??= isIndex(path[i + 1]!) ? [] : {}) as Record<string, unknown>));
   x[path.at(-1)!] = v;
 }
 
@@ -64,8 +68,15 @@ export function readTensors(x: Json, specs: readonly TensorSpec[], field: string
     let v: Json = x;
     let f = field;
     for (const k of t.path) {
-      v = obj(v, f)[k];
-      f = `${f}.${k}`;
+      // an index steps into an array (a stack's `layers`), named `layers[0]`
+      if (isIndex(k)) {
+        if (!Array.isArray(v)) throw new InputError(f, "expected an array");
+        v = v[Number(k)];
+        f = `${f}[${k}]`;
+      } else {
+        v = obj(v, f)[k];
+        f = `${f}.${k}`;
+      }
     }
     const read = t.shape.length === 2 ? matrix(v, f, t.shape[0]!, t.shape[1]!, t.dims[0]!, t.dims[1]!) : vector(v, f, t.shape[0]!);
     setTensor(out, t.path, read);

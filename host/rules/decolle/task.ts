@@ -36,8 +36,12 @@ export const STACK_DEFAULTS = {
   decolleUpdate: "step",
 } satisfies TaskOptions;
 
-/** `--quick`: a small stack (with the task's own quick options). */
-const STACK_QUICK = { layers: "48x48" };
+/**
+ * `--quick` (with the task's own quick options): a small stack with faster traces for the short
+ * trials, updated once per trial. Fashion-MNIST, 1000 iterations, Adam lr 0.005, seed 1: test
+ * accuracy about 0.4 on 300 images (chance 0.1).
+ */
+const STACK_QUICK = { layers: "100x100", alpha: 0.8, beta: 0.7, decolleUpdate: "trial" };
 
 function findStackTask(name: string): StackTaskDef {
   const t = stackTasks.find((d) => d.name === name);

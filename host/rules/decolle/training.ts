@@ -69,7 +69,15 @@ export const decolleTraining: RuleTraining<DecolleCase, DecolleState, DecolleTri
       trialsRaw = r.trials;
       if (r.inputs === undefined) Object.assign(body, obj(r.trials[0], "trials[0]"));
     }
-    const base = parseDecolleCase(body, source);
+    const base = (() => {
+      try {
+        return parseDecolleCase(body, source);
+      } catch (err) {
+        // the first trial stood in for the case's data: name the field inside it
+        if (trialsRaw && r.inputs === undefined && err instanceof InputError && /^(inputs|targets|mask)\b/.test(err.field)) throw new InputError(`trials[0].${err.field}`, err.expected);
+        throw err;
+      }
+    })();
     const trials = trialsRaw ? trialsRaw.map((t, i) => parseTrial(t, `trials[${i}]`, base)) : [{ inputs: base.inputs, targets: base.targets, mask: base.mask }];
     return {
       name: base.name,
