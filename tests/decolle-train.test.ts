@@ -4,7 +4,7 @@
 // killed host resumes and a killed board recovers to the uninterrupted run's weights; a small
 // stack learns Fashion-MNIST better than chance on the host and on the board; the run's report
 // draws every layer's raster and local loss; bad run configs are named.
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +12,7 @@ import { describe, expect, it } from "vitest";
 import { chartNames } from "../host/report/html.ts";
 import { readRunDir, type RunSummary } from "../host/report/rundir.ts";
 import { decolleRandomCase, type DecolleRandomOptions } from "../host/rules/decolle/random.ts";
+import { DecolleStream } from "../host/rules/decolle/reference.ts";
 import { decolleTraining } from "../host/rules/decolle/training.ts";
 import type { DecolleState, DecolleTrial } from "../host/rules/decolle/trial.ts";
 import { DecolleDevice } from "../host/rules/decolle/wasm.ts";
@@ -41,14 +42,20 @@ function runConfig(name: string, o: { update?: Update; optimizer: object | strin
   return path;
 }
 
-/** `edgeprop train ...` run from a folder outside the repository. */
-function edgeprop(args: string[]) {
-  const r = spawnSync(process.execPath, [`${ROOT}bin/edgeprop.mjs`, ...args], { cwd: dir, encoding: "utf8", timeout: 600_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+/** The CLI run from a folder outside the repository, without blocking the test worker. */
+function edgeprop(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [`${ROOT}bin/edgeprop.mjs`, ...args], { cwd: dir });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
-function train(cfg: string, out: string, extra: string[] = []) {
-  const r = edgeprop(["train", "--config", cfg, "--out", out, "--json", ...extra]);
+async function train(cfg: string, out: string, extra: string[] = []) {
+  const r = await edgeprop(["train", "--config", cfg, "--out", out, "--json", ...extra]);
   expect(r.code, r.stderr).toBe(0);
   return r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { iteration: number; loss: number });
 }
@@ -88,8 +95,8 @@ describe("edgeprop train --rule decolle --board sim", () => {
     it(`${name}: the board's weights are the kernel's bit for bit, and the float64 host's within float32 tolerance`, async () => {
       const id = name.replace(/[^a-z]+/g, "-");
       const cfg = runConfig(id, { update, optimizer, iterations: 6, ...model });
-      const sim = train(cfg, join(dir, `${id}-sim`), ["--board", "sim"]);
-      const host = train(cfg, join(dir, `${id}-host`), ["--board", "host"]);
+      const sim = await train(cfg, join(dir, `${id}-sim`), ["--board", "sim"]);
+      const host = await train(cfg, join(dir, `${id}-host`), ["--board", "host"]);
       const onBoard = params(join(dir, `${id}-sim`));
       expect(onBoard).toEqual(await onKernel(readRunSpec(cfg), update));
       expect(flatW(onBoard)).not.toEqual(flatW(readRunSpec(cfg).base.params)); // it trained
@@ -100,20 +107,20 @@ describe("edgeprop train --rule decolle --board sim", () => {
     }, 120_000);
   }
 
-  it("metrics.jsonl carries each layer's loss; the report draws every layer's raster and local loss", () => {
+  it("metrics.jsonl carries each layer's loss; the report draws every layer's raster and local loss", async () => {
     const run = readRunDir(join(dir, "step-adam-sim"));
     expect(run.metrics.map((m) => m.layerLoss!.length)).toEqual([2, 2, 2, 2, 2, 2]);
     run.metrics.forEach((m) => expect(m.layerLoss!.reduce((a, b) => a + b, 0)).toBeCloseTo(m.loss, 9));
     expect(run.trajectory!.layers!.map((l) => [l.name, l.z.length, l.z[0]!.length])).toEqual([["layers[0]", 60, 12], ["layers[1]", 60, 10]]);
     expect(chartNames(run)).toEqual(["loss", "layer-loss", "raster-inputs", "raster-layer-0", "raster-layer-1", "traces"]);
-    const r = edgeprop(["report", join(dir, "step-adam-sim"), "--check"]);
+    const r = await edgeprop(["report", join(dir, "step-adam-sim"), "--check"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/charts: loss, layer-loss, raster-inputs, raster-layer-0, raster-layer-1, traces; all rendered in chromium/);
   }, 60_000);
 
   it("a host killed mid-run resumes to the uninterrupted run's weights (decolleUpdate step, Adam)", async () => {
     const cfg = runConfig("resume", { update: "step", optimizer: { kind: "adam", lr: 0.002 }, iterations: 14 });
-    train(cfg, join(dir, "resume-clean"), ["--board", "sim"]);
+    await train(cfg, join(dir, "resume-clean"), ["--board", "sim"]);
     const killed = join(dir, "resume-killed");
     await new Promise<void>((resolve) => {
       const child = spawn(process.execPath, [`${ROOT}bin/edgeprop.mjs`, "train", "--config", cfg, "--out", killed, "--json", "--board", "sim", "--checkpoint-every", "3"], { cwd: dir });
@@ -127,7 +134,7 @@ describe("edgeprop train --rule decolle --board sim", () => {
     const cp = JSON.parse(readFileSync(join(killed, "checkpoint.json"), "utf8"));
     expect(cp.iteration).toBeGreaterThanOrEqual(3);
     expect(cp.iteration).toBeLessThan(14);
-    train(cfg, killed, ["--board", "sim", "--checkpoint-every", "3", "--resume"]);
+    await train(cfg, killed, ["--board", "sim", "--checkpoint-every", "3", "--resume"]);
     expect(params(killed)).toEqual(params(join(dir, "resume-clean")));
   }, 120_000);
 
@@ -178,11 +185,27 @@ describe("the host target (float64)", () => {
   });
 });
 
+describe("held-out evaluation", () => {
+  it("a frozen stream (weights packed once, zero traces skipped) gives the reference's spikes, readouts and losses bit for bit", () => {
+    for (const c of [decolleRandomCase({ seed: 31, layers: [14, 9, 7], loss: "ce" }), decolleRandomCase({ seed: 32, traceScale: "tau", inputRate: 0.05 })]) {
+      const ref = new DecolleStream(c.model, c.params, c.readouts);
+      const frozen = new DecolleStream(c.model, c.params, c.readouts, { frozen: true });
+      c.inputs.forEach((x, t) => {
+        ref.step(x, c.targets[t]!, c.mask[t]!);
+        frozen.step(x, c.targets[t]!, c.mask[t]!);
+        frozen.layers.forEach((L, l) => expect([L.U, L.S, L.y]).toEqual([ref.layers[l]!.U, ref.layers[l]!.S, ref.layers[l]!.y]));
+      });
+      expect(frozen.finish().layerLoss).toEqual(ref.finish().layerLoss);
+      expect(frozen.layers.every((L) => L.gW.every((g) => g === 0))).toBe(true); // no learning
+    }
+  });
+});
+
 describe("Fashion-MNIST on a small stack (--task fashion-mnist --rule decolle --quick)", () => {
   for (const board of ["host", "sim"]) {
-    it(`learns better than chance on --board ${board}`, () => {
+    it(`learns better than chance on --board ${board}`, async () => {
       const out = join(dir, `fmnist-${board}`);
-      const r = edgeprop([
+      const r = await edgeprop([
         "train", "--task", "fashion-mnist", "--rule", "decolle", "--quick", "--seed", "1", "--board", board,
         "--iterations", String(QUICK.iterations), "--lr", String(QUICK.lr), "--test-trials", "200", "--checkpoint-every", "250", "--out", out, "--json",
       ]);
@@ -196,33 +219,33 @@ describe("Fashion-MNIST on a small stack (--task fashion-mnist --rule decolle --
 });
 
 describe("bad DECOLLE runs are named (exit 2)", () => {
-  const refused = (args: string[], re: RegExp) => {
-    const r = edgeprop(args);
+  const refused = async (args: string[], re: RegExp) => {
+    const r = await edgeprop(args);
     expect(r.stderr).toMatch(re);
     expect(r.code).toBe(2);
   };
 
-  it("run configs: decolleUpdate, freezing a fixed readout, board-only limits", () => {
+  it("run configs: decolleUpdate, freezing a fixed readout, board-only limits", async () => {
     const bad = runConfig("bad-update", { optimizer: "adam", iterations: 2, extra: { decolleUpdate: "epoch" } });
-    refused(["train", "--config", bad], /decolleUpdate: expected one of 'step', 'trial', got 'epoch'/);
+    await refused(["train", "--config", bad], /decolleUpdate: expected one of 'step', 'trial', got 'epoch'/);
     const g = runConfig("bad-freeze", { optimizer: "adam", iterations: 2, extra: { freeze: ["layers[0].b", "readouts[1].G"] } });
-    refused(["train", "--config", g], /freeze\[1\]: readouts\[1\]\.G is a fixed random readout in DECOLLE/);
+    await refused(["train", "--config", g], /freeze\[1\]: readouts\[1\]\.G is a fixed random readout in DECOLLE/);
     const typo = runConfig("bad-name", { optimizer: "adam", iterations: 2, extra: { freeze: ["layers[2].w"] } });
-    refused(["train", "--config", typo], /freeze\[0\]: expected one of 'layers\[0\]\.w', 'layers\[0\]\.b', 'layers\[1\]\.w', 'layers\[1\]\.b', got 'layers\[2\]\.w'/);
+    await refused(["train", "--config", typo], /freeze\[0\]: expected one of 'layers\[0\]\.w', 'layers\[0\]\.b', 'layers\[1\]\.w', 'layers\[1\]\.b', got 'layers\[2\]\.w'/);
     const frozen = runConfig("board-freeze", { optimizer: "adam", iterations: 2, extra: { freeze: ["layers[0].b"] } });
-    refused(["train", "--config", frozen, "--board", "sim"], /freeze: boards train every parameter/);
+    await refused(["train", "--config", frozen, "--board", "sim"], /freeze: boards train every parameter/);
     const clip = runConfig("board-clip", { optimizer: { kind: "adam", lr: 0.01, wMin: -1, wMax: 1 }, iterations: 2 });
-    refused(["train", "--config", clip, "--board", "sim"], /optimizer\.wMin: a board clips weights with gd only/);
+    await refused(["train", "--config", clip, "--board", "sim"], /optimizer\.wMin: a board clips weights with gd only/);
     const trials = runConfig("bad-trial", { optimizer: "adam", iterations: 2, extra: { trials: [{ inputs: [[0, 1]], targets: [[0, 0, 0]] }] } });
-    refused(["train", "--config", trials], /trials\[0\]\.inputs\[0\]: expected 6 numbers/);
+    await refused(["train", "--config", trials], /trials\[0\]\.inputs\[0\]: expected 6 numbers/);
   }, 300_000);
 
-  it("tasks: stack options, unknown options, tasks without a stack version", () => {
+  it("tasks: stack options, unknown options, tasks without a stack version", async () => {
     const task = ["train", "--task", "fashion-mnist", "--rule", "decolle", "--iterations", "1", "--out", join(dir, "never")];
-    refused([...task, "--task-opt", "layers=40xx"], /fashion-mnist\.options\.layers: expected layer sizes like 400x400, got '40xx'/);
-    refused([...task, "--task-opt", "decolleUpdate=epoch"], /fashion-mnist\.options\.decolleUpdate: expected one of 'step', 'trial', got 'epoch'/);
-    refused([...task, "--task-opt", "nRec=40"], /fashion-mnist\.options\.nRec: unknown option; expected one of dataDir, pool/);
-    refused([...task, "--task-opt", "alpha=1"], /fashion-mnist\.options\.alpha/);
-    refused(["train", "--task", "pattern", "--rule", "decolle"], /--task: rule 'decolle' trains layer stacks on fashion-mnist; got 'pattern'/);
+    await refused([...task, "--task-opt", "layers=40xx"], /fashion-mnist\.options\.layers: expected layer sizes like 400x400, got '40xx'/);
+    await refused([...task, "--task-opt", "decolleUpdate=epoch"], /fashion-mnist\.options\.decolleUpdate: expected one of 'step', 'trial', got 'epoch'/);
+    await refused([...task, "--task-opt", "nRec=40"], /fashion-mnist\.options\.nRec: unknown option; expected one of dataDir, pool/);
+    await refused([...task, "--task-opt", "alpha=1"], /fashion-mnist\.options\.alpha/);
+    await refused(["train", "--task", "pattern", "--rule", "decolle"], /--task: rule 'decolle' trains layer stacks on fashion-mnist; got 'pattern'/);
   }, 300_000);
 });

@@ -92,13 +92,12 @@ function initStack(seed: number, m: DecolleModel, s: TaskOptions, f: (k: string)
   return { layers, readouts };
 }
 
-/** The top layer's readout y [T][nOut] of a trial, by the float64 reference (no learning: every step runs with mask 0). */
+/** The top layer's readout y [T][nOut] of a trial, by the float64 reference with the weights frozen (no learning). */
 export function topReadout(c: Pick<DecolleCase, "model" | "params" | "readouts">, trial: DecolleTrial): number[][] {
-  const s = new DecolleStream(c.model, c.params, c.readouts);
-  const zero = new Array<number>(c.model.nOut).fill(0);
+  const s = new DecolleStream(c.model, c.params, c.readouts, { frozen: true });
   const top = s.layers.at(-1)!;
-  return trial.inputs.map((x) => {
-    s.step(x, zero, 0);
+  return trial.inputs.map((x, t) => {
+    s.step(x, trial.targets[t]!, trial.mask[t]!);
     return Array.from(top.y);
   });
 }
