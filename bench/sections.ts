@@ -2,6 +2,7 @@
 import type { BenchSection } from "./section.ts";
 import { epropStepSection } from "./eprop-step.ts";
 import { salSection } from "./sal.ts";
+import { decolleSection } from "./decolle.ts";
 import { fpgaSection } from "./fpga.ts";
 import { linkSection } from "./link.ts";
 import { mcuSection } from "./mcu.ts";
@@ -9,6 +10,7 @@ import { mcuSection } from "./mcu.ts";
 export const sections: BenchSection[] = [
   epropStepSection,
   salSection,
+  decolleSection,
   linkSection,
   mcuSection,
   fpgaSection,
