@@ -59,7 +59,7 @@ export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunSummary &
       checkpointEvery: o.checkpointEvery,
       record: () => false,
       onIteration(n, outcome, st) {
-        const row: MetricRow = { iteration: n, loss: outcome.loss, ...outcome.metrics, elapsedMs: elapsedBefore + Math.round(performance.now() - t0) };
+        const row: MetricRow = { ...outcome.metrics, iteration: n, loss: outcome.loss, elapsedMs: elapsedBefore + Math.round(performance.now() - t0) };
         // At checkpoints a task also scores a few held-out trials, so the report can plot it.
         if (st && s.evaluate && n < spec.iterations) row.test = s.evaluate(st.params, PERIODIC_TEST_TRIALS).value;
         lastLoss = outcome.loss;
