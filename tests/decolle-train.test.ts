@@ -5,10 +5,10 @@
 // stack learns Fashion-MNIST better than chance on the host and on the board; the run's report
 // draws every layer's raster and local loss; bad run configs are named.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { chartNames } from "../host/report/html.ts";
 import { readRunDir, type RunSummary } from "../host/report/rundir.ts";
 import { decolleRandomCase, type DecolleRandomOptions } from "../host/rules/decolle/random.ts";
@@ -26,6 +26,7 @@ import type { RunSpec } from "../host/train/training.ts";
 import { ROOT } from "./helpers/cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "edgeprop-decolle-train-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 type Update = "step" | "trial";
 type Params = { layers: LayerParams[] };
