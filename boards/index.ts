@@ -14,6 +14,8 @@ export type FlashMethod = "none" | "qemu" | "uf2" | "mass-storage" | "esptool";
 export type ImageFormat = "wasm" | "elf" | "bin" | "uf2";
 export type TransportKind = "pty" | "uart" | "usb-cdc";
 export type Driver = "cmsdk" | "rp2040" | "stm32f4" | "nrf52";
+/** The kernels' arithmetic: float32 (hard- or soft-float), or the FPGA core's 16-bit fixed point (cores without an FPU). */
+export type Numerics = "f32" | "fixed16";
 
 export interface MemoryRegion {
   origin: number;
@@ -31,6 +33,8 @@ export interface Board {
   fpu: string;
   /** Core clock the shim runs at (0 = host speed, sim only). */
   clockHz: number;
+  /** The e-prop kernel the firmware runs on this board (device/kernels/numerics.ts). */
+  numerics: Numerics;
   ramBytes: number;
   flashBytes: number;
   storageBytes: number;
@@ -65,6 +69,8 @@ const FLASH_METHODS: readonly FlashMethod[] = ["none", "qemu", "uf2", "mass-stor
 const FORMATS: readonly ImageFormat[] = ["wasm", "elf", "bin", "uf2"];
 const TRANSPORTS: readonly TransportKind[] = ["pty", "uart", "usb-cdc"];
 const DRIVERS: readonly Driver[] = ["cmsdk", "rp2040", "stm32f4", "nrf52"];
+const NUMERICS: readonly Numerics[] = ["f32", "fixed16"];
+const COMPILERS = ["arm-none-eabi-gcc"] as const;
 const USB_ID = /^[0-9a-f]{4}:[0-9a-f]{4}$/;
 
 type Json = Record<string, unknown>;
@@ -94,6 +100,7 @@ export function validateBoard(raw: unknown, field: string): Board {
     core: str(o, "core", field),
     fpu: str(o, "fpu", field),
     clockHz: uint(o, "clockHz", field),
+    numerics: choice(o, "numerics", field, NUMERICS),
     ramBytes: uint(o, "ramBytes", field, 1),
     flashBytes: uint(o, "flashBytes", field),
     storageBytes: uint(o, "storageBytes", field),
@@ -160,7 +167,8 @@ export function validateBoard(raw: unknown, field: string): Board {
       throw new InputError(`${field}.toolchain.cflags`, "expected an array of compiler flags");
     }
     board.toolchain = {
-      cc: str(t, "cc", `${field}.toolchain`),
+      // A compiler we know (it is run, never through a shell): a board file cannot name a command.
+      cc: choice(t, "cc", `${field}.toolchain`, COMPILERS),
       libc: choice(t, "libc", `${field}.toolchain`, ["newlib-nano", "picolibc"] as const),
       driver: choice(t, "driver", `${field}.toolchain`, DRIVERS),
       cflags: cflags as string[],

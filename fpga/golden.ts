@@ -1,6 +1,8 @@
 // Bit-exact TypeScript model of the generated core (fpga/generate/core.ts): the same integer
 // operations in the same order, from the same Derived constants. Not cycle-accurate: the
 // testbench compares state after each bus command, which is all the host can observe.
+// The MCUs without an FPU run the same arithmetic (device/kernels/fixed16.ts, AssemblyScript,
+// i32 operations): tests/fixed16-golden.test.ts holds the two to bit-exactness on the same config.
 import type { Derived } from "./config.ts";
 import { rshr, satS, satU } from "./fixed.ts";
 

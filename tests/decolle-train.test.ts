@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { chartNames } from "../host/report/html.ts";
+import { connectBoard } from "../host/link/connect-board.ts";
 import { readRunDir, type RunSummary } from "../host/report/rundir.ts";
 import { decolleRandomCase, type DecolleRandomOptions } from "../host/rules/decolle/random.ts";
 import { DecolleStream } from "../host/rules/decolle/reference.ts";
@@ -23,7 +24,7 @@ import { runLoop } from "../host/train/loop.ts";
 import { readCheckpoint, writeCheckpoint } from "../host/train/checkpoint.ts";
 import { readRunSpec } from "../host/train/run-config.ts";
 import type { RunSpec } from "../host/train/training.ts";
-import { ROOT } from "./helpers/cli.ts";
+import { ROOT, runIn } from "./helpers/cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "edgeprop-decolle-train-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -43,17 +44,8 @@ function runConfig(name: string, o: { update?: Update; optimizer: object | strin
   return path;
 }
 
-/** The CLI run from a folder outside the repository, without blocking the test worker. */
-function edgeprop(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [`${ROOT}bin/edgeprop.mjs`, ...args], { cwd: dir });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** The CLI run from a folder outside the repository (runIn does not block the test worker). */
+const edgeprop = (args: string[]) => runIn(dir, args);
 
 async function train(cfg: string, out: string, extra: string[] = []) {
   const r = await edgeprop(["train", "--config", cfg, "--out", out, "--json", ...extra]);
@@ -143,7 +135,8 @@ describe("edgeprop train --rule decolle --board sim", () => {
     const spec = readRunSpec(runConfig("reset", { update: "step", optimizer: { kind: "adam", lr: 0.002 }, iterations: 10 })) as RunSpec<DecolleCase, DecolleTrial>;
     const run = async (killAfter?: number) => {
       const sim = await startSim({ dir: mkdtempSync(join(dir, "board-")) });
-      const target = await DeviceTarget.open(spec, decolleTraining.initialState(spec), { board: "sim", port: sim.port, release: () => sim.stop() });
+      const conn = await connectBoard({ board: "sim", port: sim.port, timeouts: { waitMs: 30_000 } });
+      const target = await DeviceTarget.open(spec, decolleTraining.initialState(spec), conn);
       let restart: Promise<void> | undefined;
       try {
         await runLoop(spec, target, {
@@ -158,6 +151,7 @@ describe("edgeprop train --rule decolle --board sim", () => {
         return { params: (await target.state()).params, recoveries: target.recoveries };
       } finally {
         await target.close();
+        await sim.stop();
       }
     };
     const clean = await run();

@@ -40,6 +40,8 @@ describe("scalar .wasm: Node vs wasm2c native", () => {
   const cases: RandomCaseOptions[] = [
     { neuron: "lif", loss: "mse", recurrent: true, seed: 21 },
     { neuron: "alif", loss: "ce", recurrent: true, feedback: "random", seed: 22 },
+    // the scalar LIF fast path with s != 1 and every loop tail (two rows x eight neurons per pass)
+    { neuron: "lif", loss: "ce", recurrent: true, readoutScale: "oneMinusKappa", nIn: 6, nRec: 21, seed: 23 },
     {
       neuron: "alif", loss: "ce", recurrent: true, feedback: "random", refractory: 2, inputScale: "oneMinusAlpha",
       readoutScale: "oneMinusKappa", trainBias: false, rateReg: { cReg: 0.5, fTargetHz: 15 }, lossReduction: "mean", seed: 9,

@@ -18,7 +18,7 @@ describe("memory planner", () => {
       { nIn: 80, nRec: 100, nOut: 3 },
       { nIn: 3, nRec: 7, nOut: 10 },
     ];
-    const flagSets = [0, FLAG.ALIF, FLAG.CE | FLAG.RATEREG, FLAG.ADAM | FLAG.SEPB, FLAG.REFRACTORY | FLAG.TRAINBIAS | FLAG.MEAN, FLAG.SAL | FLAG.SEPB, 511];
+    const flagSets = [0, FLAG.ALIF, FLAG.CE | FLAG.RATEREG, FLAG.ADAM | FLAG.SEPB, FLAG.REFRACTORY | FLAG.TRAINBIAS | FLAG.MEAN, FLAG.SAL | FLAG.SEPB, FLAG.STEP | FLAG.ALIF, 511, 1023];
     for (const build of ["scalar", "simd"] as Build[]) {
       const k = await Kernels.load(build);
       const base = k.call("arenaBase");

@@ -89,6 +89,25 @@ describe("wasm kernels vs float64 e-prop reference (random margin cases)", () =>
     }
   });
 
+  it("scalar and simd builds stay bit-identical on the scalar LIF fast paths (s = 1 and s != 1, odd sizes, real-valued inputs)", async () => {
+    // The MCU build's LIF loops take two presynaptic rows and eight neurons per pass, then tails;
+    // nRec 13 / nPre 20 and 21 / 27 exercise every tail, scaled inputs the multiply in the forward sum.
+    const cases: RandomCaseOptions[] = [
+      { neuron: "lif", recurrent: true, nIn: 7, nRec: 13, seed: 31 },
+      { neuron: "lif", recurrent: true, nIn: 6, nRec: 21, readoutScale: "oneMinusKappa", loss: "ce", seed: 32 },
+    ];
+    for (const o of cases) {
+      for (const scaled of [false, true]) {
+        const c = randomCase(o);
+        if (scaled) c.inputs = c.inputs.map((row, t) => row.map((x, i) => x * (0.5 + ((t + i) % 3) * 0.25)));
+        const a = await deviceGrad(c, "scalar");
+        const b = await deviceGrad(c, "simd");
+        expect(b.loss).toBe(a.loss);
+        expect(b.grads).toEqual(a.grads);
+      }
+    }
+  });
+
   it("learning signal injected per neuron by the host gives the reference gradients", async () => {
     for (const o of [{ neuron: "alif", recurrent: true, feedback: "random", seed: 12 }, { neuron: "lif", loss: "ce", recurrent: true, seed: 13, lossReduction: "mean" }] as RandomCaseOptions[]) {
       const c = randomCase(o);

@@ -87,8 +87,10 @@ async function compile(
   const tag = `${process.pid}-${Date.now()}`;
   const tmpWasm = join(outDir, `${name}.${tag}.wasm`);
   const tmpWat = join(outDir, `${name}.${tag}.wat`);
+  // --baseDir: the compiler names functions after their source paths relative to it, so a build
+  // from any working folder gives the same module (and the same names in the .wat).
   const res = await asc.main(
-    [join(REPO_ROOT, entry), ...FIRMWARE_FLAGS, ...extraFlags, "--outFile", tmpWasm, "--textFile", tmpWat],
+    [entry, "--baseDir", REPO_ROOT, ...FIRMWARE_FLAGS, ...extraFlags, "--outFile", tmpWasm, "--textFile", tmpWat],
     {},
   );
   if (res.error) {

@@ -7,7 +7,7 @@ import { uart_read, uart_write, millis } from "./hal";
 import { crc32c, crc32cInit } from "./crc32c";
 import { CobsDecoder, cobsReset, cobsFeed, cobsFinish, cobsEncode } from "./cobs";
 import {
-  mpReadBegin, mpNext, mpSkip, mpStrIs, mpReadMap, mpReadU32, vU32, mpReadBin,
+  ldU16, ldU32, stU16, stU32, mpReadBegin, mpNext, mpSkip, mpStrIs, mpReadMap, mpReadU32, vU32, mpReadBin,
   rPos, rEnd, tKind, tPtr, tLen, T_MAP, T_STR,
   mpWriteBegin, mpWritten, wErr, mpWriteMap, mpWriteUint, mpWriteStr, mpWriteStrBytes, mpWriteBin, mpWriteBool,
 } from "./msgpack";
@@ -132,7 +132,7 @@ function onDelimiter(): void {
   const ver = <u32>load<u8>(buf);
   const type = <u32>load<u8>(buf + 1);
   const flags = <u32>load<u8>(buf + 2);
-  const seq = <u32>load<u16>(buf + 3);
+  const seq = ldU16(buf + 3);
   if (overflow) {
     // the CRC cannot be checked (the tail was not stored): answer only plausible requests
     if (ver == PROTO_VERSION && flags == 0) {
@@ -143,7 +143,7 @@ function onDelimiter(): void {
   }
   const n = len - CRCB;
   const crc = crc32c(buf, n);
-  if (crc != load<u32>(buf + n)) {
+  if (crc != ldU32(buf + n)) {
     fail(E_BAD_FRAME, "crc", "CRC-32C mismatch");
     sendErrorEvent(type, seq);
     return;
@@ -249,9 +249,9 @@ function sealFrame(raw: usize, enc: usize, type: u32, flags: u32, seq: u32, body
   store<u8>(raw, <u8>PROTO_VERSION);
   store<u8>(raw + 1, <u8>type);
   store<u8>(raw + 2, <u8>flags);
-  store<u16>(raw + 3, <u16>seq);
+  stU16(raw + 3, seq);
   const n = HDR + bodyLen;
-  store<u32>(raw + n, crc32c(raw, n));
+  stU32(raw + n, crc32c(raw, n));
   const e = cobsEncode(raw, n + CRCB, enc);
   store<u8>(enc + e, 0);
   return e + 1;

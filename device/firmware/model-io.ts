@@ -6,9 +6,13 @@
 //   - CHECKPOINT: the {op, o, n, d} request, READ chunks and SAVE of a blob = header + arena.
 // Module state, no allocation (the firmware handles one request at a time; a pending RUN keeps
 // pointers into the request frame, which the dispatcher keeps alive).
+// Alignment: bins in the request and the bins reserved in the response sit at any byte offset, so
+// they are read and written byte-wise (msgpack.ts ldF32/ldU16/stU16/stU32) or with memory.copy,
+// never with typed loads (the `--memcheck mask` MCU build turns those into VLDR/LDR, which fault
+// on unaligned addresses: device/mcu/README.md). Rules' handlers follow the same rule.
 import {
   mpReadMap, mpNext, mpStrIs, mpReadU32, T_STR, vU32, mpReadBool, vBool, mpReadBin, tPtr, tLen,
-  mpWriteMap, mpWriteStr, mpWriteUint, mpWriteBinReserve, mpReserve, mpWritten,
+  mpWriteMap, mpWriteStr, mpWriteUint, mpWriteBinReserve, mpReserve, mpWritten, ldF32, ldU16, stU16, stU32,
 } from "./msgpack";
 import { fail, E_BAD_FIELD, E_BAD_SHAPE, E_BAD_VALUE, E_STORAGE, E_INTERNAL } from "./errors";
 import { readKey, failKey } from "./dispatcher";
@@ -45,9 +49,9 @@ export function readPOND(allowN: bool, allowD: bool): bool {
   return true;
 }
 
-/** True if the n f32 at p are all finite. */
+/** True if the n f32 at p (a payload: any alignment) are all finite. */
 export function allFinite(p: usize, n: u32): bool {
-  for (let i: u32 = 0; i < n; i++) if (!isFinite(load<f32>(p + (<usize>i << 2)))) return false;
+  for (let i: u32 = 0; i < n; i++) if (!isFinite(ldF32(p + (<usize>i << 2)))) return false;
   return true;
 }
 
@@ -165,8 +169,8 @@ export function wantsSpikes(): bool {
 export function stepSpike(bit: u32): void {
   if (rScAt != 0) {
     const a = rScAt + (<usize>bit << 1);
-    const c = load<u16>(a);
-    if (c != 0xffff) store<u16>(a, c + 1);
+    const c = ldU16(a); // the response buffer: any alignment
+    if (c != 0xffff) stU16(a, c + 1);
   }
   if (rZAt != 0) {
     const a = rZAt + <usize>(rT * rZRow) + <usize>(bit >> 3);
@@ -185,7 +189,7 @@ export function endRun(trialSteps: u32): void {
   rActive = false;
   // t as uint32 (0xce + big-endian): a valid, if not minimal, MessagePack uint
   store<u8>(rTAt, 0xce);
-  store<u32>(rTAt + 1, bswap<u32>(trialSteps));
+  stU32(rTAt + 1, bswap<u32>(trialSteps));
 }
 
 /** OP_CONTINUE of a pending RUN: moves the writer past the response written so far; false with the error set. */

@@ -4,6 +4,38 @@
 // decodes one request and encodes one response at a time.
 // The writer picks the smallest encoding, exactly as @msgpack/msgpack does, so that
 // host-encode -> device-decode -> device-encode is byte-identical (tests/firmware-codec.test.ts).
+//
+// Alignment: a MessagePack value sits at any byte offset, so every multi-byte access to a frame
+// (headers here, bin payloads in the handlers) goes through the byte-wise ld*/st* below. On MCUs
+// the `--memcheck mask` build compiles wasm loads/stores to plain typed accesses (VLDR, LDRD,
+// LDR on a Cortex-M0+) that fault on unaligned addresses; aligned loads stay for the arena.
+
+// ---------------- unaligned little-endian access ----------------
+/** Little-endian u16 at any address. */
+export function ldU16(p: usize): u32 {
+  return <u32>load<u8>(p) | (<u32>load<u8>(p + 1) << 8);
+}
+/** Little-endian u32 at any address. */
+export function ldU32(p: usize): u32 {
+  return <u32>load<u8>(p) | (<u32>load<u8>(p + 1) << 8) | (<u32>load<u8>(p + 2) << 16) | (<u32>load<u8>(p + 3) << 24);
+}
+/** Little-endian f32 at any address (a bin payload element). */
+export function ldF32(p: usize): f32 {
+  return reinterpret<f32>(ldU32(p));
+}
+export function stU16(p: usize, v: u32): void {
+  store<u8>(p, <u8>v);
+  store<u8>(p + 1, <u8>(v >> 8));
+}
+export function stU32(p: usize, v: u32): void {
+  store<u8>(p, <u8>v);
+  store<u8>(p + 1, <u8>(v >> 8));
+  store<u8>(p + 2, <u8>(v >> 16));
+  store<u8>(p + 3, <u8>(v >> 24));
+}
+export function stF32(p: usize, v: f32): void {
+  stU32(p, reinterpret<u32>(v));
+}
 
 // ---------------- reader ----------------
 export const T_END: i32 = 0; // no more input / error
@@ -58,12 +90,13 @@ export function mpReadBegin(ptr: usize, len: u32): void {
   return v;
 }
 @inline function r32(): u32 {
-  const v = bswap<u32>(load<u32>(rPos));
+  const v = bswap<u32>(ldU32(rPos));
   rPos += 4;
   return v;
 }
 @inline function r64(): u64 {
-  const v = bswap<u64>(load<u64>(rPos));
+  const hi = <u64>bswap<u32>(ldU32(rPos));
+  const v = (hi << 32) | <u64>bswap<u32>(ldU32(rPos + 4));
   rPos += 8;
   return v;
 }
@@ -245,11 +278,11 @@ function w16x(tag: u32, v: u32): void {
 }
 function w32x(tag: u32, v: u32): void {
   const p = mpReserve(5);
-  if (p) { store<u8>(p, <u8>tag); store<u32>(p + 1, bswap<u32>(v)); }
+  if (p) { store<u8>(p, <u8>tag); stU32(p + 1, bswap<u32>(v)); }
 }
 function w64x(tag: u32, v: u64): void {
   const p = mpReserve(9);
-  if (p) { store<u8>(p, <u8>tag); store<u64>(p + 1, bswap<u64>(v)); }
+  if (p) { store<u8>(p, <u8>tag); stU32(p + 1, bswap<u32>(<u32>(v >> 32))); stU32(p + 5, bswap<u32>(<u32>v)); }
 }
 
 export function mpWriteNil(): void { w8(0xc0); }

@@ -8,11 +8,13 @@
 // j, done in the same order (p ascending) by the scalar and the SIMD build, so both builds give
 // bit-identical results; the SIMD build only processes 4 neurons at a time.
 import {
-  layoutArena, fieldOffset, F_ALIF, F_CE, F_RATEREG, F_ADAM, F_SEPB, F_REFRACTORY, F_TRAINBIAS, F_MEAN,
+  layoutArena, fieldOffset, F_ALIF, F_CE, F_RATEREG, F_ADAM, F_SEPB, F_REFRACTORY, F_TRAINBIAS, F_MEAN, F_STEP,
   FLD_W, FLD_WOUT, FLD_BOUT, FLD_FB, FLD_BETA, FLD_V, FLD_A, FLD_Z, FLD_PSI, FLD_CUR, FLD_L, FLD_ZK, FLD_HOLD,
   FLD_NSPK, FLD_ACT, FLD_PRE, FLD_Y, FLD_ERR, FLD_TARGET, FLD_GB, FLD_EPSA, FLD_EBAR, FLD_G, FLD_GOUT, FLD_ESUM,
   FLD_MW, FLD_VW, FLD_MOUT, FLD_VOUT, FLD_MB, FLD_VB, FLD_SPK, NFIELDS,
 } from "./layout";
+import { addRow, addRowScaled } from "./rows";
+import { readoutForward, learningSignal, readoutGrads, readoutUpdate } from "./readout";
 import { stepError } from "./loss";
 
 /** SIMD lanes of this build: 4 with `--enable simd`, else 1. */
@@ -38,6 +40,7 @@ let psiScale: f32 = 0.3; // gamma / vTh
 let refractory: i32 = 0;
 let cReg: f32 = 0;
 let fTarget: f32 = 0; // target spikes per step
+let updateRate: f32 = 0; // learning rate of per-step updates (F_STEP)
 
 // ---- absolute field addresses ----
 let pW: usize = 0, pWOut: usize = 0, pBOut: usize = 0, pFb: usize = 0, pBeta: usize = 0;
@@ -111,6 +114,13 @@ export function epConstants(alpha_: f32, rho_: f32, kappa_: f32, zeta_: f32, s_:
   cReg = cReg_; fTarget = fTargetPerStep_;
 }
 
+/**
+ * Learning rate of per-step updates (flag F_STEP, update "step"): every step, after the
+ * eligibility traces, W -= lr L_j ebar_ji, wOut -= lr err_k zk_j, bOut -= lr err_k ok, instead of
+ * accumulating the trial's gradient (device/README.md "Per-step updates": a different rule).
+ */
+export function epUpdateRate(lr: f32): void { updateRate = lr; }
+
 /** Learning-signal mode: false = L = B err on device from streamed targets; true = the host writes L (FLD_L) before epLearn. */
 export function epInjectL(on: bool): void { injectL = on; }
 
@@ -150,6 +160,45 @@ export function epReset(): void {
   }
 }
 
+// ---- scalar building blocks (the MCU build) ----
+// Written for what wasm2c + gcc make of them on a Cortex-M: configuration copied into locals
+// once (a wasm global is a field of the instance struct, reloaded after every store that may
+// alias it), pointers bumped with the eight elements of an unrolled iteration at immediate
+// offsets 0..28 (one address computation, or one masked base with `--memcheck mask`, per
+// pointer and iteration). Per element the float32 operations are those of the SIMD build, in
+// the same order, so the two builds stay bit-identical.
+
+/** The neuron update of epForward, one neuron at a time (every option). */
+function neuronsScalar(alif: bool, refr: bool, reg: bool): void {
+  const al = alpha, ze = zeta, th = vTh, rh = rho, ps = psiScale, hold = refractory;
+  const V = pV, A = pA, Z = pZ, PSI = pPsi, CUR = pCur, BETA = pBeta, HOLD = pHold, NSPK = pNSpk;
+  const bytes = <usize>nRec << 2;
+  for (let o: usize = 0; o < bytes; o += 4) {
+    const zp = load<f32>(Z + o);
+    const v = al * load<f32>(V + o) + ze * load<f32>(CUR + o) - th * zp;
+    store<f32>(V + o, v);
+    let thr = th;
+    if (alif) {
+      const a = rh * load<f32>(A + o) + zp;
+      store<f32>(A + o, a);
+      thr = th + load<f32>(BETA + o) * a;
+    }
+    const u = v - thr;
+    let z: f32 = 0;
+    let psi: f32 = 0;
+    if (refr && load<i32>(HOLD + o) > 0) {
+      store<i32>(HOLD + o, load<i32>(HOLD + o) - 1);
+    } else {
+      z = u > 0 ? 1 : 0;
+      psi = ps * max<f32>(0, <f32>1 - abs<f32>(u) / th);
+      if (refr && u > 0) store<i32>(HOLD + o, hold);
+    }
+    store<f32>(Z + o, z);
+    store<f32>(PSI + o, psi);
+    if (reg) store<f32>(NSPK + o, load<f32>(NSPK + o) + z);
+  }
+}
+
 /**
  * Forward half of step t: x^t must be in FLD_ACT[0..nIn) and target^t in FLD_TARGET.
  * Updates v, a, z, psi, y, err and (device mode) L. `mask` is mask^t (0 or 1).
@@ -158,18 +207,19 @@ export function epForward(mask: f32): void {
   const alif = (flags & F_ALIF) != 0;
   const refr = (flags & F_REFRACTORY) != 0;
   const reg = (flags & F_RATEREG) != 0;
+  const n = nRec, act = pAct, cur = pCur;
   // act[nIn + i] = z_i^{t-1}
-  memory.copy(pAct + (<usize>nIn << 2), pZ, <usize>nRec << 2);
+  memory.copy(act + (<usize>nIn << 2), pZ, <usize>n << 2);
   // cur_j = sum_p W[p][j] * act_p  (p ascending; zero activities skipped)
-  memory.fill(pCur, 0, <usize>S << 2);
   const rowBytes = <usize>S << 2;
-  for (let p = 0; p < nPre; p++) {
-    const a = f32At(pAct, p);
+  memory.fill(cur, 0, rowBytes);
+  let row = pW;
+  const actEnd = act + (<usize>nPre << 2);
+  for (let ap = act; ap < actEnd; ap += 4, row += rowBytes) {
+    const a = load<f32>(ap);
     if (a == 0) continue;
-    const row = pW + <usize>p * rowBytes;
     if (ASC_FEATURE_SIMD) {
       const av = f32x4.splat(a);
-      const cur = pCur;
       let o: usize = 0;
       for (; o + 32 <= rowBytes; o += 32) {
         const c = cur + o, w = row + o;
@@ -177,129 +227,268 @@ export function epForward(mask: f32): void {
         v128.store(c, f32x4.add(v128.load(c, 16), f32x4.mul(v128.load(w, 16), av)), 16);
       }
       if (o < rowBytes) v128.store(cur + o, f32x4.add(v128.load(cur + o), f32x4.mul(v128.load(row + o), av)));
+    } else if (a == 1) {
+      addRow(cur, row, n);
     } else {
-      for (let o: usize = 0; o < rowBytes; o += 4) {
-        store<f32>(pCur + o, load<f32>(pCur + o) + load<f32>(row + o) * a);
-      }
+      addRowScaled(cur, row, n, a);
     }
   }
   // neurons
-  let vectorised = false;
-  if (ASC_FEATURE_SIMD) {
-    if (!refr) {
-      neuronsSimd(alif, reg);
-      vectorised = true;
-    }
-  }
-  if (!vectorised) {
-    for (let j = 0; j < nRec; j++) {
-      const zp = f32At(pZ, j);
-      const v = alpha * f32At(pV, j) + zeta * f32At(pCur, j) - vTh * zp;
-      setF32(pV, j, v);
-      let thr = vTh;
-      if (alif) {
-        const a = rho * f32At(pA, j) + zp;
-        setF32(pA, j, a);
-        thr = vTh + f32At(pBeta, j) * a;
-      }
-      const u = v - thr;
-      let z: f32 = 0;
-      let psi: f32 = 0;
-      if (refr && load<i32>(pHold + (<usize>j << 2)) > 0) {
-        store<i32>(pHold + (<usize>j << 2), load<i32>(pHold + (<usize>j << 2)) - 1);
-      } else {
-        z = u > 0 ? 1 : 0;
-        psi = psiScale * max<f32>(0, <f32>1 - abs<f32>(u) / vTh);
-        if (refr && u > 0) store<i32>(pHold + (<usize>j << 2), refractory);
-      }
-      setF32(pZ, j, z);
-      setF32(pPsi, j, psi);
-      if (reg) setF32(pNSpk, j, f32At(pNSpk, j) + z);
-    }
-  }
-  // indices of the spiking neurons, ascending (branch-free compaction)
-  let n = 0;
-  for (let j = 0; j < nRec; j++) {
-    store<i32>(pSpk + (<usize>n << 2), j);
-    n += <i32>(f32At(pZ, j) != 0);
-  }
-  nSpikes = n;
-  // readout y_k = kappa y_k + s (bOut_k + sum_j wOut[k][j] z_j), the sum over spiking j ascending
-  for (let k = 0; k < nOut; k++) {
-    const row = pWOut + <usize>k * rowBytes;
-    let drive = f32At(pBOut, k);
-    for (let i = 0; i < n; i++) drive += load<f32>(row + (<usize>load<i32>(pSpk + (<usize>i << 2)) << 2));
-    setF32(pY, k, kappa * f32At(pY, k) + sOut * drive);
-  }
-  // error and loss
+  if (ASC_FEATURE_SIMD && !refr) neuronsSimd(alif, reg);
+  else neuronsScalar(alif, refr, reg);
+  epReadout(mask);
+}
+
+/**
+ * The readout part of step t, once z^t is in FLD_Z: the indices of the spiking neurons, y, err,
+ * the loss and (device mode) L = B err (device/kernels/readout.ts).
+ */
+export function epReadout(mask: f32): void {
+  nSpikes = readoutForward(nRec, S, nOut, pZ, pSpk, pWOut, pBOut, pY, kappa, sOut);
   steps++;
   if (mask != 0) maskedSteps++;
   lossSum += stepError(pY, pTarget, pErr, nOut, mask, (flags & F_CE) != 0);
-  // learning signal L_j = sum_k B[j][k] err_k (k ascending)
-  if (!injectL) {
-    memory.fill(pL, 0, rowBytes);
-    for (let k = 0; k < nOut; k++) {
-      const e = f32At(pErr, k);
-      const row = pFb + <usize>k * rowBytes;
-      if (ASC_FEATURE_SIMD) {
-        const ev = f32x4.splat(e);
-        for (let o: usize = 0; o < rowBytes; o += 16) {
-          v128.store(pL + o, f32x4.add(v128.load(pL + o), f32x4.mul(v128.load(row + o), ev)));
-        }
-      } else {
-        for (let o: usize = 0; o < rowBytes; o += 4) {
-          store<f32>(pL + o, load<f32>(pL + o) + load<f32>(row + o) * e);
-        }
-      }
-    }
-  }
+  if (!injectL) learningSignal(nRec, S, nOut, pFb, pErr, pL);
 }
 
 // Per-synapse updates of one presynaptic row (pre value pv), four variants.
 // LIF:  e = psi pv;                 ebar = kappa ebar + s e;  g += L ebar  [; esum += e]
 // ALIF: e = psi (pv - beta epsA);   epsA = rho epsA + e; then as LIF
 @inline function rowLif(pv: f32, eb: usize, g: usize, es: usize, bytes: usize, reg: bool): void {
+  const PSI = pPsi, L = pL, kap = kappa, s = sOut;
   if (ASC_FEATURE_SIMD) {
-    const pvv = f32x4.splat(pv), kv = f32x4.splat(kappa), sv = f32x4.splat(sOut);
+    const pvv = f32x4.splat(pv), kv = f32x4.splat(kap), sv = f32x4.splat(s);
     for (let o: usize = 0; o < bytes; o += 16) {
-      const e = f32x4.mul(v128.load(pPsi + o), pvv);
+      const e = f32x4.mul(v128.load(PSI + o), pvv);
       const b = f32x4.add(f32x4.mul(kv, v128.load(eb + o)), f32x4.mul(sv, e));
       v128.store(eb + o, b);
-      v128.store(g + o, f32x4.add(v128.load(g + o), f32x4.mul(v128.load(pL + o), b)));
+      v128.store(g + o, f32x4.add(v128.load(g + o), f32x4.mul(v128.load(L + o), b)));
       if (reg) v128.store(es + o, f32x4.add(v128.load(es + o), e));
     }
   } else {
     for (let o: usize = 0; o < bytes; o += 4) {
-      const e = load<f32>(pPsi + o) * pv;
-      const b = kappa * load<f32>(eb + o) + sOut * e;
+      const e = load<f32>(PSI + o) * pv;
+      const b = kap * load<f32>(eb + o) + s * e;
       store<f32>(eb + o, b);
-      store<f32>(g + o, load<f32>(g + o) + load<f32>(pL + o) * b);
+      store<f32>(g + o, load<f32>(g + o) + load<f32>(L + o) * b);
       if (reg) store<f32>(es + o, load<f32>(es + o) + e);
     }
   }
 }
 
 @inline function rowAlif(pv: f32, ea: usize, eb: usize, g: usize, es: usize, bytes: usize, reg: bool): void {
+  const PSI = pPsi, L = pL, BETA = pBeta, kap = kappa, s = sOut, rh = rho;
   if (ASC_FEATURE_SIMD) {
-    const pvv = f32x4.splat(pv), kv = f32x4.splat(kappa), sv = f32x4.splat(sOut), rv = f32x4.splat(rho);
+    const pvv = f32x4.splat(pv), kv = f32x4.splat(kap), sv = f32x4.splat(s), rv = f32x4.splat(rh);
     for (let o: usize = 0; o < bytes; o += 16) {
       const a = v128.load(ea + o);
-      const e = f32x4.mul(v128.load(pPsi + o), f32x4.sub(pvv, f32x4.mul(v128.load(pBeta + o), a)));
+      const e = f32x4.mul(v128.load(PSI + o), f32x4.sub(pvv, f32x4.mul(v128.load(BETA + o), a)));
       v128.store(ea + o, f32x4.add(f32x4.mul(rv, a), e));
       const b = f32x4.add(f32x4.mul(kv, v128.load(eb + o)), f32x4.mul(sv, e));
       v128.store(eb + o, b);
-      v128.store(g + o, f32x4.add(v128.load(g + o), f32x4.mul(v128.load(pL + o), b)));
+      v128.store(g + o, f32x4.add(v128.load(g + o), f32x4.mul(v128.load(L + o), b)));
       if (reg) v128.store(es + o, f32x4.add(v128.load(es + o), e));
     }
   } else {
     for (let o: usize = 0; o < bytes; o += 4) {
       const a = load<f32>(ea + o);
-      const e = load<f32>(pPsi + o) * (pv - load<f32>(pBeta + o) * a);
-      store<f32>(ea + o, rho * a + e);
-      const b = kappa * load<f32>(eb + o) + sOut * e;
+      const e = load<f32>(PSI + o) * (pv - load<f32>(BETA + o) * a);
+      store<f32>(ea + o, rh * a + e);
+      const b = kap * load<f32>(eb + o) + s * e;
       store<f32>(eb + o, b);
-      store<f32>(g + o, load<f32>(g + o) + load<f32>(pL + o) * b);
+      store<f32>(g + o, load<f32>(g + o) + load<f32>(L + o) * b);
       if (reg) store<f32>(es + o, load<f32>(es + o) + e);
+    }
+  }
+}
+
+// Scalar LIF learning without the rate regulariser, the MCU hot loop: every presynaptic row p
+// (the scalar build has S = nRec, so the ebar and g rows are contiguous), two rows and eight
+// neurons per iteration. Two functions, so that the s = 1 path keeps no multiply
+// by s (s*e == e exactly when s = 1: bit-identical) and the optimizer cannot fold them together.
+
+/** readoutScale "one": e = psi pv; ebar = kappa ebar + e; g += L ebar. */
+function learnLifOne(): void {
+  const kap = kappa, n = nRec, PSI = pPsi, L = pL;
+  const end8 = PSI + (<usize>(n & ~7) << 2), end = PSI + (<usize>n << 2);
+  const rowBytes = <usize>n << 2;
+  const preEnd = pPre + (<usize>nPre << 2);
+  let e0 = pEbar, g0 = pG, pre = pPre;
+  // two presynaptic rows per pass share the psi and L loads
+  for (; pre + 4 < preEnd; pre += 8) {
+    const pv0 = load<f32>(pre), pv1 = load<f32>(pre, 4);
+    let e1 = e0 + rowBytes, g1 = g0 + rowBytes;
+    let ps = PSI, l = L;
+    while (ps < end8) {
+      const s0 = load<f32>(ps), s1 = load<f32>(ps, 4), s2 = load<f32>(ps, 8), s3 = load<f32>(ps, 12);
+      const s4 = load<f32>(ps, 16), s5 = load<f32>(ps, 20), s6 = load<f32>(ps, 24), s7 = load<f32>(ps, 28);
+      const l0 = load<f32>(l), l1 = load<f32>(l, 4), l2 = load<f32>(l, 8), l3 = load<f32>(l, 12);
+      const l4 = load<f32>(l, 16), l5 = load<f32>(l, 20), l6 = load<f32>(l, 24), l7 = load<f32>(l, 28);
+      const b00 = kap * load<f32>(e0) + s0 * pv0;
+      store<f32>(e0, b00);
+      store<f32>(g0, load<f32>(g0) + l0 * b00);
+      const b01 = kap * load<f32>(e0, 4) + s1 * pv0;
+      store<f32>(e0, b01, 4);
+      store<f32>(g0, load<f32>(g0, 4) + l1 * b01, 4);
+      const b02 = kap * load<f32>(e0, 8) + s2 * pv0;
+      store<f32>(e0, b02, 8);
+      store<f32>(g0, load<f32>(g0, 8) + l2 * b02, 8);
+      const b03 = kap * load<f32>(e0, 12) + s3 * pv0;
+      store<f32>(e0, b03, 12);
+      store<f32>(g0, load<f32>(g0, 12) + l3 * b03, 12);
+      const b04 = kap * load<f32>(e0, 16) + s4 * pv0;
+      store<f32>(e0, b04, 16);
+      store<f32>(g0, load<f32>(g0, 16) + l4 * b04, 16);
+      const b05 = kap * load<f32>(e0, 20) + s5 * pv0;
+      store<f32>(e0, b05, 20);
+      store<f32>(g0, load<f32>(g0, 20) + l5 * b05, 20);
+      const b06 = kap * load<f32>(e0, 24) + s6 * pv0;
+      store<f32>(e0, b06, 24);
+      store<f32>(g0, load<f32>(g0, 24) + l6 * b06, 24);
+      const b07 = kap * load<f32>(e0, 28) + s7 * pv0;
+      store<f32>(e0, b07, 28);
+      store<f32>(g0, load<f32>(g0, 28) + l7 * b07, 28);
+      const b10 = kap * load<f32>(e1) + s0 * pv1;
+      store<f32>(e1, b10);
+      store<f32>(g1, load<f32>(g1) + l0 * b10);
+      const b11 = kap * load<f32>(e1, 4) + s1 * pv1;
+      store<f32>(e1, b11, 4);
+      store<f32>(g1, load<f32>(g1, 4) + l1 * b11, 4);
+      const b12 = kap * load<f32>(e1, 8) + s2 * pv1;
+      store<f32>(e1, b12, 8);
+      store<f32>(g1, load<f32>(g1, 8) + l2 * b12, 8);
+      const b13 = kap * load<f32>(e1, 12) + s3 * pv1;
+      store<f32>(e1, b13, 12);
+      store<f32>(g1, load<f32>(g1, 12) + l3 * b13, 12);
+      const b14 = kap * load<f32>(e1, 16) + s4 * pv1;
+      store<f32>(e1, b14, 16);
+      store<f32>(g1, load<f32>(g1, 16) + l4 * b14, 16);
+      const b15 = kap * load<f32>(e1, 20) + s5 * pv1;
+      store<f32>(e1, b15, 20);
+      store<f32>(g1, load<f32>(g1, 20) + l5 * b15, 20);
+      const b16 = kap * load<f32>(e1, 24) + s6 * pv1;
+      store<f32>(e1, b16, 24);
+      store<f32>(g1, load<f32>(g1, 24) + l6 * b16, 24);
+      const b17 = kap * load<f32>(e1, 28) + s7 * pv1;
+      store<f32>(e1, b17, 28);
+      store<f32>(g1, load<f32>(g1, 28) + l7 * b17, 28);
+      ps += 32;
+      l += 32;
+      e0 += 32;
+      g0 += 32;
+      e1 += 32;
+      g1 += 32;
+    }
+    for (; ps < end; ps += 4, l += 4, e0 += 4, g0 += 4, e1 += 4, g1 += 4) {
+      const b0 = kap * load<f32>(e0) + load<f32>(ps) * pv0;
+      store<f32>(e0, b0);
+      store<f32>(g0, load<f32>(g0) + load<f32>(l) * b0);
+      const b1 = kap * load<f32>(e1) + load<f32>(ps) * pv1;
+      store<f32>(e1, b1);
+      store<f32>(g1, load<f32>(g1) + load<f32>(l) * b1);
+    }
+    e0 = e1;
+    g0 = g1;
+  }
+  if (pre < preEnd) {
+    const pv0 = load<f32>(pre);
+    for (let ps = PSI, l = L; ps < end; ps += 4, l += 4, e0 += 4, g0 += 4) {
+      const b0 = kap * load<f32>(e0) + load<f32>(ps) * pv0;
+      store<f32>(e0, b0);
+      store<f32>(g0, load<f32>(g0) + load<f32>(l) * b0);
+    }
+  }
+}
+
+/** Any s: e = psi pv; ebar = kappa ebar + s e; g += L ebar. */
+function learnLifScaled(): void {
+  const kap = kappa, s = sOut, n = nRec, PSI = pPsi, L = pL;
+  const end8 = PSI + (<usize>(n & ~7) << 2), end = PSI + (<usize>n << 2);
+  const rowBytes = <usize>n << 2;
+  const preEnd = pPre + (<usize>nPre << 2);
+  let e0 = pEbar, g0 = pG, pre = pPre;
+  // two presynaptic rows per pass share the psi and L loads
+  for (; pre + 4 < preEnd; pre += 8) {
+    const pv0 = load<f32>(pre), pv1 = load<f32>(pre, 4);
+    let e1 = e0 + rowBytes, g1 = g0 + rowBytes;
+    let ps = PSI, l = L;
+    while (ps < end8) {
+      const s0 = load<f32>(ps), s1 = load<f32>(ps, 4), s2 = load<f32>(ps, 8), s3 = load<f32>(ps, 12);
+      const s4 = load<f32>(ps, 16), s5 = load<f32>(ps, 20), s6 = load<f32>(ps, 24), s7 = load<f32>(ps, 28);
+      const l0 = load<f32>(l), l1 = load<f32>(l, 4), l2 = load<f32>(l, 8), l3 = load<f32>(l, 12);
+      const l4 = load<f32>(l, 16), l5 = load<f32>(l, 20), l6 = load<f32>(l, 24), l7 = load<f32>(l, 28);
+      const b00 = kap * load<f32>(e0) + s * (s0 * pv0);
+      store<f32>(e0, b00);
+      store<f32>(g0, load<f32>(g0) + l0 * b00);
+      const b01 = kap * load<f32>(e0, 4) + s * (s1 * pv0);
+      store<f32>(e0, b01, 4);
+      store<f32>(g0, load<f32>(g0, 4) + l1 * b01, 4);
+      const b02 = kap * load<f32>(e0, 8) + s * (s2 * pv0);
+      store<f32>(e0, b02, 8);
+      store<f32>(g0, load<f32>(g0, 8) + l2 * b02, 8);
+      const b03 = kap * load<f32>(e0, 12) + s * (s3 * pv0);
+      store<f32>(e0, b03, 12);
+      store<f32>(g0, load<f32>(g0, 12) + l3 * b03, 12);
+      const b04 = kap * load<f32>(e0, 16) + s * (s4 * pv0);
+      store<f32>(e0, b04, 16);
+      store<f32>(g0, load<f32>(g0, 16) + l4 * b04, 16);
+      const b05 = kap * load<f32>(e0, 20) + s * (s5 * pv0);
+      store<f32>(e0, b05, 20);
+      store<f32>(g0, load<f32>(g0, 20) + l5 * b05, 20);
+      const b06 = kap * load<f32>(e0, 24) + s * (s6 * pv0);
+      store<f32>(e0, b06, 24);
+      store<f32>(g0, load<f32>(g0, 24) + l6 * b06, 24);
+      const b07 = kap * load<f32>(e0, 28) + s * (s7 * pv0);
+      store<f32>(e0, b07, 28);
+      store<f32>(g0, load<f32>(g0, 28) + l7 * b07, 28);
+      const b10 = kap * load<f32>(e1) + s * (s0 * pv1);
+      store<f32>(e1, b10);
+      store<f32>(g1, load<f32>(g1) + l0 * b10);
+      const b11 = kap * load<f32>(e1, 4) + s * (s1 * pv1);
+      store<f32>(e1, b11, 4);
+      store<f32>(g1, load<f32>(g1, 4) + l1 * b11, 4);
+      const b12 = kap * load<f32>(e1, 8) + s * (s2 * pv1);
+      store<f32>(e1, b12, 8);
+      store<f32>(g1, load<f32>(g1, 8) + l2 * b12, 8);
+      const b13 = kap * load<f32>(e1, 12) + s * (s3 * pv1);
+      store<f32>(e1, b13, 12);
+      store<f32>(g1, load<f32>(g1, 12) + l3 * b13, 12);
+      const b14 = kap * load<f32>(e1, 16) + s * (s4 * pv1);
+      store<f32>(e1, b14, 16);
+      store<f32>(g1, load<f32>(g1, 16) + l4 * b14, 16);
+      const b15 = kap * load<f32>(e1, 20) + s * (s5 * pv1);
+      store<f32>(e1, b15, 20);
+      store<f32>(g1, load<f32>(g1, 20) + l5 * b15, 20);
+      const b16 = kap * load<f32>(e1, 24) + s * (s6 * pv1);
+      store<f32>(e1, b16, 24);
+      store<f32>(g1, load<f32>(g1, 24) + l6 * b16, 24);
+      const b17 = kap * load<f32>(e1, 28) + s * (s7 * pv1);
+      store<f32>(e1, b17, 28);
+      store<f32>(g1, load<f32>(g1, 28) + l7 * b17, 28);
+      ps += 32;
+      l += 32;
+      e0 += 32;
+      g0 += 32;
+      e1 += 32;
+      g1 += 32;
+    }
+    for (; ps < end; ps += 4, l += 4, e0 += 4, g0 += 4, e1 += 4, g1 += 4) {
+      const b0 = kap * load<f32>(e0) + s * (load<f32>(ps) * pv0);
+      store<f32>(e0, b0);
+      store<f32>(g0, load<f32>(g0) + load<f32>(l) * b0);
+      const b1 = kap * load<f32>(e1) + s * (load<f32>(ps) * pv1);
+      store<f32>(e1, b1);
+      store<f32>(g1, load<f32>(g1) + load<f32>(l) * b1);
+    }
+    e0 = e1;
+    g0 = g1;
+  }
+  if (pre < preEnd) {
+    const pv0 = load<f32>(pre);
+    for (let ps = PSI, l = L; ps < end; ps += 4, l += 4, e0 += 4, g0 += 4) {
+      const b0 = kap * load<f32>(e0) + s * (load<f32>(ps) * pv0);
+      store<f32>(e0, b0);
+      store<f32>(g0, load<f32>(g0) + load<f32>(l) * b0);
     }
   }
 }
@@ -366,53 +555,77 @@ export function epForward(mask: f32): void {
 export function epLearn(): void {
   const alif = (flags & F_ALIF) != 0;
   const reg = (flags & F_RATEREG) != 0;
+  const al = alpha, ze = zeta, PRE = pPre;
   // xbar^t = alpha xbar + zeta x^t (the input pre term at t); zbar stays at t-1 for now.
-  for (let i = 0; i < nIn; i++) setF32(pPre, i, alpha * f32At(pPre, i) + zeta * f32At(pAct, i));
+  const inBytes = <usize>nIn << 2;
+  for (let o: usize = 0; o < inBytes; o += 4) store<f32>(PRE + o, al * load<f32>(PRE + o) + ze * load<f32>(pAct + o));
   const rowBytes = <usize>S << 2;
-  let done = false;
-  if (ASC_FEATURE_SIMD) {
-    if (!alif && !reg) {
+  if ((flags & F_STEP) != 0) {
+    learnStep(alif);
+  } else if (!alif && !reg) {
+    if (ASC_FEATURE_SIMD) {
       if (sOut == 1) pairsLifSimd(true);
       else pairsLifSimd(false);
-      done = true;
-    }
-  }
-  if (!done) for (let p = 0; p < nPre; p++) {
-    const off = <usize>p * rowBytes;
-    const pv = f32At(pPre, p);
-    if (alif) {
-      if (reg) rowAlif(pv, pEpsA + off, pEbar + off, pG + off, pESum + off, rowBytes, true);
-      else rowAlif(pv, pEpsA + off, pEbar + off, pG + off, 0, rowBytes, false);
+    } else if (sOut == 1) {
+      learnLifOne();
     } else {
-      if (reg) rowLif(pv, pEbar + off, pG + off, pESum + off, rowBytes, true);
-      else rowLif(pv, pEbar + off, pG + off, 0, rowBytes, false);
+      learnLifScaled();
+    }
+  } else {
+    for (let p = 0; p < nPre; p++) {
+      const off = <usize>p * rowBytes;
+      const pv = f32At(PRE, p);
+      if (alif) {
+        if (reg) rowAlif(pv, pEpsA + off, pEbar + off, pG + off, pESum + off, rowBytes, true);
+        else rowAlif(pv, pEpsA + off, pEbar + off, pG + off, 0, rowBytes, false);
+      } else {
+        rowLif(pv, pEbar + off, pG + off, pESum + off, rowBytes, true);
+      }
     }
   }
   // zbar^t = alpha zbar + zeta z^t
-  for (let i = 0; i < nRec; i++) setF32(pPre, nIn + i, alpha * f32At(pPre, nIn + i) + zeta * f32At(pZ, i));
-  // readout gradients (exact): zk = kappa zk + s z; ok = kappa ok + s
-  ok = kappa * ok + sOut;
-  if (ASC_FEATURE_SIMD) {
-    const kv = f32x4.splat(kappa), sv = f32x4.splat(sOut);
-    for (let o: usize = 0; o < rowBytes; o += 16) {
-      v128.store(pZk + o, f32x4.add(f32x4.mul(kv, v128.load(pZk + o)), f32x4.mul(sv, v128.load(pZ + o))));
-    }
-    for (let k = 0; k < nOut; k++) {
-      const ev = f32x4.splat(f32At(pErr, k));
-      const row = pGOut + <usize>k * rowBytes;
-      for (let o: usize = 0; o < rowBytes; o += 16) {
-        v128.store(row + o, f32x4.add(v128.load(row + o), f32x4.mul(ev, v128.load(pZk + o))));
-      }
-    }
+  const zb = PRE + inBytes, Z = pZ, recBytes = <usize>nRec << 2;
+  for (let o: usize = 0; o < recBytes; o += 4) store<f32>(zb + o, al * load<f32>(zb + o) + ze * load<f32>(Z + o));
+  if ((flags & F_STEP) != 0) {
+    ok = readoutUpdate(nRec, S, nOut, pZ, pZk, pErr, pWOut, pBOut, kappa, sOut, ok, updateRate, (flags & F_TRAINBIAS) != 0);
   } else {
-    for (let j = 0; j < nRec; j++) setF32(pZk, j, kappa * f32At(pZk, j) + sOut * f32At(pZ, j));
-    for (let k = 0; k < nOut; k++) {
-      const e = f32At(pErr, k);
-      const row = pGOut + <usize>k * rowBytes;
-      for (let j = 0; j < nRec; j++) setF32(row, j, f32At(row, j) + e * f32At(pZk, j));
+    epReadoutLearn();
+  }
+}
+
+/**
+ * Per-step update (F_STEP) of wIn/wRec: e, epsA and ebar as in the trial rule, then
+ * W -= (lr L_j) ebar_ji at once; the wRec diagonal stays 0. Scalar, any neuron model.
+ */
+function learnStep(alif: bool): void {
+  const n = nRec, rowBytes = <usize>S << 2, recBytes = <usize>n << 2;
+  const PSI = pPsi, L = pL, LR = pCur, BETA = pBeta, kap = kappa, s = sOut, rh = rho, lr = updateRate;
+  // lr L_j once per neuron (cur is free after the forward pass)
+  for (let o: usize = 0; o < recBytes; o += 4) store<f32>(LR + o, lr * load<f32>(L + o));
+  for (let p = 0; p < nPre; p++) {
+    const off = <usize>p * rowBytes;
+    const pv = f32At(pPre, p);
+    const w = pW + off, eb = pEbar + off, ea = pEpsA + off;
+    for (let o: usize = 0; o < recBytes; o += 4) {
+      let e: f32;
+      if (alif) {
+        const a = load<f32>(ea + o);
+        e = load<f32>(PSI + o) * (pv - load<f32>(BETA + o) * a);
+        store<f32>(ea + o, rh * a + e);
+      } else {
+        e = load<f32>(PSI + o) * pv;
+      }
+      const b = kap * load<f32>(eb + o) + s * e;
+      store<f32>(eb + o, b);
+      store<f32>(w + o, load<f32>(w + o) - load<f32>(LR + o) * b);
     }
   }
-  for (let k = 0; k < nOut; k++) setF32(pGB, k, f32At(pGB, k) + f32At(pErr, k) * ok);
+  zeroRecDiagonal();
+}
+
+/** The readout gradients of step t (exact): zk, gOut, ok, gB (device/kernels/readout.ts). */
+export function epReadoutLearn(): void {
+  ok = readoutGrads(nRec, S, nOut, pZ, pZk, pErr, pGOut, pGB, kappa, sOut, ok);
 }
 
 /** One full time step: epForward then epLearn. */
@@ -426,6 +639,8 @@ export function epStep(mask: f32): void {
  * and (trainBias off) the bOut gradient. Returns the task loss. Call once per trial.
  */
 export function epFinish(): f64 {
+  // per-step updates: nothing accumulated to finish (lossReduction "sum", no rate regulariser)
+  if ((flags & F_STEP) != 0) return lossSum;
   const T = <f32>steps;
   if ((flags & F_RATEREG) != 0 && steps > 0) {
     // reg_j = cReg (n_j/T - f dt/1000) / T, times the unfiltered sum_t e_ji (pCur is scratch here)
@@ -449,7 +664,7 @@ export function epFinish(): f64 {
   return norm > 0 ? lossSum / <f64>norm : lossSum;
 }
 
-function scaleDiv(p: usize, n: i32, d: f32): void {
+export function scaleDiv(p: usize, n: i32, d: f32): void {
   for (let i = 0; i < n; i++) setF32(p, i, f32At(p, i) / d);
 }
 
@@ -490,6 +705,7 @@ function zeroRecDiagonal(): void {
 
 /** gd: W -= lr g for wIn, wRec, wOut (and bOut with trainBias), then clipped to [wMin, wMax] if clip. */
 export function epApplyGd(lr: f32, clip: bool, wMin: f32, wMax: f32): void {
+  if ((flags & F_STEP) != 0) return; // applied every step
   gdRange(pW, pG, nPre, nRec, S, lr, clip, wMin, wMax);
   gdRange(pWOut, pGOut, nOut, nRec, S, lr, clip, wMin, wMax);
   if ((flags & F_TRAINBIAS) != 0) gdRange(pBOut, pGB, 1, nOut, nOut, lr, clip, wMin, wMax);
@@ -498,6 +714,7 @@ export function epApplyGd(lr: f32, clip: bool, wMin: f32, wMax: f32): void {
 
 /** adam (TensorFlow form) at its n-th step (n >= 1); needs F_ADAM. */
 export function epApplyAdam(lr: f32, b1: f32, b2: f32, eps: f32, n: i32): void {
+  if ((flags & F_STEP) != 0) return;
   const lrT = lr * Mathf.sqrt(<f32>1 - Mathf.pow(b2, <f32>n)) / (<f32>1 - Mathf.pow(b1, <f32>n));
   adamRange(pW, pG, pMW, pVW, nPre, nRec, S, lrT, b1, b2, eps);
   adamRange(pWOut, pGOut, pMOut, pVOut, nOut, nRec, S, lrT, b1, b2, eps);

@@ -14,6 +14,7 @@ export const F_REFRACTORY: i32 = 32; // refractory counters
 export const F_TRAINBIAS: i32 = 64; //  bOut is trained
 export const F_MEAN: i32 = 128; //      lossReduction "mean"
 export const F_SAL: i32 = 256; //       SAL alignment state
+export const F_STEP: i32 = 512; //      per-step weight updates (update "step"): no gradient accumulators
 
 // Field ids, in arena order. host/device/planner.ts FIELDS lists the same names in the same order.
 export const FLD_W: i32 = 0; //      [nPre][S]  wIn rows (pre i < nIn) then wRec rows (pre nIn + i), post j contiguous
@@ -95,8 +96,8 @@ export function fieldElems(f: i32, nIn: i32, nRec: i32, nOut: i32, flags: i32, l
     case FLD_GB: return nOut;
     case FLD_EPSA: return alif ? nPre * S : 0;
     case FLD_EBAR: return nPre * S;
-    case FLD_G: return nPre * S;
-    case FLD_GOUT: return nOut * S;
+    case FLD_G: return (flags & F_STEP) != 0 ? 0 : nPre * S;
+    case FLD_GOUT: return (flags & F_STEP) != 0 ? 0 : nOut * S;
     case FLD_ESUM: return reg ? nPre * S : 0;
     case FLD_MW: return adam ? nPre * S : 0;
     case FLD_VW: return adam ? nPre * S : 0;

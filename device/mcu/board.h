@@ -13,6 +13,13 @@ int board_uart_getc(void);
 /** Called from a UART receive interrupt: queue one byte (4096-byte ring in hal.c; dropped if full). */
 void board_rx_push(uint8_t byte);
 uint32_t board_millis(void);
+/** Sleep until something may need the firmware: a received byte (or any interrupt). Called by the
+ * main loop between polls when the firmware is not busy; returns at once if a byte is waiting.
+ * hal.c's default (weak) version is for interrupt-driven receivers: interrupts masked, check the
+ * ring, `wfi`, unmask. Polled drivers (cmsdk without CMSDK_UART_IRQ) define their own. */
+void board_idle(void);
+/** Bytes waiting in hal.c's receive ring (interrupt-driven drivers). */
+int hal_rx_pending(void);
 /** Persistent storage; the generic implementation in hal.c is a RAM array unless the family
  * driver defines BOARD_HAS_STORAGE and these three functions. */
 uint32_t board_storage_size(void);

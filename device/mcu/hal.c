@@ -23,7 +23,19 @@ struct Z_hal_instance_t {
   wasm_rt_memory_t* mem;
 };
 static struct Z_hal_instance_t hal_instance;
+#ifdef EDGEPROP_CANARIES
+#include "canaries.h"
+#else
 static Z_fw_instance_t fw_instance;
+#endif
+static int poll_io; /* the current poll read or wrote the UART */
+
+/* A firmware that spreads work over several polls exports busy() (device/HAL.md). */
+#if FW_HAS_BUSY
+#define FW_BUSY Z_fwZ_busy(&fw_instance)
+#else
+#define FW_BUSY 0
+#endif
 
 #if FW_IMPORTS_ENV
 struct Z_env_instance_t {
@@ -65,6 +77,17 @@ void board_rx_push(uint8_t byte) {
   rx_head = h + 1;
 }
 
+int hal_rx_pending(void) { return rx_head != rx_tail; }
+
+/* Interrupt-driven receivers: sleep unless a byte is already in the ring. Interrupts are masked
+ * around the check so that a byte arriving between the check and `wfi` still wakes the core
+ * (an interrupt pending while masked ends `wfi`); its handler runs at `cpsie`. */
+__attribute__((weak)) void board_idle(void) {
+  __asm volatile("cpsid i" ::: "memory");
+  if (!hal_rx_pending()) __asm volatile("wfi" ::: "memory");
+  __asm volatile("cpsie i" ::: "memory");
+}
+
 static int rx_pop(void) {
   uint32_t t = rx_tail;
   if (t == rx_head) return board_uart_getc();
@@ -83,6 +106,7 @@ void Z_halZ_uart_write(struct Z_hal_instance_t* h, u32 ptr, u32 len) {
   (void)h;
   const uint8_t* p = span(ptr, len);
   edgeprop_io();
+  poll_io = 1;
   for (u32 i = 0; i < len; i++) board_uart_putc(p[i]);
 }
 
@@ -95,7 +119,10 @@ u32 Z_halZ_uart_read(struct Z_hal_instance_t* h, u32 ptr, u32 cap) {
     if (c < 0) break;
     p[n++] = (uint8_t)c;
   }
-  if (n) edgeprop_io();
+  if (n) {
+    edgeprop_io();
+    poll_io = 1;
+  }
   return n;
 }
 
@@ -172,6 +199,10 @@ void Z_envZ_abort(struct Z_env_instance_t* e, u32 msg, u32 file, u32 line, u32 c
 
 
 int main(void) {
+#ifdef EDGEPROP_CANARIES
+  volatile uint32_t frame_canary = CANARY_WORD;
+  canary_init();
+#endif
   board_init();
   int trap = wasm_rt_impl_try();
   if (trap) {
@@ -197,12 +228,26 @@ int main(void) {
     dst[i] = 0;
   }
 #endif
+#if FW_HAS_NUMERICS && defined(BOARD_NUMERICS)
+  /* Optional export NUMERICS (device/HAL.md): address of a u32 for the board's numerics (1 = fixed16). */
+  {
+    uint8_t* dst = span(*Z_fwZ_NUMERICS(&fw_instance), 4);
+    const uint32_t v = BOARD_NUMERICS;
+    memcpy(dst, &v, 4);
+  }
+#endif
   edgeprop_mark();
   Z_fwZ_init(&fw_instance);
   edgeprop_mark();
   for (;;) {
+    poll_io = 0;
     edgeprop_poll_begin();
     Z_fwZ_poll(&fw_instance);
     edgeprop_poll_end();
+#ifdef EDGEPROP_CANARIES
+    if (poll_io) canary_report(frame_canary == CANARY_WORD);
+#endif
+    /* idle between bytes instead of spinning (a real board saves power, QEMU a host core) */
+    if (!FW_BUSY) board_idle();
   }
 }

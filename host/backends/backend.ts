@@ -11,6 +11,8 @@ export interface GradOptions {
   rule: string;
   /** Backend-specific flags from the command line (e.g. `build` for wasm: scalar|simd). */
   flags: Record<string, string>;
+  /** Progress lines (what is started, what the backend waits for): the CLI writes them to stderr. */
+  say?: (line: string) => void;
 }
 
 export interface GradBackend {

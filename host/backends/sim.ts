@@ -1,21 +1,23 @@
 // `--backend sim`: the case goes over a real serial line to the sim board (a separate process
 // hosting the firmware .wasm on a socat pty pair); the rule's `board` drives it (for e-prop:
 // CONFIGURE, WRITE the parameters, RUN the trial in frames, GRADS). `--port PATH` uses an
-// already running board (`edgeprop sim`); `--fault-rate R` injects byte faults on the board's
-// UART. Same kernels as `--backend wasm` (scalar build), so the two agree bit for bit.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { getBoard } from "../../boards/index.ts";
-import { firmwareWasmFor } from "../firmware/source.ts";
-import { ruleOn, type GradBackend, type GradOptions } from "./backend.ts";
+// already running board (`edgeprop sim`, QEMU, an MCU); `--fault-rate R` injects byte faults on
+// the link; `--timeout S` bounds the wait for the board. Boards are reached through connectBoard.
+// Same kernels as `--backend wasm` (scalar build), so the two agree bit for bit.
 import { InputError } from "../input/errors.ts";
-import { deviceRuleNames } from "../rules/index.ts";
+import { connectBoard, DEFAULT_WAIT_S, type BoardConnection, type ConnectOptions } from "../link/connect-board.ts";
 import type { GradResult } from "../model/types.ts";
-import { DeviceClient } from "../session/client.ts";
-import { Session } from "../session/session.ts";
-import { SerialTransport } from "../transport/serial.ts";
-import { startSim } from "../sim/sim.ts";
+import { deviceRuleNames, getRule } from "../rules/index.ts";
+import { ruleOn, type GradBackend, type GradOptions } from "./backend.ts";
+
+/** Runs one case with `rule` on a connected board (its HELLO checked the rule), then releases it. */
+export async function gradOnBoard<Out = GradResult>(c: unknown, conn: BoardConnection, rule = "eprop"): Promise<Out> {
+  try {
+    return (await getRule(rule).board!(c, conn.client)) as Out;
+  } finally {
+    await conn.release();
+  }
+}
 
 export interface SerialGradOptions {
   maxFrame?: number;
@@ -23,18 +25,31 @@ export interface SerialGradOptions {
   rule?: string;
 }
 
-/** Runs one case on a board reachable at `port`: the rule's loss and gradients (`Out`: as GradBackend.grad). */
+/** One case on the board at `port` (tests and benchmarks; `maxFrame` 512 for a noisy line). */
 export async function gradOverSerial<Out = GradResult>(c: unknown, port: string, opts: SerialGradOptions = {}): Promise<Out> {
-  const rule = ruleOn(simBackend, opts.rule ?? "eprop");
-  const t = await SerialTransport.open(port);
-  const s = new Session(t, { timeoutMs: 200, retries: 20, maxFrame: opts.maxFrame ?? 65535 });
-  try {
-    const dev = new DeviceClient(s);
-    await dev.helloFor(rule.name);
-    return (await rule.board!(c, dev)) as Out;
-  } finally {
-    await s.close();
-  }
+  const rule = ruleOn(simBackend, opts.rule ?? "eprop").name;
+  const conn = await connectBoard({ port, rule, timeouts: { waitMs: DEFAULT_WAIT_S * 1000 }, ...(opts.maxFrame !== undefined ? { maxFrame: opts.maxFrame } : {}) });
+  return gradOnBoard<Out>(c, conn, rule);
+}
+
+function number(flags: Record<string, string>, name: string, fallback: number, min: number, max: number): number {
+  const v = flags[name];
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || n < min || n > max) throw new InputError(`--${name}`, `expected a number in [${min}, ${max}], got '${v}'`);
+  return n;
+}
+
+/** connectBoard options from grad's flags: `--port` means whatever board answers there. */
+export function boardFlags(board: string, opts: GradOptions, rule: string): ConnectOptions {
+  const flags = opts.flags;
+  return {
+    ...(flags.port !== undefined ? { port: flags.port } : { board: flags.board ?? board }),
+    rule,
+    faultRate: number(flags, "fault-rate", 0, 0, 0.5),
+    timeouts: { waitMs: 1000 * number(flags, "timeout", DEFAULT_WAIT_S, 0.1, 86_400) },
+    ...(opts.say ? { say: opts.say } : {}),
+  };
 }
 
 export const simBackend: GradBackend = {
@@ -44,17 +59,6 @@ export const simBackend: GradBackend = {
   },
   async grad<Out>(c: unknown, opts: GradOptions): Promise<Out> {
     const rule = ruleOn(simBackend, opts.rule).name;
-    if (opts.flags.port) return gradOverSerial<Out>(c, opts.flags.port, { rule });
-    const faultRate = opts.flags["fault-rate"] !== undefined ? Number(opts.flags["fault-rate"]) : 0;
-    if (!(faultRate >= 0 && faultRate < 0.1)) throw new InputError("--fault-rate", `a byte error rate in [0, 0.1), got '${opts.flags["fault-rate"]}'`);
-    const dir = mkdtempSync(join(tmpdir(), "edgeprop-sim-"));
-    const sim = await startSim({ dir, faultRate, wasm: await firmwareWasmFor(getBoard("sim")) });
-    try {
-      // on a noisy line smaller frames get through more often
-      return await gradOverSerial<Out>(c, sim.port, { rule, maxFrame: faultRate > 0 ? 512 : undefined });
-    } finally {
-      await sim.stop();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    return gradOnBoard<Out>(c, await connectBoard(boardFlags("sim", opts, rule)), rule);
   },
 };

@@ -3,6 +3,7 @@
 // are finite, time constants are positive.
 import { InputError } from "../input/errors.ts";
 import { transpose, zeros } from "../model/matrix.ts";
+import { checkMemory } from "../model/memory.ts";
 import type { Case, Feedback, FeedbackKind, ModelConfig, Params, RateReg } from "../model/types.ts";
 import { bool, choice, finite, intIn, matrix, obj, positive, readJsonFile, vector, type Json } from "../input/fields.ts";
 
@@ -110,6 +111,8 @@ export function parseCase(x: Json, source = "case"): Case {
   const c = obj(x, source);
   if (c.format !== "hil-case/1") throw new InputError("format", `expected 'hil-case/1', got ${JSON.stringify(c.format)}`);
   const model = parseModel(c.model);
+  // Before any matrix is built (a missing wRec is nRec x nRec zeros): the sizes against the limit.
+  checkMemory({ ...model, T: Array.isArray(c.inputs) ? c.inputs.length : 1 }, { nIn: "model.nIn", nRec: "model.nRec", nOut: "model.nOut", T: "inputs" });
   const params = parseParams(c.params, model);
   const feedback = parseFeedback(c.feedback, model, params);
   const { inputs, targets, mask } = parseTrialData(c, model);

@@ -1,34 +1,19 @@
-// A tiny argv parser: `--flag value`, `--flag=value`, boolean `--flag`, and positionals.
-// Each command declares which flags take values so `--json CASE.json` is never misread.
+// Typed readers of parsed flags (see command.ts): each names the flag and the accepted range
+// in its InputError, so a bad value is one precise line and exit 2.
 import { InputError } from "../input/errors.ts";
+import { parseCommandArgs, type FlagSpec, type ParsedArgs } from "./command.ts";
 
-export interface ParsedArgs {
-  positionals: string[];
-  flags: Map<string, string | true>;
-}
+export type { ParsedArgs } from "./command.ts";
 
+/**
+ * The flags of one form of a verb whose forms take different flags (`case random --rule decolle`),
+ * parsed like every verb's (node:util parseArgs, strict): value flags and boolean flags by name.
+ */
 export function parseArgs(argv: string[], valueFlags: readonly string[], boolFlags: readonly string[]): ParsedArgs {
-  const flags = new Map<string, string | true>();
-  const positionals: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith("--")) {
-      positionals.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
-    if (valueFlags.includes(name)) {
-      const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
-      if (value === undefined) throw new InputError(`--${name}`, "expected a value after the flag");
-      flags.set(name, value);
-    } else if (boolFlags.includes(name) || name === "debug") {
-      flags.set(name, true);
-    } else {
-      throw new InputError(`--${name}`, `unknown flag; expected one of ${[...valueFlags, ...boolFlags].map((f) => "--" + f).join(", ") || "(none)"}`);
-    }
-  }
-  return { positionals, flags };
+  const flags: Record<string, FlagSpec> = {};
+  for (const f of valueFlags) flags[f] = { type: "string", description: "" };
+  for (const f of boolFlags) flags[f] = { type: "boolean", description: "" };
+  return parseCommandArgs({ flags }, argv);
 }
 
 export function flagString(args: ParsedArgs, name: string): string | undefined {
@@ -47,7 +32,7 @@ export function flagInt(args: ParsedArgs, name: string, fallback: number, min = 
   const v = flagString(args, name);
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new InputError(`--${name}`, `expected an integer in [${min}, ${max}], got '${v}'`);
+  if (v.trim() === "" || !Number.isInteger(n) || n < min || n > max) throw new InputError(`--${name}`, `expected an integer in [${min}, ${max}], got '${v}'`);
   return n;
 }
 
@@ -55,6 +40,6 @@ export function flagNumber(args: ParsedArgs, name: string, fallback: number, min
   const v = flagString(args, name);
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max) throw new InputError(`--${name}`, `expected a number in [${min}, ${max}], got '${v}'`);
+  if (v.trim() === "" || !Number.isFinite(n) || n < min || n > max) throw new InputError(`--${name}`, `expected a number in [${min}, ${max}], got '${v}'`);
   return n;
 }

@@ -1,4 +1,4 @@
-// Host-side driver of the device kernels in Node: instantiates build/device/{scalar,simd}.wasm,
+// Host-side driver of the device kernels in Node: instantiates <state>/build/device/{scalar,simd}.wasm,
 // lays out the arena for a model, loads weights, streams a trial step by step and reads the
 // gradients back. Every interaction goes through `write` (bytes into linear memory) and `call`
 // (an exported function), so a run can be recorded and replayed bit for bit by the native

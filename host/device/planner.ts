@@ -19,6 +19,7 @@ export const FLAG = {
   TRAINBIAS: 64,
   MEAN: 128,
   SAL: 256,
+  STEP: 512,
 } as const;
 
 /** Arena fields in arena order; the index is the device's FLD_* id. */
@@ -63,8 +64,9 @@ function fieldElems(f: FieldName, d: Dims, flags: number, lanes: number): number
     case "act": case "pre": return nPre;
     case "y": case "err": case "target": case "gB": return d.nOut;
     case "epsA": return alif ? nPre * S : 0;
-    case "ebar": case "g": return nPre * S;
-    case "gOut": return d.nOut * S;
+    case "ebar": return nPre * S;
+    case "g": return has(FLAG.STEP) ? 0 : nPre * S;
+    case "gOut": return has(FLAG.STEP) ? 0 : d.nOut * S;
     case "eSum": return reg ? nPre * S : 0;
     case "mW": case "vW": return adam ? nPre * S : 0;
     case "mOut": case "vOut": return adam ? d.nOut * S : 0;

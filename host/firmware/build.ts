@@ -7,11 +7,12 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { promisify } from "node:util";
-import { WASM_PAGE_BYTES, type Board } from "../../boards/index.ts";
+import { WASM_PAGE_BYTES, type Board, type Numerics } from "../../boards/index.ts";
 import { InputError } from "../input/errors.ts";
 import { deviceRuleNames } from "../rules/index.ts";
 import { REPO_ROOT, cacheDir, repoPath } from "../paths.ts";
 import { BOOT2_BYTES, HEAP_RESERVE_BYTES, STACK_BYTES, linkerScript } from "./linker.ts";
+import { DEFAULT_MEMCHECK, MEMCHECKS, WINDOW_SLACK, maskAccessors, windowBytes, type Memcheck } from "./memcheck.ts";
 import { NEWLIB_NANO, WASM2C_HEADER, WASM2C_RUNTIME_DIR, requireFile, requireTool } from "./tools.ts";
 import { UF2_FAMILY_RP2040, crc32Rp2040, toUf2 } from "./uf2.ts";
 import { checkHalModule, readWasm, type WasmInfo } from "./wasm.ts";
@@ -19,9 +20,8 @@ import { checkHalModule, readWasm, type WasmInfo } from "./wasm.ts";
 const run = promisify(execFile);
 
 export const SHIM_DIR = repoPath("device", "mcu");
-export const BUILD_ROOT = cacheDir("mcu");
 /** Bump when the pipeline changes in a way the input hash does not see. */
-const PIPELINE_VERSION = "1";
+const PIPELINE_VERSION = "2";
 
 /** Flags every board gets, after the board's own cflags. */
 export const COMMON_CFLAGS = [
@@ -50,7 +50,7 @@ export interface SizeReport {
     /** data + bss + stack: what the linker placed. */
     static: number;
     wasmPages: number;
-    /** wasm linear memory allocated on the heap at instantiation. */
+    /** wasm linear memory: allocated on the heap at instantiation (bounds), or the fixed window + slack (mask). */
     wasmBytes: number;
     heapReserve: number;
     needed: number;
@@ -72,6 +72,12 @@ export interface FirmwareBuild {
   symbols: Record<string, number>;
   /** Flags passed to the compiler (board cflags + common), for the record. */
   cflags: string[];
+  /** How memory accesses are checked (host/firmware/memcheck.ts). */
+  memcheck: Memcheck;
+  /** The kernels' numerics the image runs (boards/*.json "numerics", or the build's override). */
+  numerics: Numerics;
+  /** mask: the power-of-two window the linear memory lives in (the most it can grow to). */
+  windowBytes?: number;
 }
 
 export interface BuildOptions {
@@ -82,11 +88,17 @@ export interface BuildOptions {
   buildRoot?: string;
   /** Rebuild even when a cached build exists. */
   force?: boolean;
+  /** `bounds` (wasm2c's checks) or `mask` (fixed window, masked addresses; default). */
+  memcheck?: Memcheck;
+  /** Extra -D flags for the C shim (tests: e.g. canary checks). */
+  defines?: string[];
+  /** The kernels' numerics (default: the board's): the shim tells the firmware through its NUMERICS export. */
+  numerics?: Numerics;
 }
 
 export function driverSources(board: Board): string[] {
   const driver = board.toolchain!.driver;
-  const files = ["startup.c", "syscalls.c", "hal.c", `boards/${driver}.c`];
+  const files = ["startup.c", "syscalls.c", "hal.c", "memory.c", `boards/${driver}.c`];
   if (board.toolchain!.boot2) files.push(`boards/${driver}-boot2.S`);
   return files;
 }
@@ -117,12 +129,20 @@ export function ruleOmitFlags(board: Board): string[] {
   return known.filter((r) => !board.rules!.includes(r)).flatMap((r) => ["--use", `FW_OMIT_${r.toUpperCase().replace(/[^A-Z0-9]/g, "_")}=1`]);
 }
 
+/** data+bss of the shim and runtime besides the storage area: measured ~9 KiB (the 4 KiB receive ring, tables). */
+const STATIC_ESTIMATE = 12 * 1024;
+
 /** RAM the module needs on this board before anything is compiled (static part estimated). */
-export function estimateRam(board: Board, info: WasmInfo): { needed: number; wasmBytes: number } {
-  const wasmBytes = (info.memory?.initialPages ?? 0) * WASM_PAGE_BYTES;
-  // data+bss of the shim and runtime: measured ~0.2 KiB plus the RAM-backed storage area.
-  const staticEstimate = STACK_BYTES + board.storageBytes + 1024;
+export function estimateRam(board: Board, info: WasmInfo, memcheck: Memcheck = "bounds"): { needed: number; wasmBytes: number } {
+  const initial = (info.memory?.initialPages ?? 0) * WASM_PAGE_BYTES;
+  const staticEstimate = STACK_BYTES + board.storageBytes + STATIC_ESTIMATE;
+  const wasmBytes = memcheck === "mask" ? maskWindow(board, info) + WINDOW_SLACK : initial;
   return { needed: staticEstimate + wasmBytes + HEAP_RESERVE_BYTES, wasmBytes };
+}
+
+/** The mask window of a module on a board: all the RAM the rest leaves, rounded down to a power of two. */
+export function maskWindow(board: Board, info: WasmInfo): number {
+  return windowBytes(board.ramBytes, STACK_BYTES + board.storageBytes + STATIC_ESTIMATE + HEAP_RESERVE_BYTES, (info.memory?.initialPages ?? 0) * WASM_PAGE_BYTES);
 }
 
 function ramRefusal(board: Board, wasmPath: string, pages: number, needed: number, detail: string): InputError {
@@ -143,6 +163,7 @@ export function assertBuildable(board: Board): void {
 }
 
 async function sizes(elf: string, board: Board, info: WasmInfo): Promise<SizeReport> {
+  // (mask builds: the window is a section of its own, counted as the wasm memory)
   const { stdout } = await run(requireTool("arm-none-eabi-size"), ["-A", "-d", elf]);
   const sec = new Map<string, number>();
   for (const line of stdout.split("\n")) {
@@ -155,7 +176,7 @@ async function sizes(elf: string, board: Board, info: WasmInfo): Promise<SizeRep
   const bss = get(".bss");
   const stack = get(".stack");
   const pages = info.memory?.initialPages ?? 0;
-  const wasmBytes = pages * WASM_PAGE_BYTES;
+  const wasmBytes = get(".wasm_window") || pages * WASM_PAGE_BYTES;
   const stat = data + bss + stack;
   return {
     text,
@@ -188,19 +209,31 @@ function glueHeader(fwHeader: string): string {
     `#define FW_IMPORTS_ENV ${modules.includes("env") ? 1 : 0}`,
     `#define FW_INSTANTIATE_ARGS ${modules.map((mod) => `&${mod}_instance`).join(", ") || "/* none */"}`,
     `#define FW_HAS_BOARD_ID ${/u32\* Z_fwZ_BOARD_ID\(Z_fw_instance_t\* instance\);/.test(fwHeader) ? 1 : 0}`,
+    `#define FW_HAS_BUSY ${/u32 Z_fwZ_busy\(Z_fw_instance_t\*\);/.test(fwHeader) ? 1 : 0}`,
+    `#define FW_HAS_NUMERICS ${/u32\* Z_fwZ_NUMERICS\(Z_fw_instance_t\* instance\);/.test(fwHeader) ? 1 : 0}`,
     "",
   ].join("\n");
 }
 
 /** Debian's wasm-rt-impl.c passes an enum through va_arg; arm-none-eabi uses short enums, so it must read an int. */
-export function patchRuntime(src: string): string {
-  const patched = src.replaceAll("va_arg(args, wasm_rt_type_t)", "(wasm_rt_type_t)va_arg(args, int)");
+export function patchRuntime(src: string, memcheck: Memcheck = "bounds"): string {
+  let patched = src.replaceAll("va_arg(args, wasm_rt_type_t)", "(wasm_rt_type_t)va_arg(args, int)");
   if (patched === src) throw new Error("wasm-rt-impl.c: va_arg(args, wasm_rt_type_t) not found (wabt version other than 1.0.32?)");
+  if (memcheck === "mask") {
+    // device/mcu/memory.c defines these two on the fixed window; the heap versions become unused
+    for (const f of ["void wasm_rt_allocate_memory(", "uint32_t wasm_rt_grow_memory("]) {
+      if (!patched.includes(f)) throw new Error(`wasm-rt-impl.c: '${f}' not found (wabt version other than 1.0.32?)`);
+      patched = patched.replace(f, f.replace("(", "_heap_unused("));
+    }
+  }
   return patched;
 }
 
 export async function buildFirmware(opts: BuildOptions): Promise<FirmwareBuild> {
   const { board } = opts;
+  const memcheck = opts.memcheck ?? DEFAULT_MEMCHECK;
+  const numerics = opts.numerics ?? board.numerics;
+  if (!MEMCHECKS.includes(memcheck)) throw new InputError("--memcheck", `expected one of ${MEMCHECKS.join(", ")}, got '${memcheck}'`);
   assertBuildable(board);
   const tc = board.toolchain!;
   if (!existsSync(opts.wasmPath)) throw new InputError(opts.wasmPath, "file not found (expected a firmware .wasm)");
@@ -208,25 +241,27 @@ export async function buildFirmware(opts: BuildOptions): Promise<FirmwareBuild> 
   const info = readWasm(wasm, opts.wasmPath);
   checkHalModule(info, opts.wasmPath);
   const pages = info.memory!.initialPages;
-  const est = estimateRam(board, info);
+  const est = estimateRam(board, info, memcheck);
   if (est.needed > board.ramBytes) {
     throw ramRefusal(board, opts.wasmPath, pages, est.needed, `+ ~${est.needed - est.wasmBytes} for stack, data, storage and heap (estimated)`);
   }
 
   const wasm2c = requireTool("wasm2c");
-  const cc = requireTool(tc.cc as "arm-none-eabi-gcc");
+  const cc = requireTool(tc.cc, `boards/${board.id}.json.toolchain.cc`);
   requireFile(join(WASM2C_RUNTIME_DIR, "wasm-rt-impl.c"));
   requireFile(WASM2C_HEADER);
   if (tc.libc === "newlib-nano") requireFile(NEWLIB_NANO);
   else requireFile("/usr/lib/picolibc/arm-none-eabi/picolibc.specs");
 
-  const cflags = [...tc.cflags, ...COMMON_CFLAGS];
+  const window = memcheck === "mask" ? maskWindow(board, info) : undefined;
+  const memDefines = window ? [`-DEDGEPROP_WINDOW_BYTES=${window}u`, `-DEDGEPROP_WINDOW_SLACK=${WINDOW_SLACK}u`] : [];
+  const cflags = [...tc.cflags, ...COMMON_CFLAGS, ...memDefines, ...(opts.defines ?? []), `-DBOARD_NUMERICS=${numerics === "fixed16" ? 1 : 0}u`];
   const hash = createHash("sha256");
   hash.update(PIPELINE_VERSION).update(wasm).update(JSON.stringify(board)).update(JSON.stringify(cflags));
   for (const f of shimFiles()) hash.update(relative(SHIM_DIR, f)).update(readFileSync(f));
-  for (const f of ["linker.ts", "build.ts", "uf2.ts"]) hash.update(readFileSync(join(REPO_ROOT, "host/firmware", f)));
+  for (const f of ["linker.ts", "build.ts", "uf2.ts", "memcheck.ts"]) hash.update(readFileSync(join(REPO_ROOT, "host/firmware", f)));
   const key = hash.digest("hex").slice(0, 16);
-  const root = opts.buildRoot ?? BUILD_ROOT;
+  const root = opts.buildRoot ?? cacheDir("mcu");
   const dir = join(root, board.id, key);
   const record = join(dir, "build.json");
   const wasmSha256 = createHash("sha256").update(wasm).digest("hex");
@@ -241,11 +276,12 @@ export async function buildFirmware(opts: BuildOptions): Promise<FirmwareBuild> 
   try {
     writeFileSync(join(tmp, "fw.wasm"), wasm);
     await run(wasm2c, [join(tmp, "fw.wasm"), "-n", "fw", "-o", join(tmp, "fw.c")]);
+    if (memcheck === "mask") writeFileSync(join(tmp, "fw.c"), maskAccessors(readFileSync(join(tmp, "fw.c"), "utf8")));
     writeFileSync(join(tmp, "fw_glue.h"), glueHeader(readFileSync(join(tmp, "fw.h"), "utf8")));
     writeFileSync(join(tmp, "wasm-rt.h"), readFileSync(WASM2C_HEADER));
     writeFileSync(join(tmp, "wasm-rt-impl.h"), readFileSync(join(WASM2C_RUNTIME_DIR, "wasm-rt-impl.h")));
-    writeFileSync(join(tmp, "wasm-rt-impl.c"), patchRuntime(readFileSync(join(WASM2C_RUNTIME_DIR, "wasm-rt-impl.c"), "utf8")));
-    writeFileSync(join(tmp, "link.ld"), linkerScript(board));
+    writeFileSync(join(tmp, "wasm-rt-impl.c"), patchRuntime(readFileSync(join(WASM2C_RUNTIME_DIR, "wasm-rt-impl.c"), "utf8"), memcheck));
+    writeFileSync(join(tmp, "link.ld"), linkerScript(board, window ? { windowSection: window + WINDOW_SLACK } : {}));
     const elf = join(tmp, "fw.elf");
     const libcFlags = tc.libc === "newlib-nano" ? ["--specs=nano.specs"] : ["--specs=picolibc.specs"];
     const args = [
@@ -309,6 +345,9 @@ export async function buildFirmware(opts: BuildOptions): Promise<FirmwareBuild> 
       sizes: size,
       symbols: syms,
       cflags,
+      memcheck,
+      numerics,
+      ...(window ? { windowBytes: window } : {}),
     };
     writeFileSync(join(tmp, "build.json"), JSON.stringify(result, null, 2) + "\n");
     // A complete build of the same inputs may have landed meanwhile (another test worker): keep
@@ -334,6 +373,8 @@ export function formatSizes(b: FirmwareBuild): string {
   return [
     `text ${s.text}  data ${s.data}  bss ${s.bss}  stack ${s.stack}`,
     `flash ${s.flash.used} / ${s.flash.limit} (${pct(s.flash.used, s.flash.limit)})`,
-    `ram ${s.ram.needed} / ${s.ram.limit} (${pct(s.ram.needed, s.ram.limit)}; wasm ${s.ram.wasmPages} page(s) = ${s.ram.wasmBytes})`,
+    `ram ${s.ram.needed} / ${s.ram.limit} (${pct(s.ram.needed, s.ram.limit)}; ` +
+      (b.windowBytes ? `wasm window ${b.windowBytes} + ${WINDOW_SLACK} slack, --memcheck mask)` : `wasm ${s.ram.wasmPages} page(s) = ${s.ram.wasmBytes}, --memcheck bounds)`),
+    `numerics ${b.numerics}`,
   ].join("\n");
 }

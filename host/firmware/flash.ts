@@ -14,7 +14,7 @@ import { basename, join } from "node:path";
 import { WASM_PAGE_BYTES, type Board } from "../../boards/index.ts";
 import { InputError } from "../input/errors.ts";
 import type { FirmwareBuild } from "./build.ts";
-import { SerialPort } from "serialport";
+import { listPorts, matchPorts, type ListedPort } from "../transport/port-list.ts";
 import { DEFAULT_READY, SerialLink, bootQemu, type BootedBoard, type IcountOptions, type ReadyCheck } from "./qemu.ts";
 
 export type FlashEvent =
@@ -47,20 +47,12 @@ export interface FlashOptions {
   listPorts?: () => Promise<PortInfo[]>;
 }
 
-export interface PortInfo {
-  path: string;
-  vendorId?: string | undefined;
-  productId?: string | undefined;
-}
+export type PortInfo = ListedPort;
 
 /** The serial ports whose USB id is the board's `usb.serial` ("vid:pid"), best first. */
-export async function findSerialPorts(board: Board, listPorts: () => Promise<PortInfo[]> = () => SerialPort.list()): Promise<string[]> {
-  const want = board.usb?.serial;
-  if (!want) return [];
-  const [vid, pid] = want.split(":");
-  const ports = await listPorts();
-  return ports
-    .filter((p) => p.vendorId?.toLowerCase() === vid && p.productId?.toLowerCase() === pid)
+export async function findSerialPorts(board: Board, listed: () => Promise<PortInfo[]> = listPorts): Promise<string[]> {
+  return matchPorts(await listed(), [board])
+    .filter((p) => p.boards.some((b) => b.role === "serial"))
     .map((p) => p.path)
     .sort();
 }

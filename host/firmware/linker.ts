@@ -1,7 +1,8 @@
 // The linker script for a board, generated from its memory map (boards/<id>.json), so the C
 // shim in device/mcu/ carries no per-board addresses. RAM layout, bottom to top:
-// [stack][.data][.bss][heap: wasm linear memory, tables ...]. The stack sits at the bottom of RAM
-// so that an overflow runs off the RAM into unmapped memory and faults instead of silently
+// [stack][.data][.bss][heap: wasm linear memory, tables ...], or with `--memcheck mask`
+// [stack][.data][.bss][wasm window (NOLOAD)][heap: tables ...]. The stack sits at the bottom of
+// RAM so that an overflow runs off the RAM into unmapped memory and faults instead of silently
 // corrupting the wasm memory.
 import type { Board } from "../../boards/index.ts";
 
@@ -14,7 +15,12 @@ export const BOOT2_BYTES = 256;
 
 const hex = (n: number): string => "0x" + n.toString(16).padStart(8, "0");
 
-export function linkerScript(board: Board): string {
+export interface LinkOptions {
+  /** `--memcheck mask`: bytes of the fixed wasm window section (window + slack). */
+  windowSection?: number;
+}
+
+export function linkerScript(board: Board, opts: LinkOptions = {}): string {
   if (!board.memory || !board.toolchain) throw new Error(`board ${board.id} has no memory map/toolchain`);
   const { flash, ram } = board.memory;
   const boot2 = board.toolchain.boot2 === true;
@@ -39,6 +45,7 @@ ${boot2 ? `  .boot2 : {
   .ARM.exidx : { *(.ARM.exidx*) } > FLASH
   .stack (NOLOAD) : {
     . = ALIGN(8);
+    __stack_bottom = .;
     . = . + ${STACK_BYTES};
     __stack_top = .;
   } > RAM
@@ -56,7 +63,13 @@ ${boot2 ? `  .boot2 : {
     . = ALIGN(4);
     __bss_end = .;
   } > RAM
-  __heap_start = ALIGN(__bss_end, 8);
+${opts.windowSection ? `  .wasm_window (NOLOAD) : {
+    . = ALIGN(16);
+    KEEP(*(.wasm_window.lo))
+    KEEP(*(.wasm_window))
+    KEEP(*(.wasm_window.hi))
+  } > RAM
+  __heap_start = ALIGN(ADDR(.wasm_window) + SIZEOF(.wasm_window), 8);` : "  __heap_start = ALIGN(__bss_end, 8);"}
   __heap_end = ORIGIN(RAM) + LENGTH(RAM);
   end = __heap_start;
 }

@@ -3,12 +3,13 @@
 // the firmware says nothing until asked, so nothing is lost between resume and open. With
 // `icount`, the TCG plugin reports the instructions of every poll() that touched the UART
 // (read with `costs()`): summing those over a request gives its deterministic cost.
-// A `--backend qemu` is then gradOverSerial(case, board.port) (host/backends/sim.ts).
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+// A `--backend qemu` connects to board.port like to any board (host/link/connect-board.ts).
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { getBoard, type Board } from "../../boards/index.ts";
+import { getBoard, type Board, type Numerics } from "../../boards/index.ts";
 import { buildFirmware, type FirmwareBuild } from "./build.ts";
-import { QEMU_DIR, parseIcount, resumeQemu, startQemu, stopQemu, type IcountReport, type QemuInstance } from "./qemu.ts";
+import type { Memcheck } from "./memcheck.ts";
+import { qemuDir, parseIcount, resumeQemu, startQemu, stopQemu, type IcountReport, type QemuInstance } from "./qemu.ts";
 import { resolveWasm } from "./source.ts";
 
 export interface QemuBoard {
@@ -27,6 +28,10 @@ export interface QemuBoardOptions {
   /** A .wasm path, `firmware` (default) or `echo`. */
   wasm?: string;
   icount?: boolean;
+  /** How the firmware checks memory accesses (default: the build's default, mask). */
+  memcheck?: Memcheck;
+  /** The kernels' numerics (default: the board's). */
+  numerics?: Numerics;
   /** Run a real board's image on a compatible QEMU machine (see QemuStartOptions). */
   machine?: string;
   serialIndex?: number;
@@ -36,9 +41,8 @@ let seq = 0;
 
 export async function startQemuBoard(opts: QemuBoardOptions = {}): Promise<QemuBoard> {
   const board = getBoard(opts.board ?? "qemu-mps2-an386");
-  const build = await buildFirmware({ board, wasmPath: await resolveWasm(opts.wasm ?? "firmware", board) });
-  mkdirSync(QEMU_DIR, { recursive: true });
-  const out = join(QEMU_DIR, `costs-${process.pid}-${++seq}-${Date.now()}.txt`);
+  const build = await buildFirmware({ board, wasmPath: await resolveWasm(opts.wasm ?? "firmware", board), ...(opts.memcheck ? { memcheck: opts.memcheck } : {}), ...(opts.numerics ? { numerics: opts.numerics } : {}) });
+  const out = join(qemuDir(), `costs-${process.pid}-${++seq}-${Date.now()}.txt`);
   const s = build.symbols;
   const qemu = await startQemu({
     board,

@@ -11,14 +11,15 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, r
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { SerialPort } from "serialport";
+import { SerialTransport } from "../transport/serial.ts";
 import type { Board } from "../../boards/index.ts";
 import { InputError } from "../input/errors.ts";
-import { cacheDir, repoPath } from "../paths.ts";
+import { cacheDir, repoPath, stateSubdir } from "../paths.ts";
 import { requireTool } from "./tools.ts";
 
 const run = promisify(execFile);
-export const QEMU_DIR = cacheDir("qemu");
+/** QEMU boards' monitor sockets, logs and counter reports: run files in the per-user state folder. */
+export const qemuDir = (): string => stateSubdir("qemu");
 const PLUGIN_SRC = repoPath("host", "firmware", "qemu", "icount.c");
 
 /** Compile the icount plugin with the host gcc (cached by source hash); returns the .so path. */
@@ -137,10 +138,10 @@ export async function startQemu(opts: QemuStartOptions): Promise<QemuInstance> {
   const serialIndex = opts.serialIndex ?? 0;
   const qemu = requireTool("qemu-system-arm");
   if (!existsSync(opts.elf)) throw new InputError(opts.elf, "firmware ELF not found");
-  mkdirSync(QEMU_DIR, { recursive: true });
+  const dir = qemuDir();
   const tag = `${opts.board.id}-${process.pid}-${++instanceSeq}-${Date.now()}`;
-  const monitor = join(QEMU_DIR, `${tag}.mon`);
-  const log = join(QEMU_DIR, `${tag}.log`);
+  const monitor = join(dir, `${tag}.mon`);
+  const log = join(dir, `${tag}.log`);
   const serial = opts.serial ?? "pty";
   const args = [
     "-M", machine,
@@ -214,21 +215,27 @@ export async function stopQemu(q: QemuInstance): Promise<void> {
   rmSync(q.monitor, { force: true });
 }
 
-/** A serial connection to a board (a pty for QEMU/sim, a tty for real boards) with line helpers. */
+/**
+ * Line helpers over a serial connection to a board (a pty for QEMU/sim, a tty for real boards),
+ * for modules that greet and echo in text (the echo fixture). Built on SerialTransport, the one
+ * serialport wrapper.
+ */
 export class SerialLink {
   private buffer = "";
   private waiters: { pattern: RegExp; resolve: (m: RegExpExecArray) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[] = [];
-  private constructor(readonly port: SerialPort) {
-    port.on("data", (d: Buffer) => {
-      this.buffer += d.toString("latin1");
+  /** The port it opened (`port.path`). */
+  readonly port: { readonly path: string };
+
+  private constructor(private readonly transport: SerialTransport) {
+    this.port = { path: transport.name };
+    transport.onData((d) => {
+      this.buffer += Buffer.from(d).toString("latin1");
       this.check();
     });
   }
 
   static async open(path: string, baudRate = 115200): Promise<SerialLink> {
-    const port = new SerialPort({ path, baudRate, autoOpen: false });
-    await new Promise<void>((res, rej) => port.open((err) => (err ? rej(err) : res())));
-    return new SerialLink(port);
+    return new SerialLink(await SerialTransport.open(path, { baudRate }));
   }
 
   /** Everything received so far. */
@@ -260,16 +267,15 @@ export class SerialLink {
     });
   }
 
-  write(data: string | Uint8Array): Promise<void> {
-    return new Promise((res, rej) => {
-      this.port.write(data, (err) => (err ? rej(err) : this.port.drain((e) => (e ? rej(e) : res()))));
-    });
+  async write(data: string | Uint8Array): Promise<void> {
+    this.transport.write(typeof data === "string" ? Buffer.from(data, "latin1") : data);
+    await this.transport.drain();
   }
 
   close(): Promise<void> {
     for (const w of this.waiters) clearTimeout(w.timer);
     this.waiters = [];
-    return new Promise((res) => (this.port.isOpen ? this.port.close(() => res()) : res()));
+    return this.transport.close();
   }
 }
 
@@ -318,8 +324,7 @@ export async function runIcount(
   probes: Omit<IcountOptions, "out"> = {},
   timeoutMs = 20_000,
 ): Promise<IcountReport & { exitCode: number | null }> {
-  mkdirSync(QEMU_DIR, { recursive: true });
-  const out = join(QEMU_DIR, `icount-${process.pid}-${++instanceSeq}-${Date.now()}.txt`);
+  const out = join(qemuDir(), `icount-${process.pid}-${++instanceSeq}-${Date.now()}.txt`);
   const q = await startQemu({
     board,
     elf,

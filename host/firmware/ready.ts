@@ -1,28 +1,25 @@
 // Readiness checks for a freshly booted board (see ReadyCheck in qemu.ts):
 //   greeting  the module writes a HELLO line by itself (the echo fixture)
 //   hello     the edgeprop firmware is silent until asked: send the protocol's HELLO request
-//             (host/session) and report the board id, runtime and RAM it answers with.
-import { SerialTransport } from "../transport/serial.ts";
-import { DeviceClient } from "../session/client.ts";
-import { Session } from "../session/session.ts";
+//             (connectBoard) and report the board id, runtime and RAM it answers with.
+import { connectBoard } from "../link/connect-board.ts";
 import { DEFAULT_READY, type ReadyCheck, type SerialLink } from "./qemu.ts";
 
 export type ReadyKind = "greeting" | "hello";
 
-export const protocolHello: ReadyCheck = async (link: SerialLink, timeoutMs: number): Promise<string> => {
+/** The protocol's HELLO through connectBoard; `say` gets its "waiting for the board" line. */
+export const helloCheck = (say?: (line: string) => void): ReadyCheck => async (link: SerialLink, timeoutMs: number): Promise<string> => {
   // The firmware has said nothing yet, so handing the port over loses nothing.
   const path = link.port.path;
   await link.close();
-  const transport = await SerialTransport.open(path);
-  try {
-    const session = new Session(transport, { timeoutMs: 500, maxWaitMs: timeoutMs });
-    const h = await new DeviceClient(session).hello();
-    return `HELLO board=${h.board} fw=${h.fw} rt=${h.rt} ram=${h.ram} mf=${h.mf}`;
-  } finally {
-    await transport.close();
-  }
+  const conn = await connectBoard({ port: path, timeouts: { waitMs: timeoutMs, attemptMs: 500 }, ...(say ? { say } : {}) });
+  await conn.release();
+  const h = conn.info;
+  return `HELLO board=${h.board} fw=${h.fw} rt=${h.rt} ram=${h.ram} mf=${h.mf}`;
 };
 
-export function readyCheck(kind: ReadyKind): ReadyCheck {
-  return kind === "hello" ? protocolHello : DEFAULT_READY;
+export const protocolHello: ReadyCheck = helloCheck();
+
+export function readyCheck(kind: ReadyKind, say?: (line: string) => void): ReadyCheck {
+  return kind === "hello" ? helloCheck(say) : DEFAULT_READY;
 }

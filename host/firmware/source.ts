@@ -3,20 +3,34 @@
 //   echo      tests/fixtures/echo.ts, the HAL test module (greets "HELLO echo 1", echoes bytes)
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { InputError } from "../input/errors.ts";
 import type { Board } from "../../boards/index.ts";
 import { buildFirmware as buildFirmwareWasm } from "../../device/firmware/build.ts";
 import { ruleOmitFlags } from "./build.ts";
-import { cacheDir, repoPath } from "../paths.ts";
+import { REPO_ROOT, cacheDir, repoPath } from "../paths.ts";
 
 export const ECHO_SOURCE = repoPath("tests", "fixtures", "echo.ts");
 /** AssemblyScript flags for MCU modules (device/HAL.md): no GC, no SIMD, no non-trapping f2i. */
 export const MCU_ASC_FLAGS = ["--runtime", "stub", "-O2", "--noAssert", "--disable", "simd", "--disable", "nontrapping-f2i", "--initialMemory", "1"];
 
-/** Compile an AssemblyScript module to cacheDir("mcu", "wasm")/<name>-<hash>.wasm (cached). */
+/** The source and every file it imports by relative path, transitively (what the build depends on). */
+function sourceClosure(source: string, seen = new Set<string>()): Set<string> {
+  const file = resolve(source);
+  if (seen.has(file) || !existsSync(file)) return seen;
+  seen.add(file);
+  for (const m of readFileSync(file, "utf8").matchAll(/from\s+"(\.{1,2}\/[^"]+)"/g)) {
+    const dep = resolve(dirname(file), m[1]!);
+    sourceClosure(dep.endsWith(".ts") ? dep : `${dep}.ts`, seen);
+  }
+  return seen;
+}
+
+/** Compile an AssemblyScript module to cacheDir("mcu", "wasm")/<name>-<hash>.wasm (cached by its sources and flags). */
 export async function compileAssemblyScript(source: string, name: string, flags: string[] = MCU_ASC_FLAGS): Promise<string> {
-  const key = createHash("sha256").update(readFileSync(source)).update(JSON.stringify(flags)).digest("hex").slice(0, 12);
+  const h = createHash("sha256").update(JSON.stringify(flags));
+  for (const f of [...sourceClosure(source)].sort()) h.update(relative(REPO_ROOT, f)).update(readFileSync(f));
+  const key = h.digest("hex").slice(0, 12);
   const dir = cacheDir("mcu", "wasm");
   const out = join(dir, `${name}-${key}.wasm`);
   if (existsSync(out)) return out;

@@ -1,6 +1,7 @@
 // Field readers for JSON input: each names the offending field and the expected value in its
 // InputError, so a bad case file is answered with one precise line, never a crash.
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { memoryLimitBytes } from "../model/memory.ts";
 import { InputError } from "./errors.ts";
 
 export type Json = unknown;
@@ -102,12 +103,17 @@ export function parseJsonLenient(text: string, source: string): Json {
   }
 }
 
-/** Reads a JSON input file; a missing or unreadable file is an InputError naming the path. */
+/** Reads a JSON input file; a missing, unreadable or oversized file is an InputError naming the path. */
 export function readJsonFile(path: string): Json {
   let text: string;
   try {
+    // The parsed document takes at least as much memory as its text: refuse before reading.
+    const max = memoryLimitBytes() / 4;
+    const size = statSync(path).size;
+    if (size > max) throw new InputError(path, `file of ${(size / 2 ** 20).toFixed(0)} MiB is over the input limit of ${max / 2 ** 20} MiB (a quarter of the host memory limit)`);
     text = readFileSync(path, "utf8");
   } catch (err) {
+    if (err instanceof InputError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new InputError(path, code === "ENOENT" ? "no such file" : `cannot read (${code ?? (err as Error).message})`);
   }

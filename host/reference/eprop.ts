@@ -138,6 +138,11 @@ export class EpropStream {
     return prob.map((pk, k) => (mask * (pk - target[k]!)) / this.norm);
   }
 
+  /** The gradients accumulated so far (live; finish() completes them). */
+  gradients(): Grads {
+    return this.g;
+  }
+
   /** Ends the trial: adds the rate regulariser (needs the trial's spike counts) and returns loss and gradients. */
   finish(): GradResult {
     const { m } = this;

@@ -1,13 +1,17 @@
 // `edgeprop report`: one self-contained HTML page per run (no network, no CDN). The data is
 // embedded as JSON and drawn into inline SVG by a small inline script: loss curve, metric
-// curves (accuracy / NMSE / recall error, with the chance level), spike rasters of the
-// inputs and the recurrent layer, readout vs target traces, and the run's config and board.
+// curves (accuracy / NMSE / recall error, with the chance level and the trials behind each
+// point), spike rasters of the inputs and the recurrent layer, readout vs target traces, a
+// confusion matrix and heat-maps of network states (summary.json `confusion`, `states`), and the
+// run's config and board.
 // Every chart is a <figure class="chart" data-chart=NAME>; once drawn it carries
 // data-rendered="true" and data-marks=<number of drawn marks>, which the Chromium test reads.
-import type { MetricRow, RunData, TrajectorySample } from "./rundir.ts";
+import { InputError } from "../input/errors.ts";
+import type { ConfusionFigure, MetricRow, RunData, RunSummary, StatesFigure, TrajectorySample } from "./rundir.ts";
 
-/** Fields of metrics.jsonl that are not plotted as metrics. */
+/** Fields of metrics.jsonl that are not plotted as metrics (nor is `<metric>Trials`, the trials behind a metric's point). */
 const NOT_METRICS = new Set(["iteration", "loss", "elapsedMs", "timeMs", "lr"]);
+const isTrialCount = (k: string): boolean => k.endsWith("Trials") && k.length > "Trials".length;
 
 /** Most points drawn per series; longer series are averaged in buckets. */
 const MAX_POINTS = 2000;
@@ -18,6 +22,8 @@ export interface Series {
   name: string;
   x: number[];
   y: number[];
+  /** Where the series ends with the run's final evaluation (its own trial count), if it does. */
+  final?: { x: number; y: number; label: string };
 }
 
 export function decimate(x: readonly number[], y: readonly number[], max = MAX_POINTS): { x: number[]; y: number[] } {
@@ -45,12 +51,26 @@ export function decimate(x: readonly number[], y: readonly number[], max = MAX_P
   return { x: ox, y: oy };
 }
 
-function metricSeries(rows: readonly MetricRow[]): Series[] {
+/**
+ * The metric curves of metrics.jsonl; a metric whose rows carry `<name>Trials` is named with the
+ * trials behind each point. The held-out `test` curve ends with the run's final evaluation
+ * (summary.json), labelled with its own trial count.
+ */
+function metricSeries(rows: readonly MetricRow[], summary?: RunSummary): Series[] {
   const names: string[] = [];
-  for (const r of rows) for (const [k, v] of Object.entries(r)) if (!NOT_METRICS.has(k) && typeof v === "number" && !names.includes(k)) names.push(k);
+  for (const r of rows) for (const [k, v] of Object.entries(r)) if (!NOT_METRICS.has(k) && !isTrialCount(k) && typeof v === "number" && !names.includes(k)) names.push(k);
   return names.map((name) => {
     const pts = rows.filter((r) => typeof r[name] === "number" && Number.isFinite(r[name]));
-    return { name, ...decimate(pts.map((r) => r.iteration), pts.map((r) => r[name] as number)) };
+    const trials = pts.map((r) => r[`${name}Trials`]).filter((v): v is number => typeof v === "number");
+    const lo = Math.min(...trials);
+    const hi = Math.max(...trials);
+    const label = trials.length ? ` (${lo === hi ? lo : `${lo}–${hi}`} trial${hi === 1 ? "" : "s"} per point)` : "";
+    const series: Series = { name: name + label, ...decimate(pts.map((r) => r.iteration), pts.map((r) => r[name] as number)) };
+    const m = summary?.metric;
+    if (name === "test" && m && summary?.iterations !== undefined) {
+      series.final = { x: summary.iterations, y: m.value, label: `final: ${fmt(m.value)} on ${m.nTrials ?? "?"} trials` };
+    }
+    return series;
   });
 }
 
@@ -67,6 +87,54 @@ function layerLossSeries(rows: readonly MetricRow[]): Series[] {
 function rasterNames(tr: TrajectorySample): string[] {
   return tr.layers ? tr.layers.map((_, l) => `raster-layer-${l}`) : ["raster-recurrent"];
 }
+
+const count = (v: unknown): boolean => typeof v === "number" && Number.isFinite(v) && v >= 0;
+
+/** summary.json `confusion`, checked (n labels, n x n counts). */
+function confusionData(s: RunSummary | undefined): ConfusionFigure | undefined {
+  const c = s?.confusion as Partial<ConfusionFigure> | undefined;
+  if (c === undefined) return undefined;
+  const n = Array.isArray(c.labels) ? c.labels.length : 0;
+  const ok = n >= 1 && n <= 100 && Array.isArray(c.counts) && c.counts.length === n && c.counts.every((r) => Array.isArray(r) && r.length === n && r.every(count));
+  if (!ok) throw new InputError("summary.json: confusion", "expected {labels: [n] (1 <= n <= 100), counts: [n][n] numbers >= 0 (rows: true class), split, nTrials}");
+  return c as ConfusionFigure;
+}
+
+/** summary.json `states`, checked: at most 16 samples of 8 phases, each layer a [rows, cols] grid of <= 4096 values. */
+function statesData(s: RunSummary | undefined): StatesFigure | undefined {
+  const st = s?.states as Partial<StatesFigure> | undefined;
+  if (st === undefined) return undefined;
+  const layers = Array.isArray(st.layers) ? st.layers : [];
+  const shapeOk = (l: StatesFigure["layers"][number]) =>
+    Array.isArray(l?.shape) && l.shape.length === 2 && l.shape.every((d) => Number.isInteger(d) && d >= 1) && l.shape[0] * l.shape[1] <= 4096;
+  const vecOk = (v: unknown, k: number) => v === null || (Array.isArray(v) && v.length <= layers[k]!.shape[0] * layers[k]!.shape[1] && v.every((x) => typeof x === "number" && Number.isFinite(x)));
+  const ok =
+    layers.length >= 1 && layers.length <= 16 && layers.every(shapeOk) && Array.isArray(st.samples) && st.samples.length <= 16 &&
+    st.samples.every((smp) => Array.isArray(smp?.phases) && smp.phases.length <= 8 && smp.phases.every((ph) => Array.isArray(ph?.layers) && ph.layers.length === layers.length && ph.layers.every(vecOk)));
+  if (!ok) throw new InputError("summary.json: states", "expected {title, layers: [{name, shape: [rows, cols]}] (<= 16), samples: [{label, phases: [{name, layers: [values in a layer's grid, or null]}]}] (<= 16 samples, <= 8 phases)}");
+  return st as StatesFigure;
+}
+
+/** Where the states figure puts things (the page's script draws from it): one block per sample, phases as rows, layers as columns. */
+function statesLayout(st: StatesFigure) {
+  const cell = 10;
+  const gap = 12;
+  const labelW = 96;
+  const x: number[] = [];
+  let w = labelW;
+  for (const l of st.layers) {
+    x.push(w);
+    w += l.shape[1] * cell + gap;
+  }
+  const rowH = Math.max(...st.layers.map((l) => l.shape[0])) * cell + 6;
+  const phases = Math.max(1, ...st.samples.map((smp) => smp.phases.length));
+  const blockW = w + gap;
+  const blockH = 18 + 14 + phases * rowH + gap;
+  const perRow = Math.max(1, Math.floor(900 / blockW));
+  return { cell, x, rowH, blockW, blockH, perRow, height: Math.max(1, Math.ceil(st.samples.length / perRow)) * blockH + 8 };
+}
+
+const confusionHeight = (c: ConfusionFigure): number => 56 + c.labels.length * Math.min(24, Math.floor(480 / c.labels.length));
 
 /** Spike times per neuron (column) of a [T][n] 0/1 matrix, capped at `budget` spikes in total. */
 export function spikeTimes(m: readonly (readonly number[])[], budget = MAX_SPIKES): { n: number; times: number[][]; total: number; shown: number } {
@@ -169,8 +237,10 @@ export interface ReportModel {
 export function chartNames(run: RunData): string[] {
   const names = run.metrics.length ? ["loss"] : [];
   if (layerLossSeries(run.metrics).length) names.push("layer-loss");
-  if (metricSeries(run.metrics).length) names.push("metrics");
+  if (metricSeries(run.metrics, run.summary).length) names.push("metrics");
   if (run.trajectory) names.push("raster-inputs", ...rasterNames(run.trajectory), "traces");
+  if (confusionData(run.summary)) names.push("confusion");
+  if (statesData(run.summary)?.samples.length) names.push("states");
   return names;
 }
 
@@ -179,12 +249,16 @@ export function renderReport(run: RunData): string {
   const title = `edgeprop run: ${r.task ?? "custom case"} · ${r.rule} · ${r.board}`;
   const rows = [...run.metrics].sort((a, b) => a.iteration - b.iteration);
   const loss = decimate(rows.map((m) => m.iteration), rows.map((m) => m.loss));
-  const metrics = metricSeries(rows);
+  const metrics = metricSeries(rows, run.summary);
   const chance = r.metric?.chance ?? run.summary?.metric?.chance;
   const tr = run.trajectory;
   const ce = r.model?.loss === "ce";
   const dt = tr?.dt ?? (typeof r.model?.dt === "number" ? (r.model.dt as number) : 1);
+  const confusion = confusionData(run.summary);
+  const states = statesData(run.summary);
   const data = {
+    confusion: confusion ?? null,
+    states: states ? { ...states, layout: statesLayout(states) } : null,
     loss,
     layerLoss: layerLossSeries(rows),
     metrics,
@@ -210,7 +284,10 @@ export function renderReport(run: RunData): string {
   tiles.push(["final loss", fmt(run.summary?.finalLoss ?? last?.loss)]);
   if (rows.length) tiles.push(["best loss", fmt(Math.min(...rows.map((m) => m.loss)))]);
   const sm = run.summary?.metric;
-  if (sm) tiles.push([`${sm.split ?? "test"} ${sm.name}`, `${fmt(sm.value)}${sm.chance !== undefined ? ` (chance ${fmt(sm.chance)})` : ""}`]);
+  if (sm) {
+    const on = sm.nTrials !== undefined ? ` on ${sm.nTrials} trial${sm.nTrials === 1 ? "" : "s"}` : "";
+    tiles.push([`${sm.split ?? "test"} ${sm.name}${on}`, `${fmt(sm.value)}${sm.chance !== undefined ? ` (chance ${fmt(sm.chance)})` : ""}`]);
+  }
   else
     for (const s of metrics) {
       const tail = s.y.slice(-Math.max(1, Math.ceil(s.y.length / 10)));
@@ -222,22 +299,31 @@ export function renderReport(run: RunData): string {
   tiles.push(["rule", r.rule + (r.feedback ? ` (${r.feedback})` : "")]);
 
   const cfg = JSON.stringify(summariseConfig(r), null, 2);
-  const summaryJson = run.summary ? JSON.stringify(summariseConfig(run.summary), null, 2) : "";
+  const shownSummary = run.summary && { ...run.summary, ...(confusion ? { confusion: "(drawn above)" } : {}), ...(states ? { states: "(drawn above)" } : {}) };
+  const summaryJson = shownSummary ? JSON.stringify(summariseConfig(shownSummary), null, 2) : "";
   const json = JSON.stringify(data).replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+  const height = (name: string): number =>
+    name.startsWith("raster") ? 300 : name === "confusion" ? confusionHeight(confusion!) : name === "states" ? data.states!.layout.height : 260;
   const fig = (name: string, caption: string) =>
-    `<figure class="chart" id="chart-${name}" data-chart="${name}"><figcaption>${esc(caption)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 900 ${name.startsWith("raster") ? 300 : 260}" role="img" aria-label="${esc(caption)}"></svg></figure>`;
+    `<figure class="chart" id="chart-${name}" data-chart="${name}"><figcaption>${esc(caption)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 900 ${height(name)}" role="img" aria-label="${esc(caption)}"></svg></figure>`;
+  const correct = confusion ? confusion.counts.reduce((a, row, i) => a + row[i]!, 0) : 0;
+  const total = confusion ? confusion.counts.flat().reduce((a, b) => a + b, 0) : 0;
   const names = chartNames(run);
   const figures = names
     .map((n) =>
       fig(
         n,
         {
-          loss: "Training loss per iteration",
-          metrics: `Metrics per iteration${chance !== undefined ? ` (dashed: chance ${fmt(chance)})` : ""}`,
+          loss: "Training loss per iteration (light: raw, one value per iteration; dark: smoothed, moving mean)",
+          metrics: `Metrics per iteration (light: raw; dark: smoothed)${chance !== undefined ? `; dashed: chance ${fmt(chance)}` : ""}`,
           "raster-inputs": `Input spikes (sample trial${tr?.iteration !== undefined ? `, iteration ${tr.iteration}` : ""})`,
           "raster-recurrent": "Recurrent spikes z (same trial)",
           "layer-loss": "Each layer's local loss E^l per iteration (its own fixed readout)",
           traces: `${ce ? "Readout softmax(y)" : "Readout y"} (blue) vs target (red, dashed); shaded: the mask (decision) window`,
+          confusion: confusion
+            ? `Confusion matrix, ${confusion.split} (${confusion.nTrials} trials): rows true class, columns predicted; shade = share of the row; ${correct} of ${total} on the diagonal, right: recall per class`
+            : "",
+          states: states ? `${states.title} (heat-maps, white 0 to dark blue 1)` : "",
         }[n] ?? `Spikes of ${tr?.layers?.[Number(n.slice("raster-layer-".length))]?.name} (same trial)`,
       ),
     )
@@ -265,7 +351,7 @@ pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px;border-radius:6p
 <div class="tiles">${tiles.map(([k, v]) => `<div class="tile"><span>${esc(k)}</span><b>${esc(v)}</b></div>`).join("")}</div>
 ${figures}
 ${names.includes("loss") ? "" : '<p class="note">metrics.jsonl is empty: no iteration recorded yet.</p>'}
-${names.includes("raster-inputs") ? "" : '<p class="note">No trajectory.json in the run directory: no spike raster or traces.</p>'}
+${names.includes("raster-inputs") || names.includes("states") ? "" : '<p class="note">No trajectory.json in the run directory: no spike raster or traces.</p>'}
 <h2>Run configuration (run.json)</h2>
 <pre id="config">${escText(cfg)}</pre>
 ${summaryJson ? `<h2>Summary (summary.json)</h2><pre id="summary">${escText(summaryJson)}</pre>` : ""}
@@ -343,8 +429,9 @@ const CLIENT_JS = String.raw`
     el(svg, "path", attrs);
     return n;
   }
+  function smoothWidth(n) { return Math.max(1, Math.round(n / 40)); }
   function smooth(ys) {
-    var w = Math.max(1, Math.round(ys.length / 40)), out = [], s = 0, q = [];
+    var w = smoothWidth(ys.length), out = [], s = 0, q = [];
     for (var i = 0; i < ys.length; i++) { q.push(ys[i]); s += ys[i]; if (q.length > w) s -= q.shift(); out.push(s / q.length); }
     return out;
   }
@@ -364,13 +451,15 @@ const CLIENT_JS = String.raw`
       var f = frame(svg, 260, Math.min.apply(null, L.x.concat([0])), Math.max.apply(null, L.x.concat([1])), e[0], e[1], log, "iteration");
       var m = path(svg, L.x, L.y, f, { stroke: "#9bb7e0", "stroke-width": "1", "class": "series raw" });
       m += path(svg, L.x, smooth(L.y), f, { stroke: "#1f5fbf", "stroke-width": "2", "class": "series smooth" });
+      el(svg, "text", { x: W - PAD.r - 8, y: PAD.t + 14, fill: "#9bb7e0", "font-size": "12", "text-anchor": "end", "class": "legend" }, "raw loss (per iteration)");
+      el(svg, "text", { x: W - PAD.r - 8, y: PAD.t + 28, fill: "#1f5fbf", "font-size": "12", "text-anchor": "end", "class": "legend" }, "smoothed (moving mean of " + smoothWidth(L.y.length) + ")");
       return m;
     },
     metrics: function (svg) { return draw.series(svg, D.metrics, D.chance); },
     "layer-loss": function (svg) { return draw.series(svg, D.layerLoss, null); },
     series: function (svg, S, chance) {
       var xs = [], ys = [];
-      S.forEach(function (s) { xs = xs.concat(s.x); ys.push(s.y); });
+      S.forEach(function (s) { xs = xs.concat(s.x); ys.push(s.y); if (s.final) { xs.push(s.final.x); ys.push([s.final.y]); } });
       var e = extent(ys, chance !== undefined && chance !== null ? [chance] : []);
       var f = frame(svg, 260, Math.min.apply(null, xs.concat([0])), Math.max.apply(null, xs.concat([1])), e[0], e[1], false, "iteration");
       var m = 0;
@@ -378,7 +467,13 @@ const CLIENT_JS = String.raw`
         var c = COLORS[i % COLORS.length];
         m += path(svg, s.x, s.y, f, { stroke: c, "stroke-width": "1", opacity: "0.35", "class": "series raw" });
         m += path(svg, s.x, smooth(s.y), f, { stroke: c, "stroke-width": "2", "class": "series smooth" });
-        el(svg, "text", { x: PAD.l + 8, y: PAD.t + 14 + 14 * i, fill: c, "font-size": "12" }, s.name);
+        el(svg, "text", { x: PAD.l + 8, y: PAD.t + 14 + 14 * i, fill: c, "font-size": "12", "class": "legend" }, s.name + (s.final ? "; " + s.final.label : ""));
+        if (s.final) {
+          // the curve ends with the final evaluation: a segment to it and a marked point
+          var lx = s.x.length ? s.x[s.x.length - 1] : s.final.x, ly = s.y.length ? s.y[s.y.length - 1] : s.final.y;
+          m += path(svg, [lx, s.final.x], [ly, s.final.y], f, { stroke: c, "stroke-width": "2", "stroke-dasharray": "4 3", "class": "series final" });
+          el(svg, "circle", { cx: f.X(s.final.x), cy: f.Y(s.final.y), r: 4, fill: c, "class": "final" });
+        }
       });
       if (chance !== undefined && chance !== null) {
         el(svg, "line", { x1: PAD.l, x2: W - PAD.r, y1: f.Y(chance), y2: f.Y(chance), stroke: "#888", "stroke-dasharray": "5 4", "class": "chance" });
@@ -431,6 +526,53 @@ const CLIENT_JS = String.raw`
       });
       return m;
     }
+  };
+  function shade(v) {
+    v = Math.max(0, Math.min(1, v));
+    return "rgb(" + Math.round(255 - 230 * v) + "," + Math.round(255 - 180 * v) + "," + Math.round(255 - 90 * v) + ")";
+  }
+  draw.confusion = function (svg) {
+    var C = D.confusion, n = C.labels.length, cs = Math.min(24, Math.floor(480 / n)), x0 = 90, y0 = 34, m = 0;
+    var t = el(svg, "g", { fill: "#333", "font-size": "11" });
+    el(t, "text", { x: x0 + n * cs / 2, y: 12, "text-anchor": "middle" }, "predicted");
+    el(t, "text", { x: 10, y: y0 + n * cs / 2, "text-anchor": "start" }, "true");
+    C.labels.forEach(function (lab, i) {
+      el(t, "text", { x: x0 + (i + 0.5) * cs, y: y0 - 6, "text-anchor": "middle" }, lab);
+      el(t, "text", { x: x0 - 6, y: y0 + (i + 0.5) * cs + 4, "text-anchor": "end" }, lab);
+    });
+    C.counts.forEach(function (row, i) {
+      var tot = row.reduce(function (a, b) { return a + b; }, 0);
+      row.forEach(function (c, j) {
+        var v = tot ? c / tot : 0;
+        el(svg, "rect", { x: x0 + j * cs, y: y0 + i * cs, width: cs - 1, height: cs - 1, fill: shade(v), stroke: i === j ? "#1f5fbf" : "none", "class": "cell" });
+        if (c && cs >= 14) el(t, "text", { x: x0 + (j + 0.5) * cs, y: y0 + (i + 0.5) * cs + 4, "text-anchor": "middle", fill: v > 0.5 ? "#fff" : "#333", "font-size": "10" }, String(c));
+        m++;
+      });
+      el(t, "text", { x: x0 + n * cs + 8, y: y0 + (i + 0.5) * cs + 4 }, tot ? (100 * row[i] / tot).toFixed(0) + " %" : "–");
+    });
+    return m;
+  };
+  draw.states = function (svg) {
+    var S = D.states, Ly = S.layout, cs = Ly.cell, m = 0;
+    var t = el(svg, "g", { fill: "#333", "font-size": "11" });
+    S.samples.forEach(function (smp, b) {
+      var bx = (b % Ly.perRow) * Ly.blockW, by = Math.floor(b / Ly.perRow) * Ly.blockH;
+      el(t, "text", { x: bx, y: by + 14, "font-weight": "600" }, smp.label);
+      S.layers.forEach(function (l, k) { el(t, "text", { x: bx + Ly.x[k], y: by + 28, "font-size": "10" }, l.name); });
+      smp.phases.forEach(function (ph, p) {
+        var ry = by + 34 + p * Ly.rowH;
+        el(t, "text", { x: bx, y: ry + 10, "font-size": "10" }, ph.name);
+        ph.layers.forEach(function (v, k) {
+          if (!v) return;
+          var cols = S.layers[k].shape[1];
+          v.forEach(function (val, u) {
+            el(svg, "rect", { x: bx + Ly.x[k] + (u % cols) * cs, y: ry + Math.floor(u / cols) * cs, width: cs, height: cs, fill: shade(val), stroke: "#ddd", "stroke-width": "0.3", "class": "unit" });
+            m++;
+          });
+        });
+      });
+    });
+    return m;
   };
   var ok = 0;
   Array.prototype.forEach.call(document.querySelectorAll("figure.chart"), function (fig) {

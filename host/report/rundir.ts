@@ -1,6 +1,6 @@
 // The run directory: what `edgeprop train` writes and `edgeprop report` reads (format in
 // host/report/README.md). Plain JSON / JSON-lines so a run can be inspected with `jq`.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../input/errors.ts";
 import type { Case, Matrix, Trajectory } from "../model/types.ts";
@@ -14,6 +14,74 @@ export const RUN_FILES = {
   summary: "summary.json",
   report: "report.html",
 } as const;
+
+/**
+ * The marker a folder gets when edgeprop creates it for its output. edgeprop writes into (and
+ * deletes) only folders that hold it, or that are new or empty: a mistyped --out never
+ * overwrites someone's files.
+ */
+export const OUTPUT_MARKER = ".edgeprop-output";
+
+export type OutputKind = "run" | "demo";
+
+/** What a folder is: not there, empty, edgeprop output of some kind, or anything else. */
+function folderState(dir: string): "absent" | "empty" | OutputKind | "foreign" {
+  let st;
+  try {
+    st = lstatSync(dir);
+  } catch {
+    return "absent";
+  }
+  if (!st.isDirectory()) return "foreign";
+  const marker = join(dir, OUTPUT_MARKER);
+  if (existsSync(marker)) {
+    const kind = readFileSync(marker, "utf8").trim();
+    return kind === "run" || kind === "demo" ? kind : "foreign";
+  }
+  return readdirSync(dir).length === 0 ? "empty" : "foreign";
+}
+
+/** Refuses a folder that claimOutputDir would refuse, without writing anything. */
+export function checkOutputDir(dir: string, kind: OutputKind, field: string): void {
+  const state = folderState(dir);
+  if (state !== "absent" && state !== "empty" && state !== kind) {
+    throw new InputError(field, `${dir} is not an edgeprop ${kind} folder (it has files and no ${OUTPUT_MARKER} of kind '${kind}'); give a new or empty folder`);
+  }
+}
+
+/**
+ * Makes `dir` an edgeprop output folder of `kind` (created if absent, marked if empty), or
+ * accepts it if it already is one. `field` names the flag the folder came from.
+ */
+export function claimOutputDir(dir: string, kind: OutputKind, field: string): void {
+  checkOutputDir(dir, kind, field);
+  if (folderState(dir) === kind) return;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, OUTPUT_MARKER), kind + "\n");
+}
+
+/** True when `dir` is an edgeprop output folder of `kind` (written by claimOutputDir). */
+export function isOutputDir(dir: string, kind: OutputKind): boolean {
+  return folderState(dir) === kind;
+}
+
+/** Deletes an earlier output folder of `kind`; refuses anything else. Absent is fine. */
+export function removeOutputDir(dir: string, kind: OutputKind, field: string): void {
+  const state = folderState(dir);
+  if (state === "absent") return;
+  if (state !== kind && state !== "empty") {
+    throw new InputError(field, `${dir} exists and is not an edgeprop ${kind} folder (no ${OUTPUT_MARKER}): refusing to replace it`);
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** A run's name as a folder name: letters, digits, '.', '_', '-' — never a path. */
+export function checkRunName(name: string, field: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name)) {
+    throw new InputError(field, `expected a run name of at most 100 letters, digits, '.', '_' or '-' (not a path), got ${JSON.stringify(name.slice(0, 60))}; or give the folder with --out`);
+  }
+  return name;
+}
 
 /** run.json: the run's configuration. Only `board` and `rule` are required; the rest is shown as given. */
 export interface RunInfo {
@@ -45,8 +113,9 @@ export interface MetricRow {
   accuracy?: number;
   nmse?: number;
   recallError?: number;
-  /** Held-out metric, written every few iterations. */
+  /** Held-out metric, written every few iterations, and how many held-out trials it used. */
   test?: number;
+  testTrials?: number;
   /** Wall time since the run started, ms. */
   elapsedMs?: number;
   /** Per-layer losses of a layer stack (DECOLLE's E^l), drawn as one curve per layer. */
@@ -70,12 +139,30 @@ export interface TrajectorySample {
   layers?: Array<{ name: string; z: Matrix; y?: Matrix; loss?: number }>;
 }
 
-/** summary.json: the final evaluation (optional). */
+/** summary.json `confusion`: counts[true class][predicted class] over nTrials samples of a split. */
+export interface ConfusionFigure {
+  labels: string[];
+  counts: number[][];
+  split: string;
+  nTrials: number;
+}
+
+/** summary.json `states`: network states of a few samples, each layer drawn as a [rows, cols] heat-map of values in [0, 1]. */
+export interface StatesFigure {
+  title: string;
+  layers: { name: string; shape: [number, number] }[];
+  /** Per sample, one row per phase; a null layer is not drawn. */
+  samples: { label: string; phases: { name: string; layers: (number[] | null)[] }[] }[];
+}
+
+/** summary.json: the final evaluation (optional), and figures of the final parameters when the rule gives them. */
 export interface RunSummary {
   metric?: { name: string; value: number; chance?: number; higherIsBetter?: boolean; nTrials?: number; split?: string };
   finalLoss?: number;
   iterations?: number;
   elapsedMs?: number;
+  confusion?: ConfusionFigure;
+  states?: StatesFigure;
   [key: string]: unknown;
 }
 
@@ -92,10 +179,13 @@ export function trajectorySample(c: Case, traj: Trajectory, iteration?: number):
   return { iteration, dt: c.model.dt, inputs: c.inputs, z: traj.z, y: traj.y, targets: c.targets, mask: c.mask, loss: traj.loss };
 }
 
-/** Writes a run directory incrementally (metrics are appended, so `--resume` can continue a file). */
+/**
+ * Writes a run directory incrementally (metrics are appended, so `--resume` can continue a file).
+ * The folder must be new, empty or already a run (claimOutputDir): nothing else is written to.
+ */
 export class RunWriter {
-  constructor(readonly dir: string) {
-    mkdirSync(dir, { recursive: true });
+  constructor(readonly dir: string, field = "--out") {
+    claimOutputDir(dir, "run", field);
   }
   writeRun(run: RunInfo): void {
     writeFileSync(join(this.dir, RUN_FILES.run), JSON.stringify({ format: RUN_FORMAT, ...run }, null, 2) + "\n");

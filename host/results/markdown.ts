@@ -35,7 +35,7 @@ export function resultsMarkdown(rows: RowResult[], o: { quick: boolean; seed: nu
     `Written by \`npm run results\`${o.quick ? " (`--quick`: small task sizes and short runs — a smoke run, not the results table)" : ""} on ` +
       `${new Date().toISOString().slice(0, 10)} (${cpu}, ${cpus().length} cores, Node ${process.version}); total ${fmtTime(o.totalMs)}.`,
     "",
-    `Every row is one \`edgeprop train --task\` run: Adam, one trial per iteration, seed ${o.seed} for parameters, feedback and trials,`,
+    `Every row is one \`edgeprop train --task\` run: Adam, one trial per iteration (EqProp rows: SGD on mini-batches, one iteration per batch, rates lr0/lr1 per layer pair), seed ${o.seed} for parameters, feedback and trials,`,
     "symmetric feedback. The metric is the final held-out evaluation (test trials the run never trained on, scored by the",
     "float64 reference with the final weights). `host` is the float64 reference; `sim` is the simulated board: the device",
     "kernels (WebAssembly, float32) learning on-device in a separate process over a pseudo-terminal, the host only sending",

@@ -1,7 +1,8 @@
 // Runs the rows of the results table one after the other (one training process at a time),
 // each into its own run directory, and collects what RESULTS.md reports.
-import { rmSync } from "node:fs";
 import { join } from "node:path";
+import { DEFAULT_WAIT_S } from "../link/connect-board.ts";
+import { removeOutputDir } from "../report/rundir.ts";
 import { parseOptimizer } from "../train/optimizer.ts";
 import { trainRun } from "../train/run.ts";
 import { setupFromTask } from "../train/setup.ts";
@@ -33,7 +34,7 @@ export function rowConfig(row: ResultRow, quick: boolean): RowConfig {
   return quick ? row.quick : row.full;
 }
 
-export async function runRow(row: ResultRow, o: { quick: boolean; seed: number; dir: string }): Promise<RowResult> {
+export async function runRow(row: ResultRow, o: { quick: boolean; seed: number; dir: string; say: (line: string) => void }): Promise<RowResult> {
   const cfg = rowConfig(row, o.quick);
   const setup = setupFromTask({
     task: row.task,
@@ -47,9 +48,9 @@ export async function runRow(row: ResultRow, o: { quick: boolean; seed: number; 
     testTrials: cfg.testTrials,
   });
   const dir = join(o.dir, row.id);
-  rmSync(dir, { recursive: true, force: true }); // a fresh run every time (no accidental --resume)
+  removeOutputDir(dir, "run", "--dir"); // a fresh run every time (no accidental --resume); only ever an earlier run
   const t0 = performance.now();
-  const s = await trainRun(setup, { board: row.board, dir, json: false, checkpointEvery: Math.max(10, Math.floor(cfg.iterations / 10)), resume: false });
+  const s = await trainRun(setup, { board: row.board, dir, json: false, checkpointEvery: Math.max(10, Math.floor(cfg.iterations / 10)), resume: false, timeouts: { waitMs: DEFAULT_WAIT_S * 1000 }, say: o.say });
   const wallMs = Math.round(performance.now() - t0);
   const m = s.metric!;
   const higher = m.higherIsBetter ?? true;

@@ -17,6 +17,11 @@ export interface SessionOptions {
   retries?: number;
   /** Cap on one request's total time, ACK extensions included (ms, default 120 000). */
   maxWaitMs?: number;
+  /**
+   * Give up on a request after this long without any answer from the board — no response, ACK
+   * or BUSY (ms, default: no limit beyond `retries` and `maxWaitMs`). What `--timeout` sets.
+   */
+  silenceMs?: number;
   /** Largest frame this host accepts and sends (HELLO `mf`; default 65535). */
   maxFrame?: number;
   /** First sequence number (default random). */
@@ -32,10 +37,14 @@ export interface SessionOptions {
 
 export interface SessionStats {
   requests: number;
+  /** Request frames put on the wire (first attempts and retransmissions). */
+  framesSent: number;
   retransmits: number;
   timeouts: number;
-  /** Incoming blocks that failed COBS or CRC (corrupted on the wire). */
+  /** Incoming blocks that failed COBS or CRC (corrupted on the wire to the host). */
   badFrames: number;
+  /** Requests the board received damaged and answered with BAD_FRAME (corrupted on the wire to the board). */
+  boardBadFrames: number;
   /** Valid responses to an earlier attempt or another seq (duplicates, ignored). */
   stale: number;
   acks: number;
@@ -67,6 +76,8 @@ interface Outstanding {
   wire: Uint8Array;
   attempts: number;
   started: number;
+  /** Last time the board answered this request in any way (ACK, BUSY, a damaged answer). */
+  heard: number;
   timer: ReturnType<typeof setTimeout> | undefined;
   resolve: (b: Body) => void;
   reject: (e: Error) => void;
@@ -74,7 +85,7 @@ interface Outstanding {
 
 export class Session {
   readonly stats: SessionStats = {
-    requests: 0, retransmits: 0, timeouts: 0, badFrames: 0, stale: 0, acks: 0, deviceErrors: 0, wireOut: 0, wireIn: 0,
+    requests: 0, framesSent: 0, retransmits: 0, timeouts: 0, badFrames: 0, boardBadFrames: 0, stale: 0, acks: 0, deviceErrors: 0, wireOut: 0, wireIn: 0,
   };
   /** Negotiated maximum (unencoded) frame size; BASE_MAX_FRAME until HELLO. */
   maxFrame = BASE_MAX_FRAME;
@@ -89,12 +100,15 @@ export class Session {
   /** Boot greetings seen (board restarts while this session was open). */
   boots = 0;
   private readonly opts: Required<Omit<SessionOptions, "onLog" | "onBoot" | "seq">> & Pick<SessionOptions, "onLog" | "onBoot">;
+  /** Board resets do not end a session: who to tell (settable after construction). */
+  onBoot: (() => void) | undefined;
 
   constructor(transport: Transport, opts: SessionOptions = {}) {
     this.opts = {
       timeoutMs: opts.timeoutMs ?? 250,
       retries: opts.retries ?? 10,
       maxWaitMs: opts.maxWaitMs ?? 120_000,
+      silenceMs: opts.silenceMs ?? Infinity,
       maxFrame: opts.maxFrame ?? 65535,
       onLog: opts.onLog,
       onBoot: opts.onBoot,
@@ -163,7 +177,8 @@ export class Session {
     const wire = encodeFrame({ type, flags: 0, seq: this.seq, body: bytes });
     this.stats.requests++;
     return new Promise<Body>((resolve, reject) => {
-      const o: Outstanding = { seq: this.seq, type, timeoutMs, wire, attempts: 0, started: Date.now(), timer: undefined, resolve, reject };
+      const now = Date.now();
+      const o: Outstanding = { seq: this.seq, type, timeoutMs, wire, attempts: 0, started: now, heard: now, timer: undefined, resolve, reject };
       this.out = o;
       this.transmit(o);
     });
@@ -171,6 +186,7 @@ export class Session {
 
   private transmit(o: Outstanding): void {
     o.attempts++;
+    this.stats.framesSent++;
     this.stats.wireOut += o.wire.length;
     this.transport.write(o.wire);
     this.arm(o);
@@ -178,7 +194,9 @@ export class Session {
 
   private arm(o: Outstanding): void {
     if (o.timer) clearTimeout(o.timer);
-    o.timer = setTimeout(() => this.onTimeout(o), o.timeoutMs);
+    // never sleep past the silence limit: a silent board is reported when the limit is reached
+    const left = o.heard + this.opts.silenceMs - Date.now() + 1;
+    o.timer = setTimeout(() => this.onTimeout(o), Math.max(1, Math.min(o.timeoutMs, left)));
   }
 
   private onTimeout(o: Outstanding): void {
@@ -192,11 +210,13 @@ export class Session {
 
   private retry(o: Outstanding, why: string): void {
     if (this.out !== o) return;
-    const elapsed = Date.now() - o.started;
-    if (o.attempts > this.opts.retries || elapsed > this.opts.maxWaitMs) {
+    const now = Date.now();
+    const silent = now - o.heard > this.opts.silenceMs;
+    if (o.attempts > this.opts.retries || now - o.started > this.opts.maxWaitMs || silent) {
       const name = MSG_TYPE_NAME[o.type] ?? o.type;
+      const limit = silent ? ` (no sign of the board for ${((now - o.heard) / 1000).toFixed(1)} s; the limit is ${this.opts.silenceMs / 1000} s)` : "";
       this.settle(o, undefined, new TimeoutError(
-        `${why} to ${name} (seq ${o.seq}) after ${o.attempts} attempts (the last waited ${o.timeoutMs} ms) on ${this.transport.name}`,
+        `${why} to ${name} (seq ${o.seq}) after ${o.attempts} attempts (the last waited ${o.timeoutMs} ms) on ${this.transport.name}${limit}`,
       ));
       return;
     }
@@ -217,7 +237,10 @@ export class Session {
       this.stats.badFrames++;
       // a response was probably damaged: ask again now rather than after the timeout
       const o = this.out;
-      if (o) this.retry(o, "only damaged answers");
+      if (o) {
+        o.heard = Date.now();
+        this.retry(o, "only damaged answers");
+      }
       return;
     }
     this.onFrame(f);
@@ -239,6 +262,7 @@ export class Session {
           this.maxFrame = BASE_MAX_FRAME;
           this.info = null;
           this.opts.onBoot?.();
+          this.onBoot?.();
         }
         this.opts.onLog?.(body.l as number, body.m as string);
       }
@@ -249,6 +273,7 @@ export class Session {
       this.stats.stale++;
       return;
     }
+    o.heard = Date.now();
     if (f.type === MsgType.ACK) {
       this.stats.acks++;
       o.attempts = 0; // the device is alive and working on it
@@ -259,7 +284,10 @@ export class Session {
     if (f.type === MsgType.ERROR) {
       if (why) return this.settle(o, undefined, new Error(`malformed ERROR from the device: ${why}`));
       const code = body.c as number;
-      if (code === ErrorCode.BAD_FRAME) return this.retry(o, "only CRC errors"); // our request was damaged
+      if (code === ErrorCode.BAD_FRAME) {
+        this.stats.boardBadFrames++;
+        return this.retry(o, "only CRC errors"); // our request was damaged
+      }
       if (code === ErrorCode.BUSY) return this.arm(o);
       this.stats.deviceErrors++;
       return this.settle(o, undefined, DeviceError.fromBody(body));

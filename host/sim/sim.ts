@@ -1,16 +1,19 @@
 // The simulated board: a socat pty pair plus a separate Node process hosting the firmware .wasm
 // on one end (host/sim/board-main.ts). The host talks to `port` like to any serial board.
 // The board process can be killed and restarted while the pty pair (the "cable") stays.
+// Its files (pty links, storage) live in the per-user state folder unless `dir` says otherwise;
+// every path handed to the board process is absolute, so the CLI works from any folder.
 import { spawnTied } from "../process/tied.ts";
 import type { ChildProcess } from "node:child_process";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { buildFirmware } from "../../device/firmware/build.ts";
-import { REPO_ROOT } from "../paths.ts";
+import { REPO_ROOT, instanceDir } from "../paths.ts";
 import { openPtyPair } from "../transport/pty-pair.ts";
 import type { PtyPair } from "../transport/pty-pair.ts";
 
 export interface SimOptions {
-  /** Directory for the pty links and the default storage file (default runs/sim). */
+  /** Directory for the pty links and the default storage file (default: a fresh folder under <state>/sim, removed by stop()). */
   dir?: string;
   /** Persistent storage file (default <dir>/storage.bin). */
   storage?: string;
@@ -22,6 +25,8 @@ export interface SimOptions {
   faultSeed?: number;
   /** Board process stderr/stdout go here (default: discarded). */
   log?: (line: string) => void;
+  /** How long the board process may take to say READY (ms, default 60 000). */
+  readyMs?: number;
 }
 
 export interface Sim {
@@ -37,62 +42,87 @@ export interface Sim {
 }
 
 export async function startSim(opts: SimOptions = {}): Promise<Sim> {
-  const dir = opts.dir ?? join(REPO_ROOT, "runs", "sim");
-  const wasm = opts.wasm ?? (await buildFirmware()).wasmPath;
-  const pty = await openPtyPair(dir);
-  const args = [
-    "--import", "tsx", join(REPO_ROOT, "host/sim/board-main.ts"),
-    "--port", pty.boardLink, "--wasm", wasm, "--storage", opts.storage ?? join(dir, "storage.bin"),
-    "--board-id", opts.boardId ?? "sim",
-  ];
-  if (opts.faultRate) args.push("--fault-rate", String(opts.faultRate), "--fault-seed", String(opts.faultSeed ?? 1));
+  const own = opts.dir === undefined;
+  const dir = own ? instanceDir("sim") : resolve(opts.dir!);
+  const cleanup = () => {
+    if (own) rmSync(dir, { recursive: true, force: true });
+  };
+  let pty: PtyPair;
+  try {
+    const wasm = resolve(opts.wasm ?? (await buildFirmware()).wasmPath);
+    pty = await openPtyPair(dir);
+    const args = [
+      "--import", "tsx", join(REPO_ROOT, "host/sim/board-main.ts"),
+      "--port", pty.boardLink, "--wasm", wasm, "--storage", resolve(opts.storage ?? join(dir, "storage.bin")),
+      "--board-id", opts.boardId ?? "sim",
+    ];
+    if (opts.faultRate) args.push("--fault-rate", String(opts.faultRate), "--fault-seed", String(opts.faultSeed ?? 1));
+    const readyMs = opts.readyMs ?? 60_000;
 
-  const launch = () =>
-    new Promise<ChildProcess>((resolve, reject) => {
-      const p = spawnTied(process.execPath, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
-      let out = "";
-      let err = "";
-      const onOut = (b: Buffer) => {
-        out += b.toString();
-        if (out.includes("READY")) {
-          p.stdout!.off("data", onOut);
-          p.stdout!.on("data", (x: Buffer) => opts.log?.(x.toString()));
-          resolve(p);
-        }
-      };
-      p.stdout!.on("data", onOut);
-      p.stderr!.on("data", (b: Buffer) => {
-        err += b.toString();
-        opts.log?.(b.toString());
+    // cwd = the package, so `--import tsx` resolves; every path above is absolute.
+    const launch = () =>
+      new Promise<ChildProcess>((res, reject) => {
+        const p = spawnTied(process.execPath, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        let err = "";
+        const timer = setTimeout(() => {
+          p.kill("SIGKILL");
+          reject(new Error(`sim board process did not start within ${readyMs / 1000} s: ${err.trim()}`));
+        }, readyMs);
+        const onOut = (b: Buffer) => {
+          out += b.toString();
+          if (out.includes("READY")) {
+            clearTimeout(timer);
+            p.stdout!.off("data", onOut);
+            p.stdout!.on("data", (x: Buffer) => opts.log?.(x.toString()));
+            res(p);
+          }
+        };
+        p.stdout!.on("data", onOut);
+        p.stderr!.on("data", (b: Buffer) => {
+          err += b.toString();
+          opts.log?.(b.toString());
+        });
+        p.once("exit", (code) => {
+          clearTimeout(timer);
+          reject(new Error(`sim board process exited (${code}) before it was ready: ${err.trim()}`));
+        });
       });
-      p.once("exit", (code) => reject(new Error(`sim board process exited (${code}) before it was ready: ${err.trim()}`)));
+
+    const first = await launch().catch(async (e: unknown) => {
+      await pty.close();
+      throw e;
     });
-
-  const sim: Sim = {
-    port: pty.hostLink,
-    pty,
-    board: await launch(),
-    async killBoard() {
-      const b = sim.board;
-      if (b.exitCode !== null || b.signalCode !== null) return;
-      await new Promise<void>((r) => {
-        b.once("exit", () => r());
-        b.kill("SIGKILL");
-      });
-    },
-    async startBoard() {
-      sim.board = await launch();
-    },
-    async stop() {
-      const b = sim.board;
-      if (b.exitCode === null && b.signalCode === null) {
+    const sim: Sim = {
+      port: pty.hostLink,
+      pty,
+      board: first,
+      async killBoard() {
+        const b = sim.board;
+        if (b.exitCode !== null || b.signalCode !== null) return;
         await new Promise<void>((r) => {
           b.once("exit", () => r());
-          b.kill("SIGTERM");
+          b.kill("SIGKILL");
         });
-      }
-      await pty.close();
-    },
-  };
-  return sim;
+      },
+      async startBoard() {
+        sim.board = await launch();
+      },
+      async stop() {
+        const b = sim.board;
+        if (b.exitCode === null && b.signalCode === null) {
+          await new Promise<void>((r) => {
+            b.once("exit", () => r());
+            b.kill("SIGTERM");
+          });
+        }
+        await pty.close();
+        cleanup();
+      },
+    };
+    return sim;
+  } catch (e) {
+    cleanup();
+    throw e;
+  }
 }

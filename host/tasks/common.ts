@@ -2,6 +2,7 @@
 // checking, Poisson spike trains and the metrics (accuracy, NMSE).
 import { InputError } from "../input/errors.ts";
 import { intIn, numberIn } from "../input/fields.ts";
+import { checkMemory } from "../model/memory.ts";
 import type { Matrix, ModelConfig } from "../model/types.ts";
 import { Pcg32 } from "../rng/pcg32.ts";
 import type { OptionValue, TaskOptions, Trial } from "./task.ts";
@@ -50,6 +51,8 @@ export function initParams(
   m: Pick<ModelConfig, "nIn" | "nRec" | "nOut" | "vTh">,
   o: TaskOptions,
 ) {
+  // Before the matrices are drawn: the network's sizes against the host memory limit.
+  checkMemory({ ...m, T: 1 }, { nIn: "--task-opt nIn", nRec: "--task-opt nRec", nOut: "--task-opt nOut" });
   // Every task takes its gains from the options gIn, gRec, gOut.
   const g = { gIn: num(o, "gIn"), gRec: num(o, "gRec"), gOut: num(o, "gOut") };
   const r = rng(seed, Stream.params);

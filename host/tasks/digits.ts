@@ -10,6 +10,7 @@ import { InputError } from "../input/errors.ts";
 import { missingTool } from "../toolchains.ts";
 import { numpyPermutation } from "../rng/numpy-permutation.ts";
 import { oneHot } from "./common.ts";
+import type { TaskOptions } from "./task.ts";
 
 export const DIGITS_DEBIAN_PATH = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz";
 export const DIGITS = { images: 1797, pixels: 64, classes: 10, train: 1437, heldOut: 360, seed: 0 } as const;
@@ -86,3 +87,23 @@ export function digitsSplit(path?: string): DigitsSplit {
 export function digitTargets(set: DigitSet): number[][] {
   return set.labels.map((k) => oneHot(DIGITS.classes, k));
 }
+
+/**
+ * `edgeprop train --task digits --rule eqprop`: EQPROP.md's training check as task options
+ * (`--task-opt k=v,...`; host/rules/eqprop/digits-run.ts builds the run). The defaults are the
+ * spec's configuration: network [64, hidden 32, 10], symmetric nudging, beta 1, epsilon 0.5,
+ * 40 free / 10 nudged steps, SGD with lr [0.1, 0.05] (lr0, lr1) on batches of 10, 30 epochs over
+ * the 1437 training images. `trainLimit` trains on the first images of the training split only;
+ * the held-out images are never trained on. `states`: held-out digits whose free and nudged
+ * states the report draws. `quick`: a short run that still clearly beats chance (tests, smoke).
+ * Digits is an EqProp task (static images, no time axis), so it is not in the spiking tasks'
+ * registry (index.ts).
+ */
+export const DIGITS_TASK = {
+  name: "digits",
+  defaults: {
+    epochs: 30, batchSize: 10, hidden: 32, beta: 1, epsilon: 0.5, freeSteps: 40, nudgedSteps: 10, nudge: "symmetric",
+    lr0: 0.1, lr1: 0.05, trainLimit: DIGITS.train, states: 4,
+  },
+  quick: { trainLimit: 500, epochs: 2 },
+} as const satisfies { name: string; defaults: TaskOptions; quick: Partial<TaskOptions> };

@@ -136,7 +136,7 @@ export const fashionMnistTask: TaskDef = {
   name: "fashion-mnist",
   summary: "Fashion-MNIST from the IDX files, pooled and latency/rate spike-encoded; LIF, ce, test accuracy",
   defaults,
-  quick: {},
+  quick: { pool: 4, encSteps: 20, tailSteps: 5, decisionSteps: 10, nRec: 50 }, // measured: host/tasks/README.md, "Short runs"
   create(seed, options): TaskInstance {
     const o = resolveOptions("fashion-mnist", defaults, options);
     const dir = fashionDir(o.dataDir as string);

@@ -1,5 +1,6 @@
 // The registry of tasks (`edgeprop train --task NAME`). Adding a task = its file and one line here.
 import { InputError } from "../input/errors.ts";
+import { DIGITS_TASK } from "./digits.ts";
 import { evidenceTask } from "./evidence.ts";
 import { fashionMnistTask } from "./fashion-mnist.ts";
 import { fashionMnistStackTask } from "./fashion-mnist-stack.ts";
@@ -17,7 +18,7 @@ export const stackTasks: StackTaskDef[] = [fashionMnistStackTask];
 
 export function findTask(name: string): TaskDef {
   const t = tasks.find((d) => d.name === name);
-  if (!t) throw new InputError("--task", `expected one of ${tasks.map((d) => d.name).join(", ")}, got '${name}'`);
+  if (!t) throw new InputError("--task", `expected one of ${tasks.map((d) => d.name).join(", ")} (or ${DIGITS_TASK.name} with --rule eqprop), got '${name}'`);
   return t;
 }
 

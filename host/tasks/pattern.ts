@@ -56,7 +56,7 @@ export const patternTask: TaskDef = {
   name: "pattern",
   summary: "pattern generation: sum of 4 sines (1000/500/333/200 ms) from 100 frozen Poisson inputs, LIF, mse, NMSE",
   defaults,
-  quick: {},
+  quick: { steps: 500, nIn: 50, nRec: 50 }, // measured: host/tasks/README.md, "Short runs"
   create(seed, options): TaskInstance {
     const o = resolveOptions("pattern", defaults, options);
     const nIn = int("pattern", o, "nIn", 1, 100000);

@@ -7,19 +7,14 @@
 // board's storage, which on MCUs is far smaller than a model.
 import { InputError } from "../input/errors.ts";
 import { getRule } from "../rules/index.ts";
-import { DeviceClient } from "../session/client.ts";
-import { Session } from "../session/session.ts";
-import { openTransport } from "../transport/open.ts";
+import type { BoardConnection } from "../link/connect-board.ts";
+import type { LinkStats } from "../link/link-stats.ts";
+import type { DeviceClient } from "../session/client.ts";
 import { DeviceError, ErrorCode } from "../../protocol/messages.ts";
 import type { TrainState, TrainTarget, TrialOutcome } from "./target.ts";
 import type { DeviceTrainer, RunSpec } from "./training.ts";
 
 export interface DeviceTargetOptions {
-  board: string;
-  port: string;
-  faultRate?: number;
-  /** Stops whatever was started to provide the port (sim process, QEMU). */
-  release?: () => Promise<void>;
   /** Iterations the initial state holds (default: its optimizer step, one update per iteration). */
   iteration?: number;
 }
@@ -36,16 +31,17 @@ export class DeviceTarget<S extends TrainState = TrainState, Item = unknown> imp
   private lastDone: number;
   /** Board resets recovered from so far (reported by `train`, asserted by tests). */
   recoveries = 0;
+  private readonly client: DeviceClient;
 
   private constructor(
     readonly board: string,
     private readonly spec: RunSpec<unknown, Item>,
     private readonly trainer: DeviceTrainer<unknown, S, Item>,
-    private readonly client: DeviceClient,
+    private readonly conn: BoardConnection,
     initial: S,
     iteration: number,
-    private readonly release: () => Promise<void>,
   ) {
+    this.client = conn.client;
     this.done = iteration;
     this.last = initial;
     this.lastDone = iteration;
@@ -59,27 +55,21 @@ export class DeviceTarget<S extends TrainState = TrainState, Item = unknown> imp
     return trainer;
   }
 
-  static async open<S extends TrainState, Item>(spec: RunSpec<unknown, Item>, initial: S, o: DeviceTargetOptions): Promise<DeviceTarget<S, Item>> {
-    const trainer = DeviceTarget.trainerFor<S, Item>(spec);
+  /** Trains on the board behind `conn` (connectBoard); closing the target releases it. */
+  static async open<S extends TrainState, Item>(spec: RunSpec<unknown, Item>, initial: S, conn: BoardConnection, o: DeviceTargetOptions = {}): Promise<DeviceTarget<S, Item>> {
     let target: DeviceTarget<S, Item> | undefined;
-    const transport = await openTransport({ port: o.port, faultRate: o.faultRate }).catch(async (err) => {
-      await o.release?.();
-      throw err;
-    });
-    const session = new Session(transport, {
-      timeoutMs: 250,
-      retries: 20,
-      ...(o.faultRate ? { maxFrame: 512 } : {}),
-      onBoot: () => {
-        if (target) target.rebooted = true;
-      },
-    });
-    const iteration = o.iteration ?? initial.optimizer.step;
-    target = new DeviceTarget(o.board, spec, trainer, new DeviceClient(session), initial, iteration, o.release ?? (async () => {}));
     try {
+      const trainer = DeviceTarget.trainerFor<S, Item>(spec);
+      const iteration = o.iteration ?? initial.optimizer.step;
+      target = new DeviceTarget(conn.board?.id ?? conn.info.board, spec, trainer, conn, initial, iteration);
+      const t = target;
+      conn.onBoot = () => {
+        t.rebooted = true;
+      };
       await target.load(initial, iteration);
     } catch (err) {
-      await target.close();
+      if (target) await target.close();
+      else await conn.release();
       throw err;
     }
     return target;
@@ -126,8 +116,11 @@ export class DeviceTarget<S extends TrainState = TrainState, Item = unknown> imp
     return structuredClone(this.last);
   }
 
+  link(): LinkStats {
+    return this.conn.stats();
+  }
+
   async close(): Promise<void> {
-    await this.client.session.close().catch(() => {});
-    await this.release();
+    await this.conn.release();
   }
 }

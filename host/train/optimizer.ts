@@ -23,6 +23,15 @@ export interface OptimizerState {
 
 export const OPTIMIZER_DEFAULTS: OptimizerConfig = { kind: "adam", lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, wMin: null, wMax: null };
 
+/** The optimizer fields parseOptimizer reads (with their aliases). */
+const OPTIMIZER_FIELDS = ["kind", "name", "type", "lr", "learningRate", "beta1", "b1", "beta2", "b2", "eps", "epsilon", "wMin", "wMax"];
+
+/** Fields of an optimizer object that parseOptimizer does not read: likely typos (`lR`), warned about. */
+export function unknownOptimizerFields(x: Json): string[] {
+  if (typeof x !== "object" || x === null || Array.isArray(x)) return [];
+  return Object.keys(x).filter((k) => !OPTIMIZER_FIELDS.includes(k));
+}
+
 /** Accepts `"adam"` or `{ "kind": "adam", "lr": ..., "beta1"|"b1", "beta2"|"b2", "eps"|"epsilon", "wMin", "wMax" }`. */
 export function parseOptimizer(x: Json): OptimizerConfig {
   if (x === undefined) return { ...OPTIMIZER_DEFAULTS };

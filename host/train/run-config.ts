@@ -6,7 +6,7 @@ import { InputError } from "../input/errors.ts";
 import { choice, intIn, obj, readJsonFile, text, type Json } from "../input/fields.ts";
 import type { RunInfo } from "../report/rundir.ts";
 import { trainingOf } from "../rules/index.ts";
-import { parseOptimizer } from "./optimizer.ts";
+import { parseOptimizer, unknownOptimizerFields } from "./optimizer.ts";
 import type { RunSpec } from "./training.ts";
 
 /** A run config: the run, and what run.json shows of the rule's setting. */
@@ -16,6 +16,10 @@ export function parseRunConfig(x: Json, source = "run"): { spec: RunSpec; info: 
   const training = trainingOf(rule, "rule");
   const run = training.parseRun(r, source);
   const params = training.tensors(run.base).filter((t) => t.kind === "param").map((t) => t.name);
+  // like unknown model fields: a likely typo that would leave a setting at its default
+  for (const k of unknownOptimizerFields(r.optimizer)) {
+    process.stderr.write(`edgeprop: warning: ${source}: optimizer.${k} is not a field edgeprop reads (ignored); known: kind, lr, beta1, beta2, eps, wMin, wMax\n`);
+  }
   const freeze = r.freeze === undefined ? [] : (() => {
     if (!Array.isArray(r.freeze)) throw new InputError("freeze", `expected an array of ${params.join("|")}`);
     return r.freeze.map((f, i) => choice(f, `freeze[${i}]`, params));
@@ -24,8 +28,8 @@ export function parseRunConfig(x: Json, source = "run"): { spec: RunSpec; info: 
     name: run.name,
     rule,
     base: run.base,
-    optimizer: parseOptimizer(r.optimizer),
-    iterations: intIn(r.iterations, "iterations", 1, 100_000_000),
+    optimizer: run.optimizer ?? parseOptimizer(r.optimizer),
+    iterations: run.iterations ?? intIn(r.iterations, "iterations", 1, 100_000_000),
     trial: run.trial,
     freeze,
     extras: run.extras,

@@ -3,6 +3,7 @@
 // and applies updates. What a rule provides to build its targets is training.ts.
 import type { Matrix } from "../model/types.ts";
 import type { OptimizerState } from "./optimizer.ts";
+import type { LinkStats } from "../link/link-stats.ts";
 
 export interface TrialOutcome {
   /** Task loss of the iteration, measured as it ran (before the update that follows it, or the mean over its updates). */
@@ -10,7 +11,10 @@ export interface TrialOutcome {
   /** Spikes and readout of the iteration's trial, when asked for (report samples, metrics). */
   z?: Matrix;
   y?: Matrix;
-  /** Further per-iteration figures for metrics.jsonl (e.g. DECOLLE's per-layer losses `layerLoss`). */
+  /**
+   * Further figures of the iteration for metrics.jsonl: a mini-batch's `accuracy` and
+   * `accuracyTrials`, DECOLLE's per-layer losses `layerLoss`.
+   */
   metrics?: Record<string, number | number[]>;
 }
 
@@ -32,5 +36,7 @@ export interface TrainTarget<S extends TrainState = TrainState, Item = unknown> 
   /** Runs iteration n's item with the current weights and applies the rule's update(s). */
   iterate(item: Item, record: boolean): Promise<TrialOutcome>;
   state(): Promise<S>;
+  /** Boards: what happened on the link so far (frames, retransmissions, CRC failures, faults). */
+  link?(): LinkStats;
   close(): Promise<void>;
 }

@@ -8,9 +8,6 @@ import type { TensorSpec } from "./training.ts";
 
 export type Tensor = number[] | number[][];
 
-/** A path key that indexes an array (e.g. "0" in ["params", "layers", "0", "w"]). */
-const isIndex = (k: string) => /^\d+$/.test(k);
-
 /** The parameters the optimizer updates: not frozen, not held fixed by the model. */
 export function trainedTensors(specs: readonly TensorSpec[], freeze: readonly string[]): TensorSpec[] {
   return specs.filter((t) => t.kind === "param" && !t.fixed && !freeze.includes(t.name));
@@ -22,10 +19,12 @@ export function tensorAt(state: object, path: readonly string[]): Tensor {
   return x as Tensor;
 }
 
+/** A path step that indexes a list (EqProp's `["params", "W", "0"]`). */
+const isIndex = (k: string | undefined): boolean => k !== undefined && /^(0|[1-9]\d*)$/.test(k);
+
 function setTensor(state: object, path: readonly string[], v: Tensor): void {
   let x = state as Record<string, unknown>;
-  // an index (e.g. `layers`, "0") makes an array, so a read-back state has the shape the rule wrote
-  path.slice(0, -1).forEach((k, i) => (x = (x[k] ??= isIndex(path[i + 1]!) ? [] : {}) as Record<string, unknown>));
+  for (let i = 0; i + 1 < path.length; i++) x = (x[path[i]!] ??= isIndex(path[i + 1]) ? [] : {}) as Record<string, unknown>;
   x[path.at(-1)!] = v;
 }
 
@@ -68,10 +67,9 @@ export function readTensors(x: Json, specs: readonly TensorSpec[], field: string
     let v: Json = x;
     let f = field;
     for (const k of t.path) {
-      // an index steps into an array (a stack's `layers`), named `layers[0]`
       if (isIndex(k)) {
-        if (!Array.isArray(v)) throw new InputError(f, "expected an array");
-        v = v[Number(k)];
+        if (!Array.isArray(v)) throw new InputError(f, `expected a list, got ${v === null ? "null" : typeof v}`);
+        v = v[Number(k)]!;
         f = `${f}[${k}]`;
       } else {
         v = obj(v, f)[k];

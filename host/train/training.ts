@@ -3,8 +3,11 @@
 // --resume are shared; a rule brings:
 //   - parseRun   its part of a run config (`--config run.json`): the base case, the item of each
 //                iteration, what run.json shows, and its own extra fields (e.g. DECOLLE's
-//                `decolleUpdate`), which also enter the run's identity for --resume;
-//   - fromTask   the same from a task (`--task NAME`), with the task's held-out evaluation;
+//                `decolleUpdate`), which also enter the run's identity for --resume; a rule with
+//                an update and a count of its own (EqProp: SGD per layer pair, `epochs`) gives
+//                the optimizer record and the iterations too;
+//   - fromTask   the same from a task (`--task NAME`), with the task's held-out evaluation (and,
+//                optionally, its checkpoint cadence and figures of the final weights for the report);
 //   - tensors    its named tensors with their shapes: the trained ones (what the optimizer updates,
 //                what `freeze` may name, what wMin/wMax clip) and the ones it carries along (e-prop's
 //                feedback B). Checkpoints are validated against them generically (shapes,
@@ -24,8 +27,9 @@
 //       it reports is the trial's, as it ran;
 //   (b) an iteration that is not one time-series trial (EqProp: a mini-batch of samples): Item
 //       is the batch, iterate() runs every sample and applies one update (per-layer learning
-//       rates: one applyTensorUpdate per layer group, or gradients scaled per tensor) and reports
-//       the batch's mean loss; `sample` returns undefined when there is nothing to draw.
+//       rates: one applyTensorUpdate per layer group, or gradients scaled per tensor, or the
+//       rule's own SGD as EqProp's) and reports the batch's mean loss and, in `metrics`, e.g. its
+//       accuracy; `sample` returns undefined when there is nothing to draw.
 // Checkpoints are taken between iterations only (every `--checkpoint-every`, and the last).
 import type { Json } from "../input/fields.ts";
 import type { FeedbackKind } from "../model/types.ts";
@@ -79,6 +83,10 @@ export interface RuleRun<C, Item> {
   info: Partial<RunInfo>;
   /** The rule's own run-config fields (shown in run.json `extra` when there are any). */
   extras: Record<string, Json>;
+  /** A rule with its own update (EqProp: SGD with per-layer rates) gives the optimizer record itself instead of the config's `optimizer`. */
+  optimizer?: OptimizerConfig;
+  /** A rule that counts its own iterations (EqProp: `epochs` of mini-batches) gives them instead of the config's `iterations`. */
+  iterations?: number;
 }
 
 /** `--task NAME` options (host/cli/commands/train.ts, demo, results). */
@@ -93,6 +101,12 @@ export interface TaskRunOptions {
   optimizer: OptimizerConfig;
   iterations: number;
   testTrials: number;
+  /**
+   * The CLI flags the user gave (e.g. `iterations`, `lr`, `test-trials`). A task with training
+   * defaults of its own (EqProp's digits: epochs, per-layer rates) keeps them for every flag not
+   * given. Absent: none was given (a caller that means its values passes their flags).
+   */
+  explicit?: readonly string[];
 }
 
 /** A run and everything around it: what run.json records, its identity, its evaluation. */
@@ -105,6 +119,12 @@ export interface RunSetup<C = unknown, Item = unknown> {
   evaluate?: (params: unknown, nTrials: number) => { name: string; value: number; chance: number; higherIsBetter: boolean; nTrials: number };
   /** Held-out trials for the final score. */
   testTrials: number;
+  /** Iterations between checkpoints when the user gives none (default 10; digits: one epoch, as each checkpoint scores the held-out set). */
+  checkpointEvery?: number;
+  /** Held-out trials scored at each checkpoint (default: a few, host/train/run.ts). */
+  periodicTestTrials?: number;
+  /** Figures of the final parameters that summary.json carries for the report (e.g. `confusion`, `states`). */
+  report?: (params: unknown) => Record<string, unknown>;
 }
 
 /** A rule's training on a board, over a DeviceClient (the shared DeviceTarget calls it). */

@@ -1,11 +1,36 @@
 // Transport over a serial port (serialport): USB-serial bridges, USB CDC, and the
 // pseudo-terminals of the sim board and QEMU.
 import { SerialPort } from "serialport";
+import { InputError } from "../input/errors.ts";
 import type { Transport } from "./transport.ts";
 
 export interface SerialOptions {
   /** Baud rate (ignored by ptys and USB CDC; default 115200). */
   baudRate?: number;
+}
+
+/** The part of @serialport/bindings-cpp's unix Poller this module relies on. */
+interface UnixPoller {
+  poll(flags: number): void;
+  listenerCount(event: string): number;
+}
+
+const UV_READABLE = 1;
+const UV_WRITABLE = 2;
+
+/**
+ * @serialport/bindings-cpp 13 keeps one uv_poll per port and re-arms it with only the event just
+ * asked for: a read waiting for "readable" disarms a write waiting for "writable" and the other
+ * way round. Under a burst (the line is full in both directions) the write then waits for an
+ * event nobody polls, and the link stalls until the other side happens to send. Poll for every
+ * event someone is waiting for instead. (Unix ports only; Windows has no Poller.)
+ */
+function pollForEveryWaiter(port: SerialPort): void {
+  const poller = (port as unknown as { port?: { poller?: UnixPoller } }).port?.poller;
+  if (!poller || typeof poller.poll !== "function") return;
+  const poll = poller.poll.bind(poller);
+  poller.poll = (flags: number) =>
+    poll(flags | (poller.listenerCount("readable") ? UV_READABLE : 0) | (poller.listenerCount("writable") ? UV_WRITABLE : 0));
 }
 
 export class SerialTransport implements Transport {
@@ -24,12 +49,17 @@ export class SerialTransport implements Transport {
     });
   }
 
+  /** Opens `path`; a port that does not exist or cannot be opened is an InputError naming it. */
   static open(path: string, opts: SerialOptions = {}): Promise<SerialTransport> {
     return new Promise((resolve, reject) => {
       const port = new SerialPort({ path, baudRate: opts.baudRate ?? 115200, autoOpen: false });
       port.open((err) => {
-        if (err) reject(new Error(`cannot open serial port ${path}: ${err.message}`));
-        else resolve(new SerialTransport(port, path));
+        if (err) {
+          reject(new InputError("--port", `cannot open serial port ${path}: ${err.message.replace(/^Error: /, "")}`));
+          return;
+        }
+        pollForEveryWaiter(port);
+        resolve(new SerialTransport(port, path));
       });
     });
   }
@@ -45,6 +75,11 @@ export class SerialTransport implements Transport {
 
   onError(cb: (err: Error) => void): void {
     this.errorCb = cb;
+  }
+
+  /** Resolves once everything written so far has left this process. */
+  drain(): Promise<void> {
+    return new Promise((resolve) => (this.closed || !this.port.isOpen ? resolve() : this.port.drain(() => resolve())));
   }
 
   close(): Promise<void> {

@@ -6,7 +6,10 @@
  * the UART is polled: no interrupt handler runs inside a poll(), so instruction counts per poll
  * are exactly repeatable, and QEMU's flow control (it holds bytes back while the one-byte RX
  * register is full) loses nothing. Timer0 @ 0x40000000: CTRL +0, VALUE +4 (counts down), RELOAD +8;
- * it runs at the 25 MHz system clock. */
+ * it runs at the 25 MHz system clock.
+ * Idle (board_idle, between polls): `wfi` until a byte arrives. The polled build enables the RX
+ * interrupt too but keeps PRIMASK set for good, so the interrupt only ends `wfi` (a pending
+ * interrupt wakes the core even while masked) and no handler ever runs inside a poll. */
 #include <stdint.h>
 #include "board.h"
 
@@ -29,7 +32,9 @@ void board_init(void) {
   REG(UART0 + 0x08) = 3u | (1u << 3); /* TX and RX enable, RX interrupt */
   REG(0xE000E100) = 1u << 0;          /* NVIC: UART0 RX = IRQ 0 */
 #else
-  REG(UART0 + 0x08) = 3u; /* TX and RX enable */
+  __asm volatile("cpsid i" ::: "memory"); /* for good: the RX interrupt only wakes board_idle */
+  REG(UART0 + 0x08) = 3u | (1u << 3);     /* TX and RX enable, RX interrupt */
+  REG(0xE000E100) = 1u << 0;              /* NVIC: UART0 RX = IRQ 0 (pending ends wfi) */
 #endif
   REG(TIMER0 + 0x08) = 0xFFFFFFFFu;                /* reload */
   REG(TIMER0 + 0x04) = 0xFFFFFFFFu;
@@ -57,6 +62,13 @@ int board_uart_getc(void) { return -1; /* interrupt-driven: see Board_IRQHandler
 int board_uart_getc(void) {
   if (!(REG(UART0 + 0x04) & 2u)) return -1;
   return (int)(REG(UART0 + 0x00) & 0xFFu);
+}
+
+void board_idle(void) {
+  REG(UART0 + 0x0C) = 2u;  /* INTCLEAR: the RX interrupt latched since the last idle */
+  REG(0xE000E280) = 1u;    /* NVIC ICPR: IRQ 0 no longer pending */
+  /* a byte that lands after this check latches the interrupt again, so wfi returns at once */
+  if (!(REG(UART0 + 0x04) & 2u)) __asm volatile("wfi" ::: "memory");
 }
 #endif
 

@@ -14,7 +14,9 @@ import {
   mpReadMap, mpNext, mpStrIs, mpReadU32, vU32, mpReadNum, vF64, mpReadBool, vBool, mpReadBin,
   tPtr, tLen, T_STR, T_ARRAY,
   mpWriteMap, mpWriteArray, mpWriteStr, mpWriteUint, mpWriteF64, mpWriteBinReserve, mpReserve, mpWritten,
+  ldF32, stF32, ldU16, stU16, stU32,
 } from "../../firmware/msgpack";
+import { allFinite } from "../../firmware/model-io";
 import {
   fail, errCode, E_BAD_FIELD, E_BAD_SHAPE, E_BAD_VALUE, E_NO_MEMORY, E_NOT_CONFIGURED, E_UNSUPPORTED,
   E_STORAGE, E_INTERNAL,
@@ -308,11 +310,6 @@ function idAddr(p: u32, grad: bool, e: i32): usize {
   return dcLayerPtr(l, LF_BG) + (<usize>e << 2);
 }
 
-function allFinite(p: usize, n: u32): bool {
-  for (let i: u32 = 0; i < n; i++) if (!isFinite(load<f32>(p + (<usize>i << 2)))) return false;
-  return true;
-}
-
 function hWrite(): i32 {
   if (!readPOND(false, true)) return errCode;
   if (!fHasD) return fail(E_BAD_FIELD, "d", "missing");
@@ -323,9 +320,9 @@ function hWrite(): i32 {
   const cnt = fDLen >> 2;
   if (<u64>fO + <u64>cnt > <u64>total) return fail(E_BAD_SHAPE, "d", "offset + count exceeds the parameter's % elements", <u32>total);
   for (let i: u32 = 0; i < cnt; i++) {
-    if (!isFinite(load<f32>(fD + (<usize>i << 2)))) return fail(E_BAD_VALUE, "d", "element % is NaN or infinite", i);
+    if (!isFinite(ldF32(fD + (<usize>i << 2)))) return fail(E_BAD_VALUE, "d", "element % is NaN or infinite", i);
   }
-  for (let i: u32 = 0; i < cnt; i++) store<f32>(idAddr(fP, false, <i32>(fO + i)), load<f32>(fD + (<usize>i << 2)));
+  for (let i: u32 = 0; i < cnt; i++) store<f32>(idAddr(fP, false, <i32>(fO + i)), ldF32(fD + (<usize>i << 2))); // payload: any alignment
   mpWriteMap(2);
   mpWriteStr("p");
   mpWriteUint(fP);
@@ -348,7 +345,7 @@ function readOut(grad: bool): i32 {
   mpWriteStr("d");
   const dst = mpWriteBinReserve(cnt << 2);
   if (dst != 0) {
-    for (let i: u32 = 0; i < cnt; i++) store<f32>(dst + (<usize>i << 2), load<f32>(idAddr(fP, grad, <i32>(fO + i))));
+    for (let i: u32 = 0; i < cnt; i++) stF32(dst + (<usize>i << 2), load<f32>(idAddr(fP, grad, <i32>(fO + i))));
   }
   return H_DONE;
 }
@@ -486,7 +483,7 @@ function runSome(): i32 {
   rActive = false;
   // t as uint32 (0xce + big-endian): a valid, if not minimal, MessagePack uint
   store<u8>(rTAt, 0xce);
-  store<u32>(rTAt + 1, bswap<u32>(<u32>dcSteps()));
+  stU32(rTAt + 1, bswap<u32>(<u32>dcSteps()));
   if (rEnd) {
     const loss = dcFinish();
     if (trialLearned) trials++;
@@ -513,8 +510,8 @@ function reportStep(t: u32): void {
       const k = j0 + <u32>j;
       if (rScAt != 0) {
         const a = rScAt + (<usize>k << 1);
-        const c = load<u16>(a);
-        if (c != 0xffff) store<u16>(a, c + 1);
+        const c = ldU16(a); // the response buffer: any alignment
+        if (c != 0xffff) stU16(a, c + 1);
       }
       if (rZAt != 0) {
         const a = rZAt + <usize>(t * rZRow) + <usize>(k >> 3);

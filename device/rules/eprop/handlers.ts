@@ -16,7 +16,7 @@
 import {
   mpReadMap, mpNext, mpStrIs, mpReadU32, vU32, mpReadNum, vF64, mpReadBool, vBool,
   tPtr, tLen, tInt, tFloat, T_NIL, T_MAP, T_STR, T_BIN, T_INT, T_FLOAT,
-  mpWriteMap, mpWriteStr, mpWriteUint, mpWriteF64, mpWriteBinReserve,
+  mpWriteMap, mpWriteStr, mpWriteUint, mpWriteF64, mpWriteBinReserve, ldF32, stF32,
 } from "../../firmware/msgpack";
 import {
   fail, errCode, E_BAD_FIELD, E_BAD_SHAPE, E_BAD_VALUE, E_NO_MEMORY, E_NOT_CONFIGURED, E_UNSUPPORTED,
@@ -29,15 +29,16 @@ import { crc32c } from "../../firmware/crc32c";
 import { storage_size, storage_read } from "../../firmware/hal";
 import {
   readChoice, readPOND, fP, fO, fN, fHasN, fD, fDLen, fHasD, readRun, checkRun, beginRun, stepInputs, stepOutputs,
-  wantsSpikes, stepSpike, stepDone, endRun, resumeRun, rT, runRs, runEnd, runLearn, runHasLs, runLs, readCheckpoint,
+  wantsSpikes, stepSpike, stepDone, endRun, resumeRun, rT, runXf, runRs, runEnd, runLearn, runHasLs, runLs, readCheckpoint,
   ckOp, ckO, ckD, ckDLen, ckHasD, readBlobChunk, saveBlob, writeSizeK,
 } from "../../firmware/model-io";
 import {
   epConfigure, epConstants, epInjectL, epReset, epForward, epLearn, epStep, epFinish, epSteps,
   epApplyGd, epApplyAdam, epResetOptimizer, epPtr, epStride, epArenaBytes,
-} from "../../kernels/eprop";
+  epUpdateRate, epConstantsOk, boardFixed16, fixedKernel, numericsRefusal, fxGet, fxSet,
+} from "../../kernels/numerics";
 import {
-  layoutArena, F_ALIF, F_CE, F_RATEREG, F_ADAM, F_SEPB, F_REFRACTORY, F_TRAINBIAS, F_MEAN,
+  layoutArena, F_ALIF, F_CE, F_RATEREG, F_ADAM, F_SEPB, F_REFRACTORY, F_TRAINBIAS, F_MEAN, F_STEP,
   FLD_W, FLD_WOUT, FLD_BOUT, FLD_FB, FLD_BETA, FLD_V, FLD_A, FLD_Z, FLD_L, FLD_ACT, FLD_PRE, FLD_Y,
   FLD_TARGET, FLD_GB, FLD_EPSA, FLD_EBAR, FLD_G, FLD_GOUT,
 } from "../../kernels/layout";
@@ -57,6 +58,8 @@ let updates: u32 = 0;
 let cAlpha: f32 = 0, cRho: f32 = 0, cKappa: f32 = 0, cZeta: f32 = 0, cS: f32 = 0, cVTh: f32 = 0, cGamma: f32 = 0;
 let cRefr: i32 = 0;
 let cCReg: f32 = 0, cFTarget: f32 = 0;
+/** The per-step learning rate (update "step"; 0 with trial updates), kept for CHECKPOINT. */
+let cLr: f32 = 0;
 let arenaBase: usize = 0;
 
 /** The rule's entry: the seam of device/firmware/rule.ts. */
@@ -78,14 +81,21 @@ export function epropRule(op: i32, arg: u32): i32 {
   return fail(E_INTERNAL, "", "eprop: unknown op %", <u32>op);
 }
 
-/** HELLO caps of e-prop (the firmware adds its own after them). */
+/**
+ * HELLO caps of e-prop (the firmware adds its own after them): on a board with numerics fixed16
+ * e-prop runs device/kernels/fixed16-eprop.ts (LIF and gd only) and says so with `fixed16`; the
+ * other rules keep their float32 kernels there (soft-float on an FPU-less core).
+ */
 function writeCaps(write: u32): i32 {
-  if (write == 0) return 5;
+  const fx = boardFixed16();
+  if (write == 0) return fx ? 5 : 6;
   mpWriteStr("lif");
-  mpWriteStr("alif");
+  if (!fx) mpWriteStr("alif");
   mpWriteStr("eprop");
-  mpWriteStr("adam");
+  if (!fx) mpWriteStr("adam");
   mpWriteStr("inject");
+  mpWriteStr("step");
+  if (fx) mpWriteStr("fixed16");
   return H_DONE;
 }
 
@@ -98,6 +108,7 @@ const KIND_GRAD: i32 = 1;
 
 /** Element count of id `p` for READ/WRITE (kind 0) or GRADS (kind 1); -1 if unknown/absent. */
 function idCount(p: u32, kind: i32): i32 {
+  if (kind == KIND_GRAD && p <= 3 && (flags & F_STEP) != 0) return -1; // per-step updates keep no gradients
   if (p == 0) return nRec * nIn;
   if (p == 1) return nRec * nRec;
   if (p == 2) return nOut * nRec;
@@ -172,7 +183,7 @@ function hConfigure(): i32 {
   let refr: u32 = 0, lossCe = false, inOMA = false, outOMK = false, trainBias = true;
   let rateReg = false, cReg: f64 = 0, fT: f64 = 0, mean = false, fb: u32 = 0, adam = false, neuronAlif = false;
   let dt: f64 = 1, tauMem: f64 = 20, tauOut: f64 = 20, tauAdapt: f64 = 200, vTh: f64 = 1, gamma: f64 = 0.3;
-  let alpha: f64 = NaN, rho: f64 = NaN, kappa: f64 = NaN;
+  let alpha: f64 = NaN, rho: f64 = NaN, kappa: f64 = NaN, stepUpdate = false, lr: f64 = NaN;
   for (let i = 0; i < n; i++) {
     if (!readKey()) return errCode;
     if (isRuleKey()) continue;
@@ -198,6 +209,8 @@ function hConfigure(): i32 {
     else if (mpStrIs("readoutScale")) { const c = readChoice("readoutScale", "one", "oneMinusKappa"); if (c < 0) return errCode; outOMK = c == 1; }
     else if (mpStrIs("lossReduction")) { const c = readChoice("lossReduction", "sum", "mean"); if (c < 0) return errCode; mean = c == 1; }
     else if (mpStrIs("optimizer")) { const c = readChoice("optimizer", "gd", "adam"); if (c < 0) return errCode; adam = c == 1; }
+    else if (mpStrIs("update")) { const c = readChoice("update", "trial", "step"); if (c < 0) return errCode; stepUpdate = c == 1; }
+    else if (mpStrIs("lr")) { if (!readPosNum("lr")) return errCode; lr = vF64; }
     else if (mpStrIs("trainBias")) { if (!mpReadBool()) return fail(E_BAD_FIELD, "trainBias", "must be a bool"); trainBias = vBool; }
     else if (mpStrIs("feedback")) {
       if (mpNext() != T_STR) return fail(E_BAD_FIELD, "feedback", "must be a string");
@@ -237,7 +250,7 @@ function hConfigure(): i32 {
   let anyBeta = betaNum != 0;
   if (betaPtr != 0) {
     for (let j: u32 = 0; j < nR; j++) {
-      const b = load<f32>(betaPtr + (<usize>j << 2));
+      const b = ldF32(betaPtr + (<usize>j << 2));
       if (!isFinite(b) || b < 0) return fail(E_BAD_VALUE, "beta", "element % is negative, NaN or infinite", j);
       if (b != 0) anyBeta = true;
     }
@@ -255,6 +268,14 @@ function hConfigure(): i32 {
   if (refr > 0) f |= F_REFRACTORY;
   if (trainBias) f |= F_TRAINBIAS;
   if (mean) f |= F_MEAN;
+  if (stepUpdate) {
+    // per-step updates (device/README.md): gd at a fixed rate, sum reduction, no rate regulariser
+    if (isNaN(lr)) return fail(E_BAD_FIELD, "lr", "required with update \"step\" (the per-step learning rate)");
+    if (adam || mean || rateReg) return fail(E_UNSUPPORTED, adam ? "optimizer" : mean ? "lossReduction" : "rateReg", "not available with update \"step\" (gd, sum, no rateReg)");
+    f |= F_STEP;
+  }
+  const refused = numericsRefusal(f);
+  if (refused.length > 0) return fail(E_UNSUPPORTED, refused, "not available with fixed16 numerics (LIF, gd, no refractory period or rateReg)");
 
   const r = placeArena(nI, nR, nO, f);
   if (r != H_DONE) return r;
@@ -270,10 +291,13 @@ function hConfigure(): i32 {
   cCReg = rateReg ? <f32>cReg : 0;
   cFTarget = rateReg ? <f32>((fT * dt) / 1000) : 0;
   epConstants(cAlpha, cRho, cKappa, cZeta, cS, cVTh, cGamma, cRefr, cCReg, cFTarget);
+  if (!epConstantsOk()) { configured = false; return fail(E_BAD_VALUE, "vTh", "vTh and the decays leave the fixed16 formats' range"); }
+  cLr = stepUpdate ? <f32>lr : 0;
+  if (stepUpdate) epUpdateRate(cLr);
   if ((f & F_ALIF) != 0) {
     const pb = epPtr(FLD_BETA);
     for (let j = 0; j < nRec; j++) {
-      store<f32>(pb + (<usize>j << 2), betaPtr != 0 ? load<f32>(betaPtr + (<usize>j << 2)) : <f32>betaNum);
+      store<f32>(pb + (<usize>j << 2), betaPtr != 0 ? ldF32(betaPtr + (<usize>j << 2)) : <f32>betaNum);
     }
   }
   mpWriteMap(2);
@@ -328,14 +352,15 @@ function hWrite(): i32 {
   const cnt = fDLen >> 2;
   if (<u64>fO + <u64>cnt > <u64>total) return fail(E_BAD_SHAPE, "d", "offset + count exceeds the parameter's % elements", <u32>total);
   for (let i: u32 = 0; i < cnt; i++) {
-    const v = load<f32>(fD + (<usize>i << 2));
+    const v = ldF32(fD + (<usize>i << 2));
     if (!isFinite(v)) return fail(E_BAD_VALUE, "d", "element % is NaN or infinite", i);
   }
   for (let i: u32 = 0; i < cnt; i++) {
     const e = <i32>(fO + i);
-    let v = load<f32>(fD + (<usize>i << 2));
+    let v = ldF32(fD + (<usize>i << 2));
     if (fP == 1 && e / nRec == e % nRec) v = 0; // wRec diagonal is 0 (MODEL.md)
-    store<f32>(idAddr(fP, KIND_PARAM, e), v);
+    if (fixedKernel()) fxSet(fP, e, v);
+    else store<f32>(idAddr(fP, KIND_PARAM, e), v);
   }
   mpWriteMap(2);
   mpWriteStr("p");
@@ -362,7 +387,10 @@ function readOut(kind: i32): i32 {
   if (<u64>cnt * 4 > 0xffff) return fail(E_BAD_SHAPE, "n", "at most 16383 elements per request");
   const dst = mpWriteBinReserve(cnt << 2);
   if (dst != 0) {
-    for (let i: u32 = 0; i < cnt; i++) store<f32>(dst + (<usize>i << 2), load<f32>(idAddr(fP, kind, <i32>(fO + i))));
+    for (let i: u32 = 0; i < cnt; i++) {
+      const e = <i32>(fO + i);
+      stF32(dst + (<usize>i << 2), fixedKernel() ? fxGet(fP, kind, e) : load<f32>(idAddr(fP, kind, e)));
+    }
   }
   return H_DONE;
 }
@@ -383,6 +411,7 @@ function hGrads(): i32 {
 function hRun(): i32 {
   if (!readRun(true, 15)) return errCode;
   if (!configured) return fail(E_NOT_CONFIGURED, "", "RUN before CONFIGURE");
+  if (runXf == 1 && fixedKernel()) return fail(E_UNSUPPORTED, "xf", "fixed16 numerics take spike inputs (bits, xf 0)");
   if (!checkRun(<u32>nIn, <u32>nOut, <u32>nRec)) return errCode;
   // response: n, t, then the requested arrays, then loss (when the trial ends)
   if (!beginRun(<u32>nIn, <u32>nOut, <u32>nRec)) return H_DONE; // the writer overflowed: TOO_LARGE, nothing run
@@ -442,7 +471,7 @@ function hApply(): i32 {
   for (let i = 0; i < n; i++) {
     if (!readKey()) return errCode;
     if (mpStrIs("opt")) { if (!mpReadU32(1)) return fail(E_BAD_FIELD, "opt", "must be 0 (gd) or 1 (adam)"); opt = vU32; }
-    else if (mpStrIs("lr")) { if (!mpReadNum() || !isFinite(vF64)) return fail(E_BAD_FIELD, "lr", "must be a finite number"); lr = vF64; }
+    else if (mpStrIs("lr")) { if (!mpReadNum() || !isFinite(vF64) || !(vF64 > 0)) return fail(E_BAD_FIELD, "lr", "must be a finite number > 0"); lr = vF64; }
     else if (mpStrIs("b1")) { if (!mpReadNum() || !isFinite(vF64)) return fail(E_BAD_FIELD, "b1", "must be a finite number"); b1 = vF64; }
     else if (mpStrIs("b2")) { if (!mpReadNum() || !isFinite(vF64)) return fail(E_BAD_FIELD, "b2", "must be a finite number"); b2 = vF64; }
     else if (mpStrIs("eps")) { if (!mpReadNum() || !isFinite(vF64)) return fail(E_BAD_FIELD, "eps", "must be a finite number"); eps = vF64; }
@@ -452,6 +481,7 @@ function hApply(): i32 {
     else return failKey(E_BAD_FIELD, "unknown field");
   }
   if (!configured) return fail(E_NOT_CONFIGURED, "", "APPLY before CONFIGURE");
+  if ((flags & F_STEP) != 0) return fail(E_BAD_VALUE, "opt", "the model was configured with update \"step\": RUN applies the updates");
   if (isNaN(lr)) return fail(E_BAD_FIELD, "lr", "missing");
   if (opt == 0) {
     const clip = !isNaN(wMin) || !isNaN(wMax);
@@ -473,7 +503,9 @@ function hApply(): i32 {
 // Blob = 96-byte header + the whole arena (weights, B, state, traces, gradients, Adam moments).
 //   0 'EPCK'  4 version 1  8 total bytes  12 CRC-32C of bytes 16..end (header rest + arena)
 //   16 nIn 20 nRec 24 nOut 28 flags 32 adamStep 36 updates 40 refractory (u32)
-//   44 alpha 48 rho 52 kappa 56 zeta 60 s 64 vTh 68 gamma 72 cReg 76 fTarget (f32)  80..95 reserved 0
+//   44 alpha 48 rho 52 kappa 56 zeta 60 s 64 vTh 68 gamma 72 cReg 76 fTarget (f32)
+//   80 lr of update "step" (f32, 0 with trial updates)  84 numerics (u32: 0 f32, 1 fixed16)  88..95 reserved 0
+// (80..95 were reserved 0 before per-step updates and fixed16: such a blob reads as f32, trial updates)
 // Taken between trials (the kernels' per-trial loss accumulators are not part of it).
 const CK_HDR: u32 = 96;
 const CK_MAGIC: u32 = 0x4b435045; // "EPCK" little-endian
@@ -507,6 +539,8 @@ function ckFillHeader(): void {
   store<f32>(ckHdr + 68, cGamma);
   store<f32>(ckHdr + 72, cCReg);
   store<f32>(ckHdr + 76, cFTarget);
+  store<f32>(ckHdr + 80, cLr);
+  store<u32>(ckHdr + 84, fixedKernel() ? 1 : 0);
   const c = crc32c(ckHdr + 16, CK_HDR - 16);
   store<u32>(ckHdr + 12, crc32c(arenaBase, epArenaBytes(), c));
 }
@@ -517,9 +551,12 @@ function ckApplyHeader(avail: u64): i32 {
   if (load<u32>(ckHdr + 4) != CK_VERSION) return fail(E_STORAGE, "", "checkpoint version % is not supported", load<u32>(ckHdr + 4));
   const nI = load<u32>(ckHdr + 16), nR = load<u32>(ckHdr + 20), nO = load<u32>(ckHdr + 24);
   const f = <i32>load<u32>(ckHdr + 28);
-  if (nI < 1 || nI > 65535 || nR < 1 || nR > 65535 || nO < 1 || nO > 65535 || (f & ~0xff) != 0) {
+  if (nI < 1 || nI > 65535 || nR < 1 || nR > 65535 || nO < 1 || nO > 65535 || (f & ~(0xff | F_STEP)) != 0) {
     return fail(E_STORAGE, "", "checkpoint header is corrupt");
   }
+  const lr = load<f32>(ckHdr + 80), fx = load<u32>(ckHdr + 84);
+  if (fx > 1 || ((f & F_STEP) != 0 ? !(lr > 0) || !isFinite(lr) : lr != 0)) return fail(E_STORAGE, "", "checkpoint header is corrupt");
+  if ((fx == 1) != boardFixed16()) return fail(E_STORAGE, "", "e-prop checkpoint of the other numerics (f32 vs fixed16) than this board runs");
   const total = load<u32>(ckHdr + 8);
   if (<u64>total > avail) return fail(E_STORAGE, "", "checkpoint of % bytes is truncated (% available)", total, <u32>avail);
   const r = placeArena(nI, nR, nO, f);
@@ -535,6 +572,8 @@ function ckApplyHeader(avail: u64): i32 {
   cZeta = load<f32>(ckHdr + 56); cS = load<f32>(ckHdr + 60); cVTh = load<f32>(ckHdr + 64);
   cGamma = load<f32>(ckHdr + 68); cCReg = load<f32>(ckHdr + 72); cFTarget = load<f32>(ckHdr + 76);
   epConstants(cAlpha, cRho, cKappa, cZeta, cS, cVTh, cGamma, cRefr, cCReg, cFTarget);
+  cLr = lr;
+  if ((f & F_STEP) != 0) epUpdateRate(cLr);
   return H_DONE;
 }
 

@@ -14,7 +14,7 @@
 import {
   mpReadMap, mpNext, mpStrIs, mpReadU32, vU32, mpReadNum, vF64, mpReadBool, vBool, mpReadBin,
   tPtr, tLen, tInt, tBigU, tFloat, T_STR, T_ARRAY, T_INT, T_FLOAT,
-  mpWriteMap, mpWriteStr, mpWriteUint, mpWriteBinReserve, mpReserve, mpWritten,
+  mpWriteMap, mpWriteStr, mpWriteUint, mpWriteBinReserve, mpReserve, mpWritten, ldF32, stF32, stU16, stU32,
 } from "../../firmware/msgpack";
 import {
   fail, errCode, E_BAD_FIELD, E_BAD_SHAPE, E_BAD_VALUE, E_NO_MEMORY, E_NOT_CONFIGURED, E_UNSUPPORTED,
@@ -261,12 +261,12 @@ function hWrite(): i32 {
   const cnt = fDLen >> 2;
   if (<u64>fO + <u64>cnt > <u64>total) return fail(E_BAD_SHAPE, "d", "offset + count exceeds the parameter's % elements", <u32>total);
   for (let i: u32 = 0; i < cnt; i++) {
-    const v = load<f32>(fD + (<usize>i << 2));
+    const v = ldF32(fD + (<usize>i << 2)); // payload: any alignment
     if (!isFinite(v)) return fail(E_BAD_VALUE, "d", "element % is NaN or infinite", fO + i);
     if (fP == ID_LR && !(v > 0)) return fail(E_BAD_VALUE, "d", "learning rate % must be > 0", fO + i);
   }
   for (let i: u32 = 0; i < cnt; i++) {
-    const v = load<f32>(fD + (<usize>i << 2));
+    const v = ldF32(fD + (<usize>i << 2));
     const e = fO + i;
     if (fP == ID_LR) {
       store<f64>(rateAt(<i32>e), <f64>v);
@@ -305,7 +305,7 @@ function readOut(grads: bool): i32 {
   mpWriteStr("d");
   const dst = mpWriteBinReserve(cnt << 2);
   if (dst != 0) {
-    for (let i: u32 = 0; i < cnt; i++) store<f32>(dst + (<usize>i << 2), idValue(fP, grads, <i32>(fO + i)));
+    for (let i: u32 = 0; i < cnt; i++) stF32(dst + (<usize>i << 2), idValue(fP, grads, <i32>(fO + i)));
   }
   return H_DONE;
 }
@@ -345,11 +345,11 @@ function hRun(): i32 {
   if (<u64>xLen != <u64>cnt * <u64>nIn * 4) return fail(E_BAD_SHAPE, "x", "must be n x layers[0] f32 (layers[0] = %, got % bytes)", nIn, xLen);
   if (<u64>tgLen != <u64>cnt * <u64>nOut * 4) return fail(E_BAD_SHAPE, "tg", "must be n x layers[L] f32 (layers[L] = %, got % bytes)", nOut, tgLen);
   for (let i: u32 = 0; i < cnt * nIn; i++) {
-    const v = load<f32>(xPtr + (<usize>i << 2));
+    const v = ldF32(xPtr + (<usize>i << 2)); // payloads: any alignment
     if (!(v >= 0 && v <= 1)) return fail(E_BAD_VALUE, "x", "sample %, input % is outside [0, 1] (inputs enter as rho(x) = x)", i / nIn, i % nIn);
   }
   for (let i: u32 = 0; i < cnt * nOut; i++) {
-    if (!isFinite(load<f32>(tgPtr + (<usize>i << 2)))) return fail(E_BAD_VALUE, "tg", "sample %, target % is NaN or infinite", i / nOut, i % nOut);
+    if (!isFinite(ldF32(tgPtr + (<usize>i << 2)))) return fail(E_BAD_VALUE, "tg", "sample %, target % is NaN or infinite", i / nOut, i % nOut);
   }
 
   // response: n, t (samples since the batch started), pred, loss, res; t, loss and res are
@@ -423,7 +423,7 @@ function runSome(): i32 {
       const pred = eqPhaseEnd(rPh, rRes);
       if (!rRes) cost = 1;
       if (rPh == 0) {
-        store<u16>(rPredAt + (<usize>rI << 1), <u16>pred);
+        stU16(rPredAt + (<usize>rI << 1), <u32>pred); // the response buffer: any alignment
         bLoss += eqLoss();
         bCount++;
         if (rLearn) startPhase(1, cNudged);
@@ -446,12 +446,14 @@ function runSome(): i32 {
   rActive = false;
   // t as uint32 (0xce + big-endian) and loss as float64 (0xcb + big-endian): valid MessagePack
   store<u8>(rTAt, 0xce);
-  store<u32>(rTAt + 1, bswap<u32>(bCount));
+  stU32(rTAt + 1, bswap<u32>(bCount));
   store<u8>(rLossAt, 0xcb);
-  store<u64>(rLossAt + 1, bswap<u64>(reinterpret<u64>(mean ? bLoss / <f64>bCount : bLoss)));
+  const loss = reinterpret<u64>(mean ? bLoss / <f64>bCount : bLoss);
+  stU32(rLossAt + 1, bswap<u32>(<u32>(loss >> 32)));
+  stU32(rLossAt + 5, bswap<u32>(<u32>loss));
   if (rResAt != 0) {
     const k = symmetric() ? 3 : 2;
-    for (let i = 0; i < k; i++) store<f32>(rResAt + (<usize>i << 2), eqResidual(i));
+    for (let i = 0; i < k; i++) stF32(rResAt + (<usize>i << 2), eqResidual(i));
   }
   return H_DONE;
 }

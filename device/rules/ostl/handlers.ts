@@ -12,7 +12,7 @@
 import {
   mpReadMap, mpNext, mpStrIs, mpReadU32, vU32, mpReadNum, vF64, mpReadBool, vBool,
   tPtr, tLen, tInt, tFloat, T_ARRAY, T_STR, T_BIN, T_INT, T_FLOAT,
-  mpWriteMap, mpWriteStr, mpWriteUint, mpWriteF64, mpWriteBinReserve,
+  mpWriteMap, mpWriteStr, mpWriteUint, mpWriteF64, mpWriteBinReserve, ldF32, stF32,
 } from "../../firmware/msgpack";
 import {
   fail, errCode, E_BAD_FIELD, E_BAD_SHAPE, E_BAD_VALUE, E_NO_MEMORY, E_NOT_CONFIGURED, E_STORAGE, E_INTERNAL,
@@ -96,7 +96,8 @@ function readBool(field: string): bool {
   if (!mpReadBool()) { fail(E_BAD_FIELD, field, "must be a bool"); return false; }
   return true;
 }
-function f32At(p: usize, i: u32): f32 { return load<f32>(p + (<usize>i << 2)); }
+/** Element i of an f32 payload (a bin of the request: any alignment, model-io.ts). */
+function f32At(p: usize, i: u32): f32 { return ldF32(p + (<usize>i << 2)); }
 /** Index of the first f32 of [p, p + 4n) that is NaN, infinite or (with `nonNeg`) negative; -1 if none. */
 function firstBad(p: usize, n: u32, nonNeg: bool): i32 {
   for (let i: u32 = 0; i < n; i++) {
@@ -344,7 +345,7 @@ function hRead(grad: bool): i32 {
   mpWriteStr("d");
   const dst = mpWriteBinReserve(cnt << 2);
   if (dst != 0) { // 0: the writer overflowed, the dispatcher answers TOO_LARGE
-    for (let i: u32 = 0; i < cnt; i++) store<f32>(dst + (<usize>i << 2), load<f32>(idAddr(fP, grad, <i32>(fO + i))));
+    for (let i: u32 = 0; i < cnt; i++) stF32(dst + (<usize>i << 2), load<f32>(idAddr(fP, grad, <i32>(fO + i))));
   }
   return H_DONE;
 }
@@ -372,7 +373,7 @@ function recordSpikes(): void {
   let bit: u32 = 0;
   for (let l = 0; l < nLayers(); l++) {
     const pZ = osPtr(O_Z, l), nl = <u32>layerN(l);
-    for (let j: u32 = 0; j < nl; j++, bit++) if (f32At(pZ, j) != 0) stepSpike(bit);
+    for (let j: u32 = 0; j < nl; j++, bit++) if (load<f32>(pZ + (<usize>j << 2)) != 0) stepSpike(bit);
   }
 }
 

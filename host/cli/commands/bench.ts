@@ -3,27 +3,33 @@
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { sections } from "../../../bench/sections.ts";
-import { flagString, parseArgs } from "../args.ts";
-import type { Command } from "../command.ts";
+import { flagString } from "../args.ts";
+import { defineCommand } from "../command.ts";
+import { JSON_FLAG, say } from "../flags.ts";
 import { InputError } from "../../input/errors.ts";
 
-export const benchCommand: Command = {
+export const benchCommand = defineCommand({
   name: "bench",
   summary: "run the benchmarks and write BENCHMARKS.md (medians and ratios from one run)",
-  usage: "edgeprop bench [--only NAME[,NAME]] [--out FILE] [--json]",
-  async run(argv) {
-    const args = parseArgs(argv, ["only", "out"], ["json"]);
+  usage: "[--only NAME[,NAME]] [--out FILE] [--json]",
+  description: `Sections: ${sections.map((s) => s.name).join(", ")}. Progress on stderr; the file name on stdout.`,
+  flags: {
+    only: { type: "string", value: "NAME[,NAME]", default: "every section", description: "run only these sections" },
+    out: { type: "string", value: "FILE", default: "BENCHMARKS.md", description: "where to write the tables (relative to the current folder)" },
+    json: JSON_FLAG,
+  },
+  examples: ["edgeprop bench", `edgeprop bench --only ${sections[0]?.name ?? "NAME"} --out /tmp/bench.md`],
+  async main(args) {
     const only = flagString(args, "only")?.split(",");
     const chosen = only ? sections.filter((s) => only.includes(s.name)) : sections;
     if (only && chosen.length !== only.length) {
       throw new InputError("--only", `expected section names from ${sections.map((s) => s.name).join(", ")}`);
     }
     const out = flagString(args, "out") ?? "BENCHMARKS.md";
-    const log = (line: string) => process.stderr.write(line + "\n");
     const parts: string[] = [];
     for (const s of chosen) {
-      log(`bench: ${s.name}`);
-      parts.push(await s.run(log));
+      say(`bench: ${s.name}`);
+      parts.push(await s.run(say));
     }
     const cpu = cpus()[0]?.model ?? "unknown CPU";
     const header = [
@@ -39,4 +45,4 @@ export const benchCommand: Command = {
     else process.stdout.write(`wrote ${out}\n`);
     return 0;
   },
-};
+});

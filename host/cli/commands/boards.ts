@@ -1,7 +1,7 @@
 // `edgeprop boards [--json]`: the board definitions (boards/*.json) and what each supports.
 import { loadBoards } from "../../../boards/index.ts";
-import { parseArgs } from "../args.ts";
-import type { Command } from "../command.ts";
+import { defineCommand } from "../command.ts";
+import { JSON_FLAG } from "../flags.ts";
 
 /**
  * Library code that no command reaches yet: tested against simulated devices only, never tried
@@ -15,12 +15,14 @@ export const UNTRIED_LIBRARY = [
 
 const kib = (n: number): string => (n >= 1 << 20 ? `${n / (1 << 20)} MiB` : `${Math.round(n / 1024)} KiB`);
 
-export const boardsCommand: Command = {
+export const boardsCommand = defineCommand({
   name: "boards",
   summary: "list the supported boards (MCUs, emulated boards, the simulated board)",
-  usage: "edgeprop boards [--json]",
-  async run(argv) {
-    const args = parseArgs(argv, [], ["json"]);
+  usage: "[--json]",
+  description: "One row per boards/*.json: core, clock, RAM, flash, runtime, transport, flash method, support level.",
+  flags: { json: JSON_FLAG },
+  examples: ["edgeprop boards", "edgeprop boards --json | jq '.[].id'"],
+  async main(args) {
     const boards = loadBoards();
     if (args.flags.has("json")) {
       process.stdout.write(JSON.stringify(boards, null, 2) + "\n");
@@ -44,4 +46,4 @@ export const boardsCommand: Command = {
     process.stdout.write([line(head), ...rows.map(line), "", "Library code not yet tried on hardware (no command uses it):", ...untried].join("\n") + "\n");
     return 0;
   },
-};
+});

@@ -1,21 +1,38 @@
-// `edgeprop build --board BOARD [--wasm FILE|echo|firmware] [--json]`: AOT-compile a firmware
-// .wasm for a microcontroller (wasm2c + arm-none-eabi-gcc + device/mcu shim) and print
-// text/data/bss against the board's flash and RAM.
+// `edgeprop build --board BOARD [--wasm FILE|echo|firmware] [--memcheck mask|bounds]
+// [--numerics f32|fixed16] [--json]`: AOT-compile a firmware .wasm for a microcontroller
+// (wasm2c + arm-none-eabi-gcc + device/mcu shim) and print text/data/bss against the board's
+// flash and RAM. Builds are cached in the per-user state folder.
 import { getBoard } from "../../../boards/index.ts";
 import { buildFirmware, formatSizes } from "../../firmware/build.ts";
+import { DEFAULT_MEMCHECK, MEMCHECKS } from "../../firmware/memcheck.ts";
 import { resolveWasm } from "../../firmware/source.ts";
-import { flagString, parseArgs } from "../args.ts";
-import type { Command } from "../command.ts";
+import { flagChoice, flagString } from "../args.ts";
+import { defineCommand } from "../command.ts";
+import { JSON_FLAG } from "../flags.ts";
 
-export const buildCommand: Command = {
+export const buildCommand = defineCommand({
   name: "build",
   summary: "compile a firmware .wasm for a board (wasm2c + arm-none-eabi-gcc) and check its size",
-  usage: "edgeprop build --board BOARD [--wasm FILE|echo|firmware] [--force] [--json]   (default --wasm firmware: the edgeprop firmware; echo: the HAL test module)",
-  async run(argv) {
-    const args = parseArgs(argv, ["board", "wasm"], ["json", "force"]);
+  usage: "--board BOARD [--wasm FILE|echo|firmware] [--memcheck mask|bounds] [--numerics f32|fixed16] [--force] [--json]",
+  description:
+    "wasm2c turns the module into C, arm-none-eabi-gcc compiles it with the device/mcu shim and a linker\n" +
+    "script generated from boards/BOARD.json; the sizes are checked against the board's flash and RAM.\n" +
+    "Builds are cached by a hash of every input in ~/.cache/edgeprop/build (XDG_CACHE_HOME).",
+  flags: {
+    board: { type: "string", value: "BOARD", description: "a wasm2c board from edgeprop boards (required)" },
+    wasm: { type: "string", value: "FILE|echo|firmware", default: "firmware", description: "the edgeprop firmware, the echo test module, or a .wasm" },
+    memcheck: { type: "string", value: "mask|bounds", default: "mask", description: "memory isolation: accesses masked into a fixed power-of-two window, or wasm2c's bounds checks (device/mcu/README.md)" },
+    numerics: { type: "string", value: "f32|fixed16", default: "the board's", description: "the e-prop kernel: float32, or the FPGA core's 16-bit fixed point" },
+    force: { type: "boolean", description: "rebuild even if cached" },
+    json: JSON_FLAG,
+  },
+  examples: ["edgeprop build --board qemu-mps2-an386", "edgeprop build --board rp2040-pico --json"],
+  async main(args) {
     const board = getBoard(flagString(args, "board"));
     const wasmPath = await resolveWasm(flagString(args, "wasm"), board);
-    const build = await buildFirmware({ board, wasmPath, force: args.flags.has("force") });
+    const memcheck = flagChoice(args, "memcheck", MEMCHECKS, DEFAULT_MEMCHECK);
+    const numerics = flagChoice(args, "numerics", ["f32", "fixed16"] as const, board.numerics);
+    const build = await buildFirmware({ board, wasmPath, force: args.flags.has("force"), memcheck, numerics });
     if (args.flags.has("json")) {
       process.stdout.write(JSON.stringify(build, null, 2) + "\n");
     } else {
@@ -26,4 +43,4 @@ export const buildCommand: Command = {
     }
     return 0;
   },
-};
+});

@@ -1,38 +1,68 @@
-// `edgeprop case random ...`: writes a random margin case (MODEL.md) for tests and users.
+// `edgeprop case random ...`: writes a random margin case (MODEL.md) for tests and users. The
+// layer-stack rules (`--rule decolle|ostl`) draw theirs from their own flags (case-stack.ts).
 import { writeFileSync } from "node:fs";
 import { randomCase } from "../../case/random.ts";
 import type { InputScale, LossKind, LossReduction, NeuronKind, ReadoutScale } from "../../model/types.ts";
-import { flagChoice, flagInt, flagNumber, flagString, parseArgs } from "../args.ts";
-import type { Command } from "../command.ts";
+import { flagChoice, flagInt, flagNumber, flagString } from "../args.ts";
+import { defineCommand, type FlagSpec } from "../command.ts";
 import { InputError } from "../../input/errors.ts";
 import { DECOLLE_CASE_USAGE, OSTL_CASE_USAGE, decolleRandomCaseArgs, ostlRandomCaseArgs } from "./case-stack.ts";
 
 /** Layer-stack rules draw their own cases from their own flags (`--rule NAME --layers ...`). */
 const STACK_RULES: Record<string, (argv: string[]) => { json: unknown; out: string | undefined }> = { decolle: decolleRandomCaseArgs, ostl: ostlRandomCaseArgs };
 
-export const caseCommand: Command = {
+const n = (value: string, dflt: string, description: string): FlagSpec => ({ type: "string", value, default: dflt, description });
+
+export const caseCommand = defineCommand({
   name: "case",
   summary: "write a random hil-case/1 whose every step keeps |v - A| above a margin",
-  usage:
-    "edgeprop case random [--neuron lif|alif] [--recurrent] [--loss mse|ce] [--feedback symmetric|random] [--seed N] " +
-    "[--nIn N] [--nRec N] [--nOut N] [--T N] [--margin X] [--refractory N] [--input-scale one|oneMinusAlpha] " +
-    "[--readout-scale one|oneMinusKappa] [--no-bias] [--rate-reg C,F_HZ] [--reduction sum|mean] [--out FILE]\n" +
-    `       ${DECOLLE_CASE_USAGE}\n       ${OSTL_CASE_USAGE}`,
-  async run(argv) {
-    const at = argv.findIndex((a) => a === "--rule" || a.startsWith("--rule="));
-    const rule = at < 0 ? undefined : argv[at] === "--rule" ? argv[at + 1] : argv[at]!.slice("--rule=".length);
+  usage: "random [--rule eprop|decolle|ostl] [options] [--out FILE]",
+  description:
+    "A seeded random case (network, weights, inputs, targets) for `edgeprop grad`; printed on stdout unless\n" +
+    "--out. The layer-stack rules take their own flags:\n" +
+    `  ${DECOLLE_CASE_USAGE}\n  ${OSTL_CASE_USAGE}`,
+  flags: {
+    rule: n("eprop|decolle|ostl", "eprop", "which rule's case (eprop's also serves bptt)"),
+    neuron: n("lif|alif", "lif", "neuron model (ostl: one, or one per layer)"),
+    recurrent: { type: "boolean", description: "random recurrent weights (else wRec = 0)" },
+    loss: n("mse|ce", "mse", "loss (decolle also smoothL1)"),
+    feedback: n("symmetric|random", "symmetric", "e-prop feedback"),
+    seed: n("N", "1", "random seed"),
+    nIn: n("N", "8", "inputs (at most 4096)"),
+    nRec: n("N", "12", "recurrent neurons (at most 4096)"),
+    nOut: n("N", "3", "outputs (at most 4096)"),
+    T: n("N", "120", "time steps"),
+    margin: n("X", "1e-4", "smallest |v - A| allowed at any step"),
+    refractory: n("N", "0", "refractory steps"),
+    "input-scale": n("one|oneMinusAlpha", "one", "MODEL.md inputScale"),
+    "readout-scale": n("one|oneMinusKappa", "one", "MODEL.md readoutScale"),
+    "no-bias": { type: "boolean", description: "do not train bOut" },
+    "rate-reg": n("C,F_HZ", "none", "firing-rate regulariser strength and target rate"),
+    reduction: n("sum|mean", "sum", "loss reduction over time"),
+    layers: n("N,N,...", "12,10", "decolle/ostl: layer sizes"),
+    surrogate: n("box|sigmoid", "box", "decolle: surrogate derivative"),
+    "trace-scale": n("one|oneMinus|tau", "one", "decolle: trace scale"),
+    reg: n("LAMBDA", "0", "decolle: activity regulariser"),
+    burnin: n("N", "min(5, T-1)", "decolle: burn-in steps"),
+    "reset-grad": n("true|false", "true", "ostl: gradient through the reset"),
+    out: n("FILE", "stdout", "write the case here"),
+    json: { type: "boolean", default: "on (the case is JSON)", description: "accepted for symmetry with the other verbs" },
+  },
+  examples: [
+    "edgeprop case random --neuron alif --recurrent --seed 3 --out case.json",
+    "edgeprop case random --rule decolle --layers 12,10 --out stack.json",
+  ],
+  async main(args) {
+    const rule = flagString(args, "rule");
     if (rule !== undefined && rule !== "eprop") {
       const stack = STACK_RULES[rule];
       if (!stack) throw new InputError("--rule", `expected one of eprop|${Object.keys(STACK_RULES).join("|")}, got '${rule}'`);
-      const { json, out } = stack(argv);
+      const { json, out } = stack([...args.argv]);
       return write(json, out);
     }
-    const args = parseArgs(
-      argv,
-      ["rule", "neuron", "loss", "feedback", "seed", "nIn", "nRec", "nOut", "T", "margin", "refractory", "input-scale", "readout-scale", "rate-reg", "reduction", "out"],
-      ["recurrent", "no-bias", "json"],
-    );
-    if (args.positionals[0] !== "random") throw new InputError("case", "expected the subcommand 'random'");
+    if (args.positionals[0] !== "random" || args.positionals.length !== 1) throw new InputError("case", "expected the subcommand 'random'");
+    const stackOnly = ["layers", "surrogate", "trace-scale", "reg", "burnin", "reset-grad"].find((f) => args.flags.has(f));
+    if (stackOnly) throw new InputError(`--${stackOnly}`, "only with --rule decolle|ostl");
     const rateReg = flagString(args, "rate-reg");
     let reg = null;
     if (rateReg !== undefined) {
@@ -60,7 +90,7 @@ export const caseCommand: Command = {
     });
     return write(c, flagString(args, "out"));
   },
-};
+});
 
 function write(json: unknown, out: string | undefined): number {
   const text = JSON.stringify(json) + "\n";

@@ -14,22 +14,34 @@ import { checkFit, cyclesPerStep, estimateMemory, partByName } from "../../../fp
 import { IverilogSim } from "../../../fpga/sim.ts";
 import { firstDifference, randomStimulus } from "../../../fpga/stimulus.ts";
 import { formatReport, synthesise } from "../../../fpga/synth.ts";
-import { flagInt, flagNumber, flagString, parseArgs } from "../args.ts";
-import type { Command } from "../command.ts";
+import { flagInt, flagNumber, flagString } from "../args.ts";
+import { defineCommand } from "../command.ts";
+import { JSON_FLAG } from "../flags.ts";
 import { InputError } from "../../input/errors.ts";
 
 const SUBS = ["generate", "lint", "sim", "report"] as const;
 
-export const hdlCommand: Command = {
+export const hdlCommand = defineCommand({
   name: "hdl",
   summary: "generate, lint, simulate (vs the golden model) or synthesise the FPGA e-prop core",
-  usage:
-    "edgeprop hdl generate --config hdl.json --out DIR [--part up5k] [--json]\n" +
-    "       edgeprop hdl lint --config hdl.json [--json]\n" +
-    "       edgeprop hdl sim --config hdl.json [--steps 100] [--seed 1] [--json]\n" +
-    "       edgeprop hdl report --config hdl.json [--part up5k|up3k|hx8k|hx1k] [--freq 24] [--keep DIR] [--json]",
-  async run(argv) {
-    const args = parseArgs(argv, ["config", "out", "part", "steps", "seed", "freq", "keep"], ["json"]);
+  usage: "generate|lint|sim|report --config hdl.json [options]",
+  description:
+    "generate: write the Verilog, init files and testbench to --out DIR\n" +
+    "lint:     verilator --lint-only -Wall on the generated RTL\n" +
+    "sim:      random weights/spikes/learning signals through iverilog and the golden model, compared bit for bit\n" +
+    "report:   fit check, then yosys synth_ice40 + nextpnr-ice40: LUTs, BRAM, SPRAM, DSP, Fmax",
+  flags: {
+    config: { type: "string", value: "FILE", description: "an hdl.json (fpga/README.md; required)" },
+    out: { type: "string", value: "DIR", description: "generate: output folder (required)" },
+    part: { type: "string", value: "up5k|up3k|hx8k|hx1k", default: "up5k", description: "generate/report: the iCE40 part to fit" },
+    steps: { type: "string", value: "N", default: "100", description: "sim: time steps" },
+    seed: { type: "string", value: "N", default: "1", description: "sim: stimulus seed" },
+    freq: { type: "string", value: "MHZ", default: "24", description: "report: target clock" },
+    keep: { type: "string", value: "DIR", description: "report: keep the synthesis files here" },
+    json: JSON_FLAG,
+  },
+  examples: ["edgeprop hdl generate --config fpga/examples/small-recurrent.json --out rtl", "edgeprop hdl sim --config fpga/examples/small-recurrent.json --json"],
+  async main(args) {
     const [sub, ...extra] = args.positionals;
     if (!SUBS.includes(sub as (typeof SUBS)[number]) || extra.length) throw new InputError("hdl", `expected one subcommand of ${SUBS.join("|")}`);
     const configPath = flagString(args, "config");
@@ -92,4 +104,4 @@ export const hdlCommand: Command = {
     print(r, formatReport(r));
     return 0;
   },
-};
+});

@@ -14,6 +14,7 @@ import { simCommand } from "./sim.ts";
 import { faultProxyCommand } from "./fault-proxy.ts";
 import { monitorCommand } from "./monitor.ts";
 import { resultsCommand } from "./results.ts";
+import { portsCommand } from "./ports.ts";
 
 export const commands: Command[] = [
   demoCommand,
@@ -23,6 +24,7 @@ export const commands: Command[] = [
   benchCommand,
   reportCommand,
   boardsCommand,
+  portsCommand,
   buildCommand,
   flashCommand,
   simCommand,

@@ -5,22 +5,32 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chartsInDom, dumpDom } from "../../report/chromium.ts";
 import { chartNames, renderReport } from "../../report/html.ts";
-import { RUN_FILES, readRunDir } from "../../report/rundir.ts";
-import { flagString, parseArgs } from "../args.ts";
-import type { Command } from "../command.ts";
+import { RUN_FILES, isOutputDir, readRunDir } from "../../report/rundir.ts";
+import { flagString } from "../args.ts";
+import { defineCommand } from "../command.ts";
+import { JSON_FLAG } from "../flags.ts";
 import { InputError } from "../../input/errors.ts";
 
-export const reportCommand: Command = {
+export const reportCommand = defineCommand({
   name: "report",
   summary: "write a self-contained HTML report of a training run directory",
-  usage: "edgeprop report RUN_DIR [--out FILE] [--check] [--json]",
-  async run(argv) {
-    const args = parseArgs(argv, ["out"], ["check", "json"]);
+  usage: "RUN_DIR [--out FILE] [--check] [--json]",
+  description: "One page, no network access: loss (raw and smoothed), metrics vs chance, spike rasters, readout vs target.",
+  flags: {
+    out: { type: "string", value: "FILE", default: "RUN_DIR/report.html", description: "where to write the page" },
+    check: { type: "boolean", description: "open the page in headless Chromium and fail unless every chart rendered" },
+    json: JSON_FLAG,
+  },
+  examples: ["edgeprop report runs/evidence", "edgeprop report runs/evidence --out /tmp/r.html --check"],
+  async main(args) {
     const dir = args.positionals[0];
     if (!dir || args.positionals.length > 1) throw new InputError("RUN_DIR", "expected exactly one run directory");
     const run = readRunDir(dir);
+    const given = flagString(args, "out");
+    // Only an edgeprop run folder gets a file written into it; elsewhere, say where with --out.
+    if (given === undefined && !isOutputDir(dir, "run")) throw new InputError("RUN_DIR", `${dir} is not an edgeprop run folder; write the report elsewhere with --out FILE`);
     const html = renderReport(run);
-    const out = flagString(args, "out") ?? join(dir, RUN_FILES.report);
+    const out = given ?? join(dir, RUN_FILES.report);
     writeFileSync(out, html);
     const charts = chartNames(run);
     let check: ReturnType<typeof chartsInDom> | undefined;
@@ -36,4 +46,4 @@ export const reportCommand: Command = {
     else process.stdout.write(`wrote ${out} (${(Buffer.byteLength(html) / 1024).toFixed(0)} KiB; charts: ${charts.join(", ")}${check ? "; all rendered in chromium" : ""})\n`);
     return 0;
   },
-};
+});

@@ -6,16 +6,26 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { resultsMarkdown } from "../../results/markdown.ts";
 import { RESULT_ROWS } from "../../results/rows.ts";
 import { rowConfig, runRow, type RowResult } from "../../results/run.ts";
-import { flagInt, flagString, parseArgs } from "../args.ts";
-import type { Command } from "../command.ts";
+import { flagInt, flagString } from "../args.ts";
+import { defineCommand } from "../command.ts";
+import { JSON_FLAG, say } from "../flags.ts";
 import { InputError } from "../../input/errors.ts";
 
-export const resultsCommand: Command = {
+export const resultsCommand = defineCommand({
   name: "results",
   summary: "train the results table (pattern, evidence, store-recall, Fashion-MNIST) and write RESULTS.md",
-  usage: "edgeprop results [--only TASK|ROW[,...]] [--quick] [--seed N] [--out FILE] [--dir DIR] [--json]",
-  async run(argv) {
-    const args = parseArgs(argv, ["only", "seed", "out", "dir"], ["quick", "json"]);
+  usage: "[--only TASK|ROW[,...]] [--quick] [--seed N] [--out FILE] [--dir DIR] [--json]",
+  description: `Rows: ${RESULT_ROWS.map((r) => r.id).join(", ")}. Each row trains into its own run folder under --dir.`,
+  flags: {
+    only: { type: "string", value: "TASK|ROW[,...]", default: "every row", description: "train only these tasks or rows" },
+    quick: { type: "boolean", description: "small task sizes (a smoke run of a minute or two)" },
+    seed: { type: "string", value: "N", default: "1", description: "task seed" },
+    out: { type: "string", value: "FILE", default: "RESULTS.md", description: "the table (relative to the current folder)" },
+    dir: { type: "string", value: "DIR", default: "runs/results (runs/results-quick with --quick)", description: "folder of the run folders (earlier runs there are replaced; nothing else is)" },
+    json: JSON_FLAG,
+  },
+  examples: ["edgeprop results --quick", "edgeprop results --only evidence --seed 2"],
+  async main(args) {
     const quick = args.flags.has("quick");
     const seed = flagInt(args, "seed", 1, 0, 2 ** 32 - 1);
     const only = flagString(args, "only")?.split(",");
@@ -26,14 +36,13 @@ export const resultsCommand: Command = {
     const out = flagString(args, "out") ?? "RESULTS.md";
     const dir = flagString(args, "dir") ?? (quick ? "runs/results-quick" : "runs/results");
     mkdirSync(dir, { recursive: true });
-    const log = (line: string) => process.stderr.write(line + "\n");
     const results: RowResult[] = [];
     const t0 = performance.now();
     for (const row of rows) {
       const cfg = rowConfig(row, quick);
-      log(`results: ${row.id} (${cfg.iterations} iterations, lr ${cfg.lr}, board ${row.board})`);
-      const r = await runRow(row, { quick, seed, dir });
-      log(`results: ${row.id}: ${r.metric} ${r.value.toFixed(4)} (chance ${r.chance}) in ${(r.wallMs / 1000).toFixed(0)} s`);
+      say(`results: ${row.id} (${cfg.iterations} iterations, lr ${cfg.lr}, board ${row.board})`);
+      const r = await runRow(row, { quick, seed, dir, say });
+      say(`results: ${row.id}: ${r.metric} ${r.value.toFixed(4)} (chance ${r.chance}) in ${(r.wallMs / 1000).toFixed(0)} s`);
       results.push(r);
     }
     const totalMs = Math.round(performance.now() - t0);
@@ -43,4 +52,4 @@ export const resultsCommand: Command = {
     else process.stdout.write(`wrote ${out}\n`);
     return 0;
   },
-};
+});

@@ -43,14 +43,20 @@ export function drives(p: EqpropParams, drive0: readonly number[], s: State): nu
   const r = s.map((v) => v.map(rho));
   const h: number[][] = [];
   for (let k = 1; k <= L; k++) {
-    const hk = k === 1 ? drive0.slice() : p.W[k - 1]!.map((row, i) => dot(row, r[k - 2]!) + p.b[k - 1]![i]!);
+    let hk: number[];
+    if (k === 1) hk = drive0.slice();
+    else {
+      const W = p.W[k - 1]!, b = p.b[k - 1]!, below = r[k - 2]!;
+      hk = new Array<number>(W.length);
+      for (let i = 0; i < W.length; i++) hk[i] = dot(W[i]!, below) + b[i]!;
+    }
     if (k < L) {
       // top-down: hk[j] += sum_i W[k][i][j] rho(s_{k+1})[i]
-      const up = r[k]!;
-      p.W[k]!.forEach((row, i) => {
-        const a = up[i]!;
+      const up = r[k]!, W = p.W[k]!;
+      for (let i = 0; i < W.length; i++) {
+        const row = W[i]!, a = up[i]!;
         for (let j = 0; j < hk.length; j++) hk[j]! += row[j]! * a;
-      });
+      }
     }
     h.push(hk);
   }
@@ -60,15 +66,21 @@ export function drives(p: EqpropParams, drive0: readonly number[], s: State): nu
 /** dF_beta/ds_k = s_k - rho'(s_k) h_k + (k == L ? beta (s_L - y) : 0). */
 export function forces(s: State, h: number[][], beta: number, y: readonly number[]): number[][] {
   const L = s.length;
-  return s.map((sk, k) =>
-    sk.map((v, i) => v - rhoPrime(v) * h[k]![i]! + (k === L - 1 ? beta * (v - y[i]!) : 0)),
-  );
+  return s.map((sk, k) => {
+    const hk = h[k]!, out = new Array<number>(sk.length);
+    for (let i = 0; i < sk.length; i++) out[i] = sk[i]! - rhoPrime(sk[i]!) * hk[i]! + (k === L - 1 ? beta * (sk[i]! - y[i]!) : 0);
+    return out;
+  });
 }
 
 /** One synchronous step: every layer moves by the forces of the state before the step, then is clipped to [0, 1]. */
 export function step(p: EqpropParams, drive0: readonly number[], s: State, beta: number, y: readonly number[], epsilon: number): State {
   const f = forces(s, drives(p, drive0, s), beta, y);
-  return s.map((sk, k) => sk.map((v, i) => rho(v - epsilon * f[k]![i]!)));
+  return s.map((sk, k) => {
+    const fk = f[k]!, out = new Array<number>(sk.length);
+    for (let i = 0; i < sk.length; i++) out[i] = rho(sk[i]! - epsilon * fk[i]!);
+    return out;
+  });
 }
 
 /** A phase: `steps` steps from `s` with nudge `beta`. */

@@ -8,6 +8,7 @@ import { eqpropExact } from "./exact.ts";
 import { eqpropArena } from "./layout.ts";
 import { eqpropReference } from "./reference.ts";
 import { parseEqpropCase, type EqpropCase } from "./schema.ts";
+import { eqpropTraining } from "./training.ts";
 import { eqpropWasm } from "./wasm.ts";
 
 export const eqpropRule: RuleModule<EqpropCase> = {
@@ -19,6 +20,7 @@ export const eqpropRule: RuleModule<EqpropCase> = {
   wasm: eqpropWasm,
   board: eqpropBoard,
   deviceBytes: (c) => eqpropArena(c.model.layers, c.model.nudge === "symmetric").bytes,
+  training: eqpropTraining,
 };
 
 export const eqpropExactRule: RuleModule<EqpropCase> = {

@@ -6,7 +6,7 @@
 //   (b likewise);
 // - evaluate: the free phase only;
 // - batchOrder: the sample order of an epoch, a seeded shuffle, so (seed, epoch, iteration) fixes
-//   every batch.
+//   every batch; batchSchedule: the batch of the run's n-th iteration.
 import { InputError } from "../../input/errors.ts";
 import { Pcg32 } from "../../rng/pcg32.ts";
 import { argmax, cost, inputDrive, relax, zeroState } from "./dynamics.ts";
@@ -113,6 +113,24 @@ export function batchAt(pos: TrainPosition, n: number, batchSize: number, seed: 
   if (batch.length === 0) throw new InputError("iteration", `epoch ${pos.epoch} has ${Math.ceil(n / batchSize)} iterations, got iteration ${pos.iteration}`);
   const endOfEpoch = (pos.iteration + 1) * batchSize >= n;
   return { batch, next: { epoch: pos.epoch + (endOfEpoch ? 1 : 0), iteration: endOfEpoch ? 0 : pos.iteration + 1 } };
+}
+
+/**
+ * The samples of iteration n (1-based) of a run over `nSamples` samples in batches of
+ * `batchSize`: batchAt's batches counted from the start of the run (epoch = floor((n-1) /
+ * batches per epoch)), so the iteration number alone fixes the batch and a run resumes from it.
+ * The order of the current epoch is kept between calls.
+ */
+export function batchSchedule(nSamples: number, batchSize: number, seed: number): (n: number) => number[] {
+  const per = Math.ceil(nSamples / batchSize);
+  let kept = { epoch: -1, order: [] as number[] };
+  return (n) => {
+    if (!Number.isSafeInteger(n) || n < 1) throw new InputError("iteration", `expected an integer >= 1, got ${n}`);
+    const epoch = Math.floor((n - 1) / per);
+    const i = (n - 1) % per;
+    if (kept.epoch !== epoch) kept = { epoch, order: batchOrder(seed, epoch, nSamples) };
+    return kept.order.slice(i * batchSize, (i + 1) * batchSize);
+  };
 }
 
 /**
