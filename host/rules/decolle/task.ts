@@ -12,7 +12,7 @@ import { choice, intIn, numberIn, type Json } from "../../input/fields.ts";
 import { gaussian, rng, Stream } from "../../tasks/common.ts";
 import { stackTasks } from "../../tasks/index.ts";
 import type { StackTaskDef } from "../../tasks/stack-task.ts";
-import type { TaskOptions } from "../../tasks/task.ts";
+import type { TaskOptions, Trial } from "../../tasks/task.ts";
 import type { RunSetup, TaskRunOptions } from "../../train/training.ts";
 import { DecolleStream } from "./reference.ts";
 import { MAX_LAYERS, parseDecolleCase, traceGains, type DecolleCase, type DecolleModel, type LayerParams } from "./schema.ts";
@@ -130,8 +130,14 @@ export function decolleFromTask(o: TaskRunOptions): RunSetup<DecolleCase, Decoll
     testTrials: o.testTrials,
     evaluate: (params, wanted) => {
       const nTrials = Math.min(wanted, inst.nTest);
-      const trials = Array.from({ length: nTrials }, (_, i) => inst.testTrial(i));
-      const ys = trials.map((t) => topReadout({ model, params: params as { layers: LayerParams[] }, readouts }, t));
+      // The metric reads a trial's targets, mask and label: its input spikes are dropped once it
+      // has run, so 10 000 held-out images (T x nIn each) never sit in memory at once.
+      const trials: Trial[] = [];
+      const ys = Array.from({ length: nTrials }, (_, i) => {
+        const t = inst.testTrial(i);
+        trials.push({ ...t, inputs: [] });
+        return topReadout({ model, params: params as { layers: LayerParams[] }, readouts }, t);
+      });
       const m = inst.metric;
       return { name: m.name, value: inst.evaluate(trials, ys), chance: m.chance, higherIsBetter: m.higherIsBetter, nTrials };
     },
