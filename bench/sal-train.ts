@@ -68,7 +68,8 @@ async function trainOnFirmware(o: {
       const t0 = cpuMs();
       const r = await trainer.iterate(client, spec, spec.trial(n), n, false);
       const total = cpuMs() - t0;
-      if (r.metrics?.angleDeg !== undefined) out.angles.push(r.metrics.angleDeg);
+      const angle = r.metrics?.angleDeg;
+      if (typeof angle === "number") out.angles.push(angle);
       if (n > 1) out.alignMs.push(align), out.trialMs.push(total - align);
     }
     const state = (await trainer.state(client, spec, spec.iterations)) as TrainState;

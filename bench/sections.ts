@@ -4,6 +4,7 @@ import { epropStepSection } from "./eprop-step.ts";
 import { eqpropSection } from "./eqprop.ts";
 import { salSection } from "./sal.ts";
 import { salTrainSection } from "./sal-train.ts";
+import { decolleSection } from "./decolle.ts";
 import { fpgaSection } from "./fpga.ts";
 import { linkSection } from "./link.ts";
 import { mcuSection } from "./mcu.ts";
@@ -15,6 +16,7 @@ export const sections: BenchSection[] = [
   ostlSection,
   salSection,
   salTrainSection,
+  decolleSection,
   eqpropSection,
   linkSection,
   mcuSection,

@@ -69,13 +69,27 @@ function metricSeries(rows: readonly MetricRow[], summary?: RunSummary): Series[
     const lo = Math.min(...trials);
     const hi = Math.max(...trials);
     const label = trials.length ? ` (${lo === hi ? lo : `${lo}–${hi}`} trial${hi === 1 ? "" : "s"} per point)` : "";
-    const series: Series = { name: name + label, ...decimate(pts.map((r) => r.iteration), pts.map((r) => r[name]!)) };
+    const series: Series = { name: name + label, ...decimate(pts.map((r) => r.iteration), pts.map((r) => r[name] as number)) };
     const m = summary?.metric;
     if (name === "test" && m && summary?.iterations !== undefined) {
       series.final = { x: summary.iterations, y: m.value, label: `final: ${fmt(m.value)} on ${m.nTrials ?? "?"} trials` };
     }
     return series;
   });
+}
+
+/** One curve per layer of a stack's `layerLoss` (DECOLLE's E^l); none when no row carries it. */
+function layerLossSeries(rows: readonly MetricRow[]): Series[] {
+  const L = Math.max(0, ...rows.map((r) => r.layerLoss?.length ?? 0));
+  return Array.from({ length: L }, (_, l) => {
+    const pts = rows.filter((r) => Number.isFinite(r.layerLoss?.[l]));
+    return { name: `layers[${l}]`, ...decimate(pts.map((r) => r.iteration), pts.map((r) => r.layerLoss![l]!)) };
+  });
+}
+
+/** The rasters of a trajectory: one per layer of a stack (`layers`), else the recurrent layer `z`. */
+function rasterNames(tr: TrajectorySample): string[] {
+  return tr.layers ? tr.layers.map((_, l) => `raster-layer-${l}`) : ["raster-recurrent"];
 }
 
 const count = (v: unknown): boolean => typeof v === "number" && Number.isFinite(v) && v >= 0;
@@ -227,9 +241,10 @@ export interface ReportModel {
 export function chartNames(run: RunData): string[] {
   const names = run.metrics.length ? ["loss"] : [];
   const series = metricSeries(run.metrics, run.summary);
+  if (layerLossSeries(run.metrics).length) names.push("layer-loss");
   if (series.some((s) => !isAngle(s.name))) names.push("metrics");
   if (series.some((s) => isAngle(s.name))) names.push("angles");
-  if (run.trajectory) names.push("raster-inputs", "raster-recurrent", "traces");
+  if (run.trajectory) names.push("raster-inputs", ...rasterNames(run.trajectory), "traces");
   if (confusionData(run.summary)) names.push("confusion");
   if (statesData(run.summary)?.samples.length) names.push("states");
   return names;
@@ -253,6 +268,7 @@ export function renderReport(run: RunData): string {
     confusion: confusion ?? null,
     states: states ? { ...states, layout: statesLayout(states) } : null,
     loss,
+    layerLoss: layerLossSeries(rows),
     metrics,
     angles,
     chance,
@@ -264,6 +280,7 @@ export function renderReport(run: RunData): string {
           iteration: tr.iteration,
           inputs: spikeTimes(tr.inputs),
           rec: spikeTimes(tr.z),
+          layers: (tr.layers ?? []).map((L) => spikeTimes(L.z)),
           traces: traceData(tr, ce),
         }
       : null,
@@ -312,12 +329,13 @@ export function renderReport(run: RunData): string {
           angles: "Angles per iteration, degrees (light: raw; dark: smoothed; angleDeg: between the feedback B and wOut^T, 0 = weight transport)",
           "raster-inputs": `Input spikes (sample trial${tr?.iteration !== undefined ? `, iteration ${tr.iteration}` : ""})`,
           "raster-recurrent": "Recurrent spikes z (same trial)",
+          "layer-loss": "Each layer's local loss E^l per iteration (its own fixed readout)",
           traces: `${ce ? "Readout softmax(y)" : "Readout y"} (blue) vs target (red, dashed); shaded: the mask (decision) window`,
           confusion: confusion
             ? `Confusion matrix, ${confusion.split} (${confusion.nTrials} trials): rows true class, columns predicted; shade = share of the row; ${correct} of ${total} on the diagonal, right: recall per class`
             : "",
           states: states ? `${states.title} (heat-maps, white 0 to dark blue 1)` : "",
-        }[n] ?? n,
+        }[n] ?? `Spikes of ${tr?.layers?.[Number(n.slice("raster-layer-".length))]?.name} (same trial)`,
       ),
     )
     .join("\n");
@@ -453,6 +471,7 @@ const CLIENT_JS = String.raw`
       return draw.series(svg, D.metrics, chance === null ? [] : [chance], chance);
     },
     angles: function (svg) { return draw.series(svg, D.angles, [0], null); },
+    "layer-loss": function (svg) { return draw.series(svg, D.layerLoss, [], null); },
     // curves of the series S (each ending with its final evaluation, if any), the y range widened to include extra, a dashed line at chance (or none)
     series: function (svg, S, extra, chance) {
       var xs = [], ys = [];
@@ -578,6 +597,7 @@ const CLIENT_JS = String.raw`
       var marks;
       if (name === "raster-inputs") marks = draw.raster(svg, D.trajectory.inputs, 300);
       else if (name === "raster-recurrent") marks = draw.raster(svg, D.trajectory.rec, 300);
+      else if (name.indexOf("raster-layer-") === 0) marks = draw.raster(svg, D.trajectory.layers[+name.slice("raster-layer-".length)], 300);
       else marks = draw[name](svg);
       fig.setAttribute("data-marks", String(marks));
       fig.setAttribute("data-rendered", "true");

@@ -118,7 +118,9 @@ export interface MetricRow {
   testTrials?: number;
   /** Wall time since the run started, ms. */
   elapsedMs?: number;
-  [key: string]: number | undefined;
+  /** Per-layer losses of a layer stack (DECOLLE's E^l), drawn as one curve per layer. */
+  layerLoss?: number[];
+  [key: string]: number | number[] | undefined;
 }
 
 /** trajectory.json: one sample trial, as run with the weights at `iteration`. */
@@ -133,6 +135,8 @@ export interface TrajectorySample {
   mask?: number[]; // [T]
   loss?: number;
   label?: number;
+  /** A layer stack: every layer's spikes z [T][n_l] (and readout, loss), bottom first; drawn as one raster each instead of `z`. */
+  layers?: Array<{ name: string; z: Matrix; y?: Matrix; loss?: number }>;
 }
 
 /** summary.json `confusion`: counts[true class][predicted class] over nTrials samples of a split. */

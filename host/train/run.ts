@@ -140,7 +140,7 @@ export async function trainRun(s: RunSetup, o: RunOptions): Promise<RunResult> {
         record: () => false,
         onIteration(n, outcome, st) {
           const row: MetricRow = {
-            iteration: n, loss: outcome.loss, ...outcome.metrics, ...(outcome.lr !== undefined ? { lr: outcome.lr } : {}),
+            ...outcome.metrics, iteration: n, loss: outcome.loss, ...(outcome.lr !== undefined ? { lr: outcome.lr } : {}),
             elapsedMs: elapsedBefore + Math.round(performance.now() - t0),
           };
           // At checkpoints a task also scores held-out trials, so the report can plot it.

@@ -13,8 +13,11 @@ export interface TrialOutcome {
   y?: Matrix;
   /** The learning rate the update applied (a board's: its float32 value), when the target knows it. */
   lr?: number;
-  /** Numbers of the iteration for its metrics.jsonl row (e.g. SAL's angleDeg, a mini-batch's `accuracy` and `accuracyTrials`). */
-  metrics?: Record<string, number>;
+  /**
+   * Further figures of the iteration for metrics.jsonl: SAL's `angleDeg`, a mini-batch's `accuracy`
+   * and `accuracyTrials`, DECOLLE's per-layer losses `layerLoss`.
+   */
+  metrics?: Record<string, number | number[]>;
 }
 
 /**

@@ -5,6 +5,7 @@ import { decolleBoard } from "./board.ts";
 import { planDecolle } from "./plan.ts";
 import { decolleGrad } from "./reference.ts";
 import { parseDecolleCase, type DecolleCase } from "./schema.ts";
+import { decolleTraining } from "./training.ts";
 import { decolleWasm } from "./wasm.ts";
 
 export const decolleRule: RuleModule<DecolleCase> = {
@@ -15,6 +16,7 @@ export const decolleRule: RuleModule<DecolleCase> = {
   reference: decolleGrad,
   wasm: decolleWasm,
   board: decolleBoard,
-  /** The scalar (lanes 1) arena with gd: weights, gradients, readouts, traces and state. */
-  deviceBytes: (c) => planDecolle(c.model, 1).bytes,
+  /** The scalar (lanes 1) arena: weights, gradients, readouts, traces and state, and Adam's moments when training with Adam. */
+  deviceBytes: (c, opts = {}) => planDecolle(c.model, 1, opts).bytes,
+  training: decolleTraining,
 };

@@ -111,22 +111,40 @@ export class LayerState {
  * updates them in place after a step with mask 1 runs decolleUpdate "step" (the optimizer inside
  * the trial while P, Q, R, S carry on); the gradient sums keep accumulating either way.
  */
+export interface StreamOptions {
+  /**
+   * Weights fixed for the whole stream (evaluation of held-out trials): no gradients, and W is
+   * packed input-major once so that zero traces are skipped — each U_j is the same float64 sum in
+   * the same order (skipped terms are exact zeros), only faster.
+   */
+  frozen?: boolean;
+}
+
 export class DecolleStream {
   readonly layers: LayerState[];
   /** Steps with mask 1 so far. */
   masked = 0;
   steps = 0;
+  /** Frozen streams: W^T of every layer, [nPre][n] row-major. */
+  private readonly wT: Float64Array[] | null;
 
-  constructor(readonly model: DecolleModel, params: { layers: LayerParams[] }, readouts: Readout[]) {
+  constructor(readonly model: DecolleModel, params: { layers: LayerParams[] }, readouts: Readout[], opts: StreamOptions = {}) {
     const sizes = [model.nIn, ...model.layers.map((l) => l.n)];
     this.layers = model.layers.map((cfg, l) => new LayerState(cfg, params.layers[l]!, readouts[l]!, model, sizes[l]!));
+    this.wT = opts.frozen
+      ? this.layers.map((L) => {
+          const a = new Float64Array(L.nPre * L.n);
+          L.p.w.forEach((row, j) => row.forEach((v, i) => (a[i * L.n + j] = v)));
+          return a;
+        })
+      : null;
   }
 
   /** Step t: x = x^t (nIn), target = target^t (nOut), mask = mask^t (0 or 1). */
   step(x: ArrayLike<number>, target: ArrayLike<number>, mask: number): void {
     const { loss: lossKind, surrogate: sg, nOut } = this.model;
     let input: ArrayLike<number> = x;
-    for (const L of this.layers) {
+    this.layers.forEach((L, li) => {
       const { n, nPre, Q, P, R, U, S, y, err, delta, cfg } = L;
       const { w, b } = L.p;
       const { G, bG } = L.r;
@@ -134,11 +152,20 @@ export class DecolleStream {
         P[i] = cfg.alpha * P[i]! + L.cP * Q[i]!; // from the previous step's Q
         Q[i] = cfg.beta * Q[i]! + L.cQ * input[i]!;
       }
+      const wT = this.wT?.[li];
+      if (wT) {
+        U.fill(0);
+        for (let i = 0; i < nPre; i++) {
+          const p = P[i]!;
+          if (p === 0) continue;
+          for (let j = 0, o = i * n; j < n; j++) U[j]! += wT[o + j]! * p;
+        }
+      }
       for (let j = 0; j < n; j++) {
         R[j] = cfg.alpharp * R[j]! - cfg.wrp * S[j]!; // S is still S^{t-1}
-        const row = w[j]!;
         let u = 0;
-        for (let i = 0; i < nPre; i++) u += row[i]! * P[i]!;
+        if (wT) u = U[j]!;
+        else for (let i = 0, row = w[j]!; i < nPre; i++) u += row[i]! * P[i]!;
         U[j] = u + b[j]! + R[j]!;
       }
       for (let j = 0; j < n; j++) S[j] = U[j]! >= 0 ? 1 : 0;
@@ -149,8 +176,8 @@ export class DecolleStream {
       }
       const l = stepLoss(lossKind, y, target, err);
       L.m = cfg.reg > 0 ? regMean(U) : NaN;
-      if (mask !== 0) {
-        L.loss += l;
+      if (mask !== 0) L.loss += l;
+      if (mask !== 0 && !wT) {
         const c = cfg.reg / n;
         for (let j = 0; j < n; j++) {
           let back = 0;
@@ -168,7 +195,7 @@ export class DecolleStream {
         delta.fill(0);
       }
       input = S;
-    }
+    });
     if (mask !== 0) this.masked++;
     this.steps++;
   }
