@@ -54,8 +54,9 @@ interface Checkpoint {
   state: SalRunState;
 }
 const checkpoint = (d: string): Checkpoint => JSON.parse(readFileSync(join(d, "checkpoint.json"), "utf8"));
+// wall time and the board's echo of the rate it applied (`lr`, a board's field) are not the computation's
 const metrics = (d: string) => readFileSync(join(d, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => {
-  const { elapsedMs: _e, ...row } = JSON.parse(l) as Record<string, number>;
+  const { elapsedMs: _e, lr: _lr, ...row } = JSON.parse(l) as Record<string, number>;
   return row;
 });
 
@@ -346,6 +347,12 @@ describe("SAL on the wire and in run configs: bad input is named", () => {
     const b = await edgeprop(["train", "--task", "pattern", "--quick", "--rule", "bptt", "--feedback", "sal", "--out", join(dir, "bptt")]);
     expect(b.code).toBe(2);
     expect(b.stderr).toMatch(/--feedback: 'sal' learns e-prop's feedback matrix/);
+    // one trial, one update, one alignment phase: mini-batches and schedules are e-prop's, not SAL's
+    for (const board of ["host", "sim"]) {
+      const m = await edgeprop(["train", "--task", "pattern", "--quick", "--feedback", "sal", "--board", board, "--batch-size", "4", "--out", join(dir, `batch-${board}`)]);
+      expect(m.code).toBe(2);
+      expect(m.stderr).toMatch(/batchSize: feedback 'sal' trains one trial per update/);
+    }
   }, 120_000);
 });
 

@@ -4,9 +4,11 @@
 // run's identity), B = 0 until the stream draws it at iteration 1, the SAL record in its state
 // and checkpoints, and its own targets: sal-host.ts on the host, sal-board.ts on a board.
 // Every iteration's metrics row carries angleDeg, the angle between B and wOut^T after its phase.
+import { InputError } from "../../input/errors.ts";
 import { obj, type Json } from "../../input/fields.ts";
 import type { Case, GradResult, Matrix } from "../../model/types.ts";
 import type { Trial } from "../../tasks/task.ts";
+import { batchOf } from "../../train/batch.ts";
 import { trainedTensors } from "../../train/tensors.ts";
 import type { DeviceTrainer, RuleTraining, RunSpec } from "../../train/training.ts";
 import { salDevice } from "./sal-board.ts";
@@ -23,6 +25,12 @@ function salBase(c: Case): Case {
   return { ...c, feedback: { kind: "sal", B: zeros(c.model.nRec, c.model.nOut) } };
 }
 
+/** SAL's loop is one trial, one update, one alignment phase at a constant rate: batches and schedules are refused. */
+function salOneTrialPerUpdate(spec: RunSpec<unknown, unknown>): void {
+  if (batchOf(spec).size > 1) throw new InputError("batchSize", `feedback 'sal' trains one trial per update (an alignment phase follows every update): use batchSize 1`);
+  if (spec.lrSchedule) throw new InputError("lrSchedule", "feedback 'sal' trains at a constant learning rate: remove lrSchedule");
+}
+
 /** e-prop's training with `sal` feedback added; `grad` is e-prop's float64 gradient. */
 export function withSal(
   base: RuleTraining<Case, RecurrentState, Trial>,
@@ -30,10 +38,17 @@ export function withSal(
 ): RuleTraining<Case, RecurrentState, Trial> {
   const baseDevice = base.device!;
   const device: DeviceTrainer<Case, RecurrentState, Trial> = {
-    check: (spec) => (isSal(spec.base) ? salDevice.check!(spec) : baseDevice.check?.(spec)),
+    check(spec) {
+      if (!isSal(spec.base)) return baseDevice.check?.(spec);
+      salOneTrialPerUpdate(spec);
+      salDevice.check!(spec);
+    },
     load: (client, spec, state) => (isSal(spec.base) ? salDevice.load(client, spec, state as SalRunState) : baseDevice.load(client, spec, state)),
     iterate: (client, spec, item, n, record) => (isSal(spec.base) ? salDevice : baseDevice).iterate(client, spec, item, n, record),
     state: (client, spec, done) => (isSal(spec.base) ? salDevice : baseDevice).state(client, spec, done),
+    // e-prop's mini-batches and schedules stay e-prop's: a SAL run refuses them in check()
+    ...(baseDevice.batch ? { batch: baseDevice.batch } : {}),
+    ...(baseDevice.schedules ? { schedules: baseDevice.schedules } : {}),
   };
   return {
     ...base,
@@ -69,6 +84,7 @@ export function withSal(
 
     host(spec, initial) {
       if (!isSal(spec.base)) return base.host(spec, initial);
+      salOneTrialPerUpdate(spec);
       const sal = spec as RunSpec<Case, Trial>;
       const st = initial as SalRunState;
       if ((sal.extras.sal as Record<string, Json>).precision === "f32") return new SalF32Target(sal, st);
