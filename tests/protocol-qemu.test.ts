@@ -18,7 +18,7 @@ import { MsgType } from "../protocol/messages.ts";
 describe("protocol on emulated MCUs (QEMU)", () => {
   it("grad over QEMU's UART equals --backend wasm bit for bit", async () => {
     const board = getBoard("qemu-mps2-an386");
-    const build = await buildFirmware({ board, wasmPath: await resolveWasm("firmware") });
+    const build = await buildFirmware({ board, wasmPath: await resolveWasm("firmware", board) }); // the image `edgeprop flash` builds for it (its rules)
     const r = await flashFirmware({ board, build, ready: protocolHello });
     const path = r.booted!.link.port.path;
     await r.booted!.link.close();
@@ -34,7 +34,7 @@ describe("protocol on emulated MCUs (QEMU)", () => {
 
   it("on the 128 KiB nucleo-f446re image a model that does not fit is refused in words, a small one fits", async () => {
     const board = getBoard("nucleo-f446re");
-    const build = await buildFirmware({ board, wasmPath: await resolveWasm("firmware") });
+    const build = await buildFirmware({ board, wasmPath: await resolveWasm("firmware", board) }); // the image `edgeprop flash` builds for it (its rules)
     const b = await bootQemu({ board, elf: build.elf, machine: "netduinoplus2", serialIndex: 1, ready: protocolHello });
     const path = b.link.port.path;
     await b.link.close();
