@@ -44,7 +44,8 @@ describe("fpga: iverilog vs golden model, bit for bit", () => {
       } finally {
         sim.dispose();
       }
-    });
+      // iverilog of the 40x34 array is ~20 s alone; the shared 2-core machine can triple it
+    }, 180_000);
   }
 
   it("SPRAM memories (SB_SPRAM256KA, yosys's simulation model), 100 steps", async () => {

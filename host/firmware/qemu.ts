@@ -9,7 +9,7 @@ import { spawnTied } from "../process/tied.ts";
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { createConnection } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { SerialTransport } from "../transport/serial.ts";
 import type { Board } from "../../boards/index.ts";
@@ -154,6 +154,8 @@ export async function startQemu(opts: QemuStartOptions): Promise<QemuInstance> {
   ];
   if (opts.icount) {
     const so = await buildIcountPlugin();
+    // the plugin opens its report file itself and fails QEMU's start-up if the folder is missing
+    mkdirSync(dirname(opts.icount.out), { recursive: true });
     const kv = [`out=${opts.icount.out}`];
     for (const k of ["mark", "begin", "end", "io"] as const) {
       const v = opts.icount[k];
