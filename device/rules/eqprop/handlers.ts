@@ -11,6 +11,7 @@
 // mirrors host/rules/eqprop/wasm.ts (constants rounded once to f32, learning rate lr / batch
 // size in float64 rounded once, loss summed in float64 sample by sample), so a case through the
 // firmware equals `--backend wasm` bit for bit.
+import { readCheckpoint, ckOp, ckO, ckD, ckDLen, ckHasD, readBlobChunk } from "../../firmware/model-io";
 import {
   mpReadMap, mpNext, mpStrIs, mpReadU32, vU32, mpReadNum, vF64, mpReadBool, vBool, mpReadBin,
   tPtr, tLen, tInt, tBigU, tFloat, T_STR, T_ARRAY, T_INT, T_FLOAT,
@@ -680,19 +681,10 @@ function storedCrcOk(total: u32): bool {
 }
 
 function hCheckpoint(): i32 {
-  const n = mpReadMap();
-  let op: u32 = 0xffffffff, o: u32 = 0, cnt: u32 = 0, hasN = false;
-  let dPtr: usize = 0, dLen: u32 = 0, hasD = false;
-  for (let i = 0; i < n; i++) {
-    if (!readKey()) return errCode;
-    if (isRuleKey()) continue;
-    if (mpStrIs("op")) { if (!mpReadU32(4)) return fail(E_BAD_FIELD, "op", "must be 0 read, 1 write, 2 save, 3 load or 4 info"); op = vU32; }
-    else if (mpStrIs("o")) { if (!mpReadU32()) return fail(E_BAD_FIELD, "o", "must be an unsigned integer"); o = vU32; }
-    else if (mpStrIs("n")) { if (!mpReadU32()) return fail(E_BAD_FIELD, "n", "must be an unsigned integer"); cnt = vU32; hasN = true; }
-    else if (mpStrIs("d")) { if (!mpReadBin()) return fail(E_BAD_FIELD, "d", "must be a bin"); dPtr = tPtr; dLen = tLen; hasD = true; }
-    else return failKey(E_BAD_FIELD, "unknown field");
-  }
-  if (op == 0xffffffff) return fail(E_BAD_FIELD, "op", "missing");
+  if (!readCheckpoint()) return errCode;
+  const op = ckOp;
+  let o = ckO, dPtr = ckD, dLen = ckDLen;
+  const hasD = ckHasD;
 
   if (op == 1) { // WRITE: sequential chunks; the first carries the header
     if (!hasD) return fail(E_BAD_FIELD, "d", "missing");
@@ -755,25 +747,8 @@ function hCheckpoint(): i32 {
     return ckSizeK();
   }
   // op 0: READ a chunk
-  const total = ckSize();
-  if (!hasN) cnt = o < total ? total - o : 0;
-  if (<u64>o + <u64>cnt > <u64>total) return fail(E_BAD_SHAPE, "n", "offset + count exceeds the checkpoint's % bytes", total);
-  if (cnt > 0xffff) return fail(E_BAD_SHAPE, "n", "at most 65535 bytes per request");
-  if (o < CK_HDR) ckFillHeader();
-  mpWriteMap(3);
-  mpWriteStr("size");
-  mpWriteUint(total);
-  mpWriteStr("o");
-  mpWriteUint(o);
-  mpWriteStr("d");
-  const dst = mpWriteBinReserve(cnt);
-  if (dst != 0) {
-    for (let i: u32 = 0; i < cnt; i++) {
-      const at = o + i;
-      store<u8>(dst + <usize>i, at < CK_HDR ? load<u8>(ckHdr + <usize>at) : load<u8>(arenaStart() + <usize>(at - CK_HDR)));
-    }
-  }
-  return H_DONE;
+  if (ckO < CK_HDR) ckFillHeader();
+  return readBlobChunk(ckHdr, CK_HDR, arenaStart(), ckSize());
 }
 
 // ---------------------------------------------------------------- RESET
