@@ -1,9 +1,20 @@
 // Flags several verbs share, declared once so they read and default the same everywhere.
 import { DEFAULT_WAIT_S, type BoardTimeouts } from "../link/connect-board.ts";
-import { flagInt, flagNumber, type ParsedArgs } from "./args.ts";
+import { DEFAULT_MEMCHECK, MEMCHECKS, type Memcheck } from "../firmware/memcheck.ts";
+import { flagChoice, flagInt, flagNumber, type ParsedArgs } from "./args.ts";
 import type { FlagSpec } from "./command.ts";
 
 export const JSON_FLAG: FlagSpec = { type: "boolean", description: "print results as JSON on stdout" };
+
+/** Memory isolation of a firmware build (`build`, `flash`): one flag, one default, one reader. */
+export const MEMCHECK_FLAG: FlagSpec = {
+  type: "string", value: "mask|bounds", default: DEFAULT_MEMCHECK,
+  description: "memory isolation: accesses masked into a fixed power-of-two window, or wasm2c's bounds checks (device/mcu/README.md)",
+};
+
+export function memcheck(args: ParsedArgs): Memcheck {
+  return flagChoice(args, "memcheck", MEMCHECKS, DEFAULT_MEMCHECK);
+}
 
 /** Reaching a board: every verb that waits for one takes these. */
 export const BOARD_LINK_FLAGS: Record<string, FlagSpec> = {

@@ -4,11 +4,10 @@
 // flash and RAM. Builds are cached in the per-user state folder.
 import { getBoard } from "../../../boards/index.ts";
 import { buildFirmware, formatSizes } from "../../firmware/build.ts";
-import { DEFAULT_MEMCHECK, MEMCHECKS } from "../../firmware/memcheck.ts";
 import { resolveWasm } from "../../firmware/source.ts";
 import { flagChoice, flagString } from "../args.ts";
 import { defineCommand } from "../command.ts";
-import { JSON_FLAG } from "../flags.ts";
+import { JSON_FLAG, MEMCHECK_FLAG, memcheck } from "../flags.ts";
 
 export const buildCommand = defineCommand({
   name: "build",
@@ -21,7 +20,7 @@ export const buildCommand = defineCommand({
   flags: {
     board: { type: "string", value: "BOARD", description: "a wasm2c board from edgeprop boards (required)" },
     wasm: { type: "string", value: "FILE|echo|firmware", default: "firmware", description: "the edgeprop firmware, the echo test module, or a .wasm" },
-    memcheck: { type: "string", value: "mask|bounds", default: "mask", description: "memory isolation: accesses masked into a fixed power-of-two window, or wasm2c's bounds checks (device/mcu/README.md)" },
+    memcheck: MEMCHECK_FLAG,
     numerics: { type: "string", value: "f32|fixed16", default: "the board's", description: "the e-prop kernel: float32, or the FPGA core's 16-bit fixed point" },
     force: { type: "boolean", description: "rebuild even if cached" },
     json: JSON_FLAG,
@@ -30,9 +29,8 @@ export const buildCommand = defineCommand({
   async main(args) {
     const board = getBoard(flagString(args, "board"));
     const wasmPath = await resolveWasm(flagString(args, "wasm"), board);
-    const memcheck = flagChoice(args, "memcheck", MEMCHECKS, DEFAULT_MEMCHECK);
     const numerics = flagChoice(args, "numerics", ["f32", "fixed16"] as const, board.numerics);
-    const build = await buildFirmware({ board, wasmPath, force: args.flags.has("force"), memcheck, numerics });
+    const build = await buildFirmware({ board, wasmPath, force: args.flags.has("force"), memcheck: memcheck(args), numerics });
     if (args.flags.has("json")) {
       process.stdout.write(JSON.stringify(build, null, 2) + "\n");
     } else {

@@ -4,14 +4,13 @@
 // QEMU board started earlier (only if it still is that QEMU: host/firmware/qemu-running.ts).
 import { getBoard } from "../../../boards/index.ts";
 import { buildFirmware } from "../../firmware/build.ts";
-import { DEFAULT_MEMCHECK, MEMCHECKS } from "../../firmware/memcheck.ts";
 import { flashFirmware, formatEvent, type FlashEvent } from "../../firmware/flash.ts";
 import { processStartTicks, saveRunning, stopRunning, type RunningQemu } from "../../firmware/qemu-running.ts";
 import { readyCheck, type ReadyKind } from "../../firmware/ready.ts";
 import { resolveWasm } from "../../firmware/source.ts";
 import { flagChoice, flagString } from "../args.ts";
 import { defineCommand } from "../command.ts";
-import { BOARD_LINK_FLAGS, JSON_FLAG, say, timeouts } from "../flags.ts";
+import { BOARD_LINK_FLAGS, JSON_FLAG, MEMCHECK_FLAG, memcheck, say, timeouts } from "../flags.ts";
 import { InputError } from "../../input/errors.ts";
 
 export const flashCommand = defineCommand({
@@ -27,7 +26,7 @@ export const flashCommand = defineCommand({
     board: { type: "string", value: "BOARD", description: "a board id from edgeprop boards (required)" },
     wasm: { type: "string", value: "FILE|echo|firmware", default: "firmware", description: "what to flash: the edgeprop firmware, the echo test module, or a .wasm" },
     ready: { type: "string", value: "greeting|hello", default: "hello for the firmware, else greeting", description: "how to tell the board is up: the protocol's HELLO, or a greeting line" },
-    memcheck: { type: "string", value: "mask|bounds", default: "mask", description: "memory isolation of the AOT build: accesses masked into a fixed window, or wasm2c's bounds checks (device/mcu/README.md)" },
+    memcheck: MEMCHECK_FLAG,
     mount: { type: "string", value: "DIR", default: "found by volume label", description: "UF2 / mass-storage: the mounted board drive" },
     timeout: BOARD_LINK_FLAGS.timeout!,
     stop: { type: "boolean", description: "QEMU boards: stop the one an earlier flash started" },
@@ -52,7 +51,7 @@ export const flashCommand = defineCommand({
     const ready = flagChoice<ReadyKind>(args, "ready", ["greeting", "hello"], wasmSpec === undefined || wasmSpec === "firmware" ? "hello" : "greeting");
     const wait = timeouts(args);
     const wasmPath = await resolveWasm(wasmSpec, board);
-    const build = await buildFirmware({ board, wasmPath, memcheck: flagChoice(args, "memcheck", MEMCHECKS, DEFAULT_MEMCHECK) });
+    const build = await buildFirmware({ board, wasmPath, memcheck: memcheck(args) });
     const events: FlashEvent[] = [];
     const onEvent = (e: FlashEvent): void => {
       events.push(e);
