@@ -16,6 +16,7 @@ import { connectBoard } from "../host/link/connect-board.ts";
 import { FirmwareHost } from "../host/sim/firmware-host.ts";
 import { DeviceClient } from "../host/session/client.ts";
 import { Session } from "../host/session/session.ts";
+import { trainOnSim } from "./helpers/sim-train.ts";
 import { startSim } from "../host/sim/sim.ts";
 import { checkScale, parseScale } from "../host/train/batch.ts";
 import { DeviceTarget } from "../host/train/device-target.ts";
@@ -219,22 +220,10 @@ describe("a board killed and restarted mid-run, with batches and a schedule", ()
   it("gets the last checkpoint back and replays whole updates: the uninterrupted run's weights", async () => {
     const spec = readRunSpec(writeRunConfig(dir, "replay", { iterations: 6, trials: 5, extra: { batchSize: 3, lrSchedule: { kind: "step", every: 2, gamma: 0.5 } } }));
     const run = async (killAfter?: number) => {
-      const sim = await startSim({ dir: join(dir, `replay-${killAfter ?? 0}`) });
       const initial = { params: structuredClone(spec.base.params), B: spec.base.feedback.B, optimizer: newOptimizerState() };
-      const target = await DeviceTarget.open(spec, initial, await connectBoard({ board: "sim", port: sim.port, timeouts: { waitMs: 30_000 } }));
-      let restart: Promise<void> | undefined;
-      try {
-        await runLoop(spec, target, {
-          start: 1, checkpointEvery: 2, record: () => false,
-          // the board dies after update 3 (last checkpoint: 2): update 3 is replayed, then 4 runs on the blank board's successor
-          onIteration: (n) => void (n === killAfter && (restart = sim.killBoard().then(() => sim.startBoard()))),
-        });
-        await restart;
-        return { params: (await target.state()).params, recoveries: target.recoveries };
-      } finally {
-        await target.close();
-        await sim.stop();
-      }
+      // the board dies after update 3 (last checkpoint: 2): update 3 is replayed, then 4 runs on the blank board's successor
+      const r = await trainOnSim(spec, initial, { dir, killAfter, checkpointEvery: 2 });
+      return { params: r.state.params, recoveries: r.recoveries };
     };
     const clean = await run();
     const crashed = await run(3);

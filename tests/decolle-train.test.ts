@@ -10,7 +10,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { chartNames } from "../host/report/html.ts";
-import { connectBoard } from "../host/link/connect-board.ts";
 import { readRunDir, type RunSummary } from "../host/report/rundir.ts";
 import { decolleRandomCase, type DecolleRandomOptions } from "../host/rules/decolle/random.ts";
 import { DecolleStream } from "../host/rules/decolle/reference.ts";
@@ -18,8 +17,7 @@ import { decolleTraining } from "../host/rules/decolle/training.ts";
 import type { DecolleState, DecolleTrial } from "../host/rules/decolle/trial.ts";
 import { DecolleDevice } from "../host/rules/decolle/wasm.ts";
 import type { DecolleCase, LayerParams } from "../host/rules/decolle/schema.ts";
-import { startSim } from "../host/sim/sim.ts";
-import { DeviceTarget } from "../host/train/device-target.ts";
+import { trainOnSim } from "./helpers/sim-train.ts";
 import { runLoop } from "../host/train/loop.ts";
 import { readCheckpoint, writeCheckpoint } from "../host/train/checkpoint.ts";
 import { readRunSpec } from "../host/train/run-config.ts";
@@ -134,25 +132,8 @@ describe("edgeprop train --rule decolle --board sim", () => {
   it("a board killed and restarted mid-run gets the last checkpoint back: the same weights", async () => {
     const spec = readRunSpec(runConfig("reset", { update: "step", optimizer: { kind: "adam", lr: 0.002 }, iterations: 10 })) as RunSpec<DecolleCase, DecolleTrial>;
     const run = async (killAfter?: number) => {
-      const sim = await startSim({ dir: mkdtempSync(join(dir, "board-")) });
-      const conn = await connectBoard({ board: "sim", port: sim.port, timeouts: { waitMs: 30_000 } });
-      const target = await DeviceTarget.open(spec, decolleTraining.initialState(spec), conn);
-      let restart: Promise<void> | undefined;
-      try {
-        await runLoop(spec, target, {
-          start: 1,
-          checkpointEvery: 4,
-          record: () => false,
-          onIteration: (n) => {
-            if (n === killAfter) restart = sim.killBoard().then(() => sim.startBoard());
-          },
-        });
-        await restart;
-        return { params: (await target.state()).params, recoveries: target.recoveries };
-      } finally {
-        await target.close();
-        await sim.stop();
-      }
+      const r = await trainOnSim(spec, decolleTraining.initialState(spec), { dir, killAfter, checkpointEvery: 4 });
+      return { params: r.state.params, recoveries: r.recoveries };
     };
     const clean = await run();
     const crashed = await run(6); // last checkpoint at iteration 4

@@ -19,12 +19,9 @@ import { eqpropTraining } from "../host/rules/eqprop/training.ts";
 import type { EqpropBatch, EqpropRunBase, EqpropTrainState } from "../host/rules/eqprop/run-base.ts";
 import type { EqpropParams } from "../host/rules/eqprop/schema.ts";
 import { EqpropDevice } from "../host/rules/eqprop/wasm.ts";
-import { connectBoard } from "../host/link/connect-board.ts";
-import { startSim } from "../host/sim/sim.ts";
+import { trainOnSim as trainOnSimBoard } from "./helpers/sim-train.ts";
 import { digitsSplit, digitTargets } from "../host/tasks/digits.ts";
 import { readCheckpoint, writeCheckpoint } from "../host/train/checkpoint.ts";
-import { DeviceTarget } from "../host/train/device-target.ts";
-import { runLoop } from "../host/train/loop.ts";
 import { newOptimizerState, OPTIMIZER_DEFAULTS } from "../host/train/optimizer.ts";
 import { parseRunConfig } from "../host/train/run-config.ts";
 import type { RunSpec, TaskRunOptions } from "../host/train/training.ts";
@@ -163,28 +160,8 @@ const smallRun = (nudge: "one-sided" | "symmetric") =>
 /** Trains `spec` on a fresh simulated board for its iterations; optionally kills and restarts the board after iteration `killAfter`. */
 async function trainOnSim(spec: RunSpec<EqpropRunBase, EqpropBatch>, killAfter?: number): Promise<{ params: EqpropParams; losses: number[]; recoveries: number }> {
   const initial: EqpropTrainState = { params: structuredClone(spec.base.params), optimizer: newOptimizerState() };
-  const sim = await startSim({ dir: mkdtempSync(join(user, "board-")) });
-  const conn = await connectBoard({ board: "sim", port: sim.port, timeouts: { waitMs: 30_000 } });
-  const target = await DeviceTarget.open(spec, initial, conn, { iteration: 0 });
-  const losses: number[] = [];
-  let restart: Promise<void> | undefined;
-  try {
-    await runLoop(spec, target, {
-      start: 1,
-      checkpointEvery: 3,
-      record: () => false,
-      onIteration: (n, o) => {
-        losses.push(o.loss);
-        // a crash while the host goes on sending: the next batch meets a dead, then a blank board
-        if (n === killAfter) restart = sim.killBoard().then(() => sim.startBoard());
-      },
-    });
-    await restart;
-    return { params: (await target.state()).params, losses, recoveries: target.recoveries };
-  } finally {
-    await target.close();
-    await sim.stop();
-  }
+  const r = await trainOnSimBoard(spec, initial, { dir: user, killAfter, checkpointEvery: 3 });
+  return { params: r.state.params, losses: r.losses, recoveries: r.recoveries };
 }
 
 describe("EqProp training on the simulated board", () => {

@@ -10,7 +10,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureWasm } from "../host/device/build.ts";
-import { connectBoard } from "../host/link/connect-board.ts";
 import type { FeedbackKind } from "../host/model/types.ts";
 import { ostlRule } from "../host/rules/ostl/index.ts";
 import { randomOstlCase } from "../host/rules/ostl/random.ts";
@@ -20,11 +19,10 @@ import type { RunSummary } from "../host/report/rundir.ts";
 import { resultsMarkdown } from "../host/results/markdown.ts";
 import { RESULT_ROWS } from "../host/results/rows.ts";
 import type { RowResult } from "../host/results/run.ts";
-import { startSim } from "../host/sim/sim.ts";
+import { trainOnSim as trainOnSimBoard } from "./helpers/sim-train.ts";
 import { DeviceTarget } from "../host/train/device-target.ts";
 import { createTask, findTask } from "../host/tasks/index.ts";
 import { readCheckpoint } from "../host/train/checkpoint.ts";
-import { runLoop } from "../host/train/loop.ts";
 import { newOptimizerState, parseOptimizer } from "../host/train/optimizer.ts";
 import { readRunSpec } from "../host/train/run-config.ts";
 import { setupFromConfig, setupFromTask } from "../host/train/setup.ts";
@@ -151,29 +149,9 @@ async function killAfter(args: string[], n: number): Promise<void> {
 /** Trains a run config on a fresh simulated board; optionally kills and restarts the board after iteration `killAt`. */
 async function trainOnSim(cfg: string, killAt?: number) {
   const spec = readRunSpec(cfg);
-  const sim = await startSim({ dir: mkdtempSync(join(dir, "board-")) });
   const initial = { params: structuredClone(spec.base.params), optimizer: newOptimizerState() };
-  const conn = await connectBoard({ board: "sim", port: sim.port, timeouts: { waitMs: 30_000 } });
-  const target = await DeviceTarget.open(spec, initial, conn);
-  const losses: number[] = [];
-  let restart: Promise<void> | undefined;
-  try {
-    await runLoop(spec, target, {
-      start: 1,
-      checkpointEvery: 4,
-      record: () => false,
-      onIteration: (n, outcome) => {
-        losses.push(outcome.loss);
-        // a crash while the host goes on sending: the next trial meets a dead, then a blank board
-        if (n === killAt) restart = sim.killBoard().then(() => sim.startBoard());
-      },
-    });
-    await restart;
-    return { spec, params: (await target.state()).params as OstlParams, losses, recoveries: target.recoveries };
-  } finally {
-    await target.close();
-    await sim.stop();
-  }
+  const r = await trainOnSimBoard(spec, initial, { dir, killAfter: killAt, checkpointEvery: 4 });
+  return { spec, params: r.state.params as OstlParams, losses: r.losses, recoveries: r.recoveries };
 }
 
 describe("edgeprop train --rule ostl on the simulated board", () => {

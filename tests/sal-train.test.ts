@@ -19,13 +19,10 @@ import { SalStream } from "../host/reference/sal.ts";
 import { alignInit } from "../host/rules/eprop/sal-board.ts";
 import { parseSalSchedule, salParamsOf } from "../host/rules/eprop/sal-config.ts";
 import type { SalRunState } from "../host/rules/eprop/sal-host.ts";
-import { connectBoard } from "../host/link/connect-board.ts";
 import { FirmwareHost } from "../host/sim/firmware-host.ts";
-import { startSim } from "../host/sim/sim.ts";
+import { trainOnSim } from "./helpers/sim-train.ts";
 import { Session } from "../host/session/session.ts";
 import { DeviceClient } from "../host/session/client.ts";
-import { DeviceTarget } from "../host/train/device-target.ts";
-import { runLoop } from "../host/train/loop.ts";
 import { readRunSpec } from "../host/train/run-config.ts";
 import { resultsMarkdown } from "../host/results/markdown.ts";
 import { RESULT_ROWS } from "../host/results/rows.ts";
@@ -166,26 +163,8 @@ describe("SAL training: interrupted runs end where the uninterrupted run ends", 
     const spec = readRunSpec(runConfig("reset", {}, 8));
     const training = trainingOf("eprop");
     const once = async (killAfter?: number) => {
-      const sim = await startSim({ dir: mkdtempSync(join(dir, "board-")) });
-      const conn = await connectBoard({ board: "sim", port: sim.port, timeouts: { waitMs: 30_000 } });
-      const target = await DeviceTarget.open(spec, training.initialState(spec), conn);
-      let restart: Promise<void> | undefined;
-      try {
-        await runLoop(spec, target, {
-          start: 1,
-          checkpointEvery: 3,
-          record: () => false,
-          onIteration: (n) => {
-            if (n === killAfter) restart = sim.killBoard().then(() => sim.startBoard());
-          },
-        });
-        await restart;
-        const s = (await target.state()) as SalRunState;
-        return { params: s.params, B: s.B, sal: s.sal, recoveries: target.recoveries };
-      } finally {
-        await target.close();
-        await sim.stop();
-      }
+      const r = await trainOnSim(spec, training.initialState(spec) as SalRunState, { dir, killAfter, checkpointEvery: 3 });
+      return { params: r.state.params, B: r.state.B, sal: r.state.sal, recoveries: r.recoveries };
     };
     const clean = await once();
     const crashed = await once(5); // last checkpoint at 3: iterations 4..5 replayed with their phases

@@ -10,10 +10,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { randomCase } from "../host/case/random.ts";
 import type { Params } from "../host/model/types.ts";
-import { startSim } from "../host/sim/sim.ts";
-import { connectBoard } from "../host/link/connect-board.ts";
-import { DeviceTarget } from "../host/train/device-target.ts";
-import { runLoop } from "../host/train/loop.ts";
+import { trainOnSim as trainOnSimBoard } from "./helpers/sim-train.ts";
 import { newOptimizerState } from "../host/train/optimizer.ts";
 import { readRunSpec } from "../host/train/run-config.ts";
 import { runIn, startEdgeprop } from "./helpers/cli.ts";
@@ -94,26 +91,8 @@ describe("edgeprop train --board sim", () => {
 /** Trains `spec` on a fresh simulated board; optionally kills and restarts the board process after iteration `killAfter`. */
 async function trainOnSim(spec: ReturnType<typeof readRunSpec>, killAfter?: number): Promise<{ params: Params; recoveries: number }> {
   const initial = { params: structuredClone(spec.base.params), B: spec.base.feedback.B, optimizer: newOptimizerState() };
-  const sim = await startSim({ dir: mkdtempSync(join(dir, "board-")) });
-  const conn = await connectBoard({ board: "sim", port: sim.port, timeouts: { waitMs: 30_000 } });
-  const target = await DeviceTarget.open(spec, initial, conn);
-  let restart: Promise<void> | undefined;
-  try {
-    await runLoop(spec, target, {
-      start: 1,
-      checkpointEvery: 4,
-      record: () => false,
-      onIteration: (n) => {
-        // A crash while the host goes on sending: the next trial meets a dead, then a blank board.
-        if (n === killAfter) restart = sim.killBoard().then(() => sim.startBoard());
-      },
-    });
-    await restart;
-    return { params: (await target.state()).params, recoveries: target.recoveries };
-  } finally {
-    await target.close();
-    await sim.stop();
-  }
+  const r = await trainOnSimBoard(spec, initial, { dir, killAfter, checkpointEvery: 4 });
+  return { params: r.state.params, recoveries: r.recoveries };
 }
 
 describe("a board killed and restarted mid-training", () => {
